@@ -1,0 +1,1 @@
+"""Crosstalk engine: everything that computes. Imports neither streamlit nor pages."""

@@ -1,0 +1,29 @@
+"""The one text normaliser: every reference and hypothesis passes through it before scoring."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NUMBER_WORDS = {
+    "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five",
+    "6": "six", "7": "seven", "8": "eight", "9": "nine", "10": "ten",
+}
+
+
+def normalize(text: str) -> str:
+    """Lower-case, strip accents and punctuation (keeping in-word apostrophes), spell single digits."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = text.replace("&", " and ").replace("-", " ")
+    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    words = []
+    for w in text.split():
+        w = w.strip("'")
+        if not w:
+            continue
+        words.append(_NUMBER_WORDS.get(w, w))
+    return " ".join(words)
+
+
+def words(text: str) -> list[str]:
+    return normalize(text).split()

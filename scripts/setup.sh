@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Idempotent setup: Debian packages, a local .venv with the pinned requirements.
+#   bash scripts/setup.sh [--with-postgres]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_system.sh "$@"
+
+PY=${PYTHON:-python3.11}
+[[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+# Reinstall only when requirements changed since the last successful install.
+stamp=.venv/.requirements.sha256
+want=$(cat requirements.txt requirements-nodeps.txt | sha256sum | cut -d' ' -f1)
+if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r requirements.txt
+  # resemblyzer declares webrtcvad (a source build); webrtcvad-wheels provides the same module.
+  .venv/bin/pip install -q --no-deps -r requirements-nodeps.txt
+  echo "$want" > "$stamp"
+fi

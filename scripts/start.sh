@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up (idempotent) and start the dashboard on its embedded defaults: SQLite file under ./data,
+# bundled model, demo data. Extra arguments go to `streamlit run` (e.g. --server.port 8600).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m streamlit run app.py "$@"
