@@ -60,11 +60,13 @@ class Job(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|running|done|failed|cancelled
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|running|cancelling|done|failed|cancelled
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     worker_pid: Mapped[int | None]
+    worker_host: Mapped[str | None] = mapped_column(String(255))  # a pid is only meaningful on its host
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # stale = worker gone
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
