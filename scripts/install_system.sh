@@ -5,6 +5,9 @@
 #   bash scripts/install_system.sh [--with-postgres]
 set -euo pipefail
 packages=(espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 fortunes fortunes-min chromium chromium-driver)
+# Accented-English mbrola voices (espeak-ng drives them as mb-XX-en): more held-out voices for simulation.
+packages+=(mbrola-de1 mbrola-de2 mbrola-de3 mbrola-de4 mbrola-de5 mbrola-de6 mbrola-fr1 mbrola-fr4 mbrola-sw1 mbrola-sw2
+  mbrola-nl2 mbrola-hu1 mbrola-pl1 mbrola-af1 mbrola-gr2 mbrola-ro1)
 [[ "${1:-}" == "--with-postgres" ]] && packages+=(postgresql)
 
 missing=()
