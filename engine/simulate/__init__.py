@@ -1,0 +1,1 @@
+"""Simulated multi-party meetings: TTS voices, text, synthesis, mixing, standard sets."""
