@@ -14,6 +14,7 @@ from engine.errors import UserError
 
 COMMAND_MODULES = [
     "engine.cli.transcribe",
+    "engine.cli.worker",
 ]
 
 
