@@ -1,0 +1,194 @@
+"""Background jobs: the `JobRunner` interface the pages use, the handler registry, and the local runner.
+
+    runner = get_runner()
+    job_id = runner.submit("transcribe", {"run_id": 7})
+    runner.status(job_id)   # JobInfo: status queued|running|cancelling|done|failed|cancelled, progress, message, error
+    runner.cancel(job_id)
+    runner.result(job_id)   # the handler's result dict once done
+
+Pages only see this interface, so a distributed runner (Ray) can replace `LocalJobRunner` by implementing
+the same four methods. The local runner keeps all state in the `jobs` table and starts one detached
+worker process per data directory (`python -m engine worker`) on demand; the worker outlives page
+reloads and navigation, and exits by itself after a while without work.
+"""
+from __future__ import annotations
+
+import fcntl
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from engine import config, persistence
+from engine.errors import UserError
+from engine.persistence import JobInfo
+
+# kind -> "module:function". The function takes (params, progress) and returns a JSON-able result dict;
+# progress is callable(fraction, message). Handlers are imported lazily, in the worker only, so the
+# app never imports heavy model code to submit a job. One line per kind.
+HANDLERS: dict[str, str] = {
+    "transcribe": "engine.transcribe_job:handle",
+}
+
+Progress = Callable[[float, str], None]
+Handler = Callable[[dict[str, Any], Progress], dict[str, Any]]
+
+HEARTBEAT_S = 2.0  # how often a worker says it is alive while running a job
+STALE_AFTER_S = 60.0  # a job whose worker we cannot check by pid is failed after this long without a heartbeat
+WORKER_IDLE_EXIT_S = float(os.environ.get("CROSSTALK_WORKER_IDLE_S", "600"))
+
+
+def check_kind(kind: str) -> None:
+    if kind not in HANDLERS:
+        raise UserError(f"There is no job of kind '{kind}'.")
+
+
+def resolve_handler(kind: str) -> Handler:
+    check_kind(kind)
+    module, function = HANDLERS[kind].split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+class JobRunner(Protocol):
+    def submit(self, kind: str, params: dict[str, Any]) -> int: ...
+
+    def status(self, job_id: int) -> JobInfo | None: ...
+
+    def cancel(self, job_id: int) -> JobInfo | None: ...
+
+    def result(self, job_id: int) -> dict[str, Any] | None: ...
+
+
+# --- the worker process of one data directory ----------------------------------------------------
+
+def worker_lock_path(data_dir: Path | None = None) -> Path:
+    return (data_dir or config.data_dir()) / "worker.lock"
+
+
+def worker_log_path(data_dir: Path | None = None) -> Path:
+    return (data_dir or config.data_dir()) / "worker.log"
+
+
+def hold_worker_lock(data_dir: Path | None = None):
+    """The open lock file if this process now holds the data dir's worker lock, else None.
+
+    The kernel drops an flock when its holder dies, so a lock is never left behind by a killed worker.
+    """
+    handle = open(worker_lock_path(data_dir), "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def running_worker_pid(data_dir: Path | None = None) -> int | None:
+    """The pid of the live worker of this data dir, or None when there is none."""
+    path = worker_lock_path(data_dir)
+    if not path.exists():
+        return None
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else None
+        return None  # we got the lock: nobody holds it
+
+
+def pid_alive(host: str | None, pid: int | None) -> bool | None:
+    """True/False for a process on this host (zombies count as dead); None when it is on another host."""
+    if pid is None:
+        return False
+    if host is not None and host != socket.gethostname():
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_worker(data_dir: Path | None = None) -> None:
+    """Start a detached worker for this data dir unless one is running (a losing racer exits at once)."""
+    data_dir = data_dir or config.data_dir()
+    if running_worker_pid(data_dir) is not None:
+        return
+    env = {**os.environ, "CROSSTALK_DATA_DIR": str(data_dir), "CROSSTALK_DATABASE_URL": config.database_url()}
+    with open(worker_log_path(data_dir), "ab") as log:
+        # --daemon double-forks: the worker is re-parented away from the app, so it never lingers as a
+        # zombie of the app and survives the app's script reruns.
+        subprocess.run([sys.executable, "-m", "engine", "worker", "--daemon"], cwd=config.REPO_ROOT, env=env,
+                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=True, timeout=30)
+    deadline = time.monotonic() + 10
+    while running_worker_pid(data_dir) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def stop_worker(data_dir: Path | None = None, timeout_s: float = 10.0) -> None:
+    """Ask this data dir's worker to stop (SIGTERM) and wait for it to be gone."""
+    pid = running_worker_pid(data_dir)
+    if pid is None:
+        return
+    try:
+        os.kill(pid, 15)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while running_worker_pid(data_dir) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def fail_orphaned_jobs() -> list[int]:
+    return persistence.fail_orphaned_jobs(pid_alive, STALE_AFTER_S)
+
+
+class LocalJobRunner:
+    """Jobs in the database, run by one detached worker process per data directory."""
+
+    def __init__(self, data_dir: Path | None = None):
+        self.data_dir = data_dir or config.data_dir()
+
+    def submit(self, kind: str, params: dict[str, Any]) -> int:
+        check_kind(kind)
+        job_id = persistence.enqueue_job(kind, params)
+        start_worker(self.data_dir)
+        return job_id
+
+    def status(self, job_id: int) -> JobInfo | None:
+        fail_orphaned_jobs()
+        job = persistence.get_job(job_id)
+        if job is not None and job.status == "queued":
+            start_worker(self.data_dir)  # the worker may have exited when idle, or been killed
+        return job
+
+    def cancel(self, job_id: int) -> JobInfo | None:
+        return persistence.request_cancel(job_id)
+
+    def result(self, job_id: int) -> dict[str, Any] | None:
+        job = persistence.get_job(job_id)
+        return job.result if job is not None and job.status == "done" else None
+
+
+def get_runner() -> JobRunner:
+    return LocalJobRunner()

@@ -1,0 +1,432 @@
+"""The one module through which engine code (and the pages) reads and writes the database.
+
+Recordings are content-addressed: the same bytes uploaded twice give the same recording. A recording's
+row is written only after its audio is safely in the AudioStore, and any failure on the way leaves
+neither row nor file behind. Functions return plain frozen dataclasses, never ORM objects, so callers
+cannot trip over detached sessions or lazy loads.
+
+Every function takes an optional `url` (default: config.database_url()) so tests and tools can point
+at any database.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from db import session_scope
+from db.models import Job, Recording, RunSpeaker, TranscriptionRun, TurnRow, utcnow
+from engine import audio
+from engine.errors import UserError
+from engine.storage import AudioStore, default_store, sha256_of_file
+from engine.types import Turn, Word
+
+ACTIVE_JOB_STATES = ("queued", "running", "cancelling")
+FINAL_JOB_STATES = ("done", "failed", "cancelled")
+MAX_SPEAKER_NAME = 128
+
+
+# --- plain records handed to callers -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    id: int
+    sha256: str
+    filename: str
+    size_bytes: int
+    duration_s: float
+    sample_rate: int
+    channels: int
+    is_demo: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    recording_id: int
+    job_id: int | None
+    backend: str
+    params: dict[str, Any]
+    status: str
+    rtf: float | None
+    n_turns: int
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: int
+    kind: str
+    params: dict[str, Any]
+    status: str
+    progress: float
+    message: str
+    error: str | None
+    result: dict[str, Any] | None
+    worker_pid: int | None
+    worker_host: str | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_JOB_STATES
+
+
+def _recording_info(row: Recording) -> RecordingInfo:
+    return RecordingInfo(row.id, row.sha256, row.filename, row.size_bytes, row.duration_s,
+                         row.source_sample_rate, row.source_channels, row.is_demo, row.created_at)
+
+
+def _run_info(row: TranscriptionRun, n_turns: int) -> RunInfo:
+    return RunInfo(row.id, row.recording_id, row.job_id, row.backend, dict(row.params or {}), row.status,
+                   row.rtf, n_turns, row.created_at, row.finished_at)
+
+
+def _job_info(row: Job) -> JobInfo:
+    return JobInfo(row.id, row.kind, dict(row.params or {}), row.status, row.progress, row.message, row.error,
+                   row.result, row.worker_pid, row.worker_host, _aware(row.heartbeat_at), row.created_at,
+                   row.started_at, row.finished_at)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes even for timezone-aware columns; everything we store is UTC.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+# --- recordings ----------------------------------------------------------------------------------
+
+def add_recording(src: Path, filename: str, *, is_demo: bool = False, store: AudioStore | None = None,
+                  url: str | None = None) -> RecordingInfo:
+    """Check, probe and store an uploaded file; return its recording (the existing one for known bytes).
+
+    Raises UserError (one sentence) for bad input; nothing is stored then.
+    """
+    src = Path(src)
+    store = store or default_store()
+    audio.check_size(src.stat().st_size)
+    info = audio.probe(src)
+    sha = sha256_of_file(src)
+    with session_scope(url) as s:
+        existing = s.scalar(select(Recording).where(Recording.sha256 == sha))
+        if existing is not None:
+            if not store.exists(sha):  # the row survived a lost file: restore the audio from this upload
+                store.put_file(src, Path(filename).suffix.lower())
+            return _recording_info(existing)
+
+    file_was_there = store.exists(sha)
+    stored_sha = store.put_file(src, Path(filename).suffix.lower())
+    try:
+        if stored_sha != sha:
+            raise RuntimeError(f"audio store returned {stored_sha} for content {sha}")
+        with session_scope(url) as s:
+            row = Recording(sha256=sha, filename=Path(filename).name[:512], size_bytes=src.stat().st_size,
+                            duration_s=info.duration_s, source_sample_rate=info.sample_rate,
+                            source_channels=info.channels, is_demo=is_demo)
+            s.add(row)
+            s.flush()
+            return _recording_info(row)
+    except IntegrityError:
+        # Another process stored the same bytes a moment ago: theirs is our recording too.
+        with session_scope(url) as s:
+            existing = s.scalar(select(Recording).where(Recording.sha256 == sha))
+            if existing is not None:
+                return _recording_info(existing)
+        if not file_was_there:
+            store.delete(stored_sha)
+        raise
+    except BaseException:
+        if not file_was_there:
+            store.delete(stored_sha)
+        raise
+
+
+def list_recordings(url: str | None = None) -> list[RecordingInfo]:
+    with session_scope(url) as s:
+        rows = s.scalars(select(Recording).order_by(Recording.is_demo, Recording.created_at.desc(), Recording.id.desc()))
+        return [_recording_info(r) for r in rows]
+
+
+def get_recording(recording_id: int, url: str | None = None) -> RecordingInfo:
+    with session_scope(url) as s:
+        row = s.get(Recording, recording_id)
+        if row is None:
+            raise UserError("This recording no longer exists; it may have been deleted.")
+        return _recording_info(row)
+
+
+def find_recording_by_sha(sha: str, url: str | None = None) -> RecordingInfo | None:
+    with session_scope(url) as s:
+        row = s.scalar(select(Recording).where(Recording.sha256 == sha))
+        return _recording_info(row) if row else None
+
+
+def recording_audio_path(recording_id: int, *, store: AudioStore | None = None, url: str | None = None) -> Path:
+    rec = get_recording(recording_id, url)
+    store = store or default_store()
+    if not store.exists(rec.sha256):
+        raise UserError(f"The audio of '{rec.filename}' is missing from the audio store.")
+    return store.path(rec.sha256)
+
+
+def delete_recording(recording_id: int, *, store: AudioStore | None = None, url: str | None = None) -> None:
+    """Delete a recording, its runs, turns, speaker names and jobs, then its audio file.
+
+    Rows go first, in one transaction: if that fails nothing changed. A worker still running one of the
+    deleted jobs notices its job row is gone and stops (see `heartbeat`).
+    """
+    store = store or default_store()
+    with session_scope(url) as s:
+        row = s.get(Recording, recording_id)
+        if row is None:
+            return
+        sha = row.sha256
+        job_ids = [j for j in s.scalars(select(TranscriptionRun.job_id).where(
+            TranscriptionRun.recording_id == recording_id, TranscriptionRun.job_id.is_not(None)))]
+        run_ids = select(TranscriptionRun.id).where(TranscriptionRun.recording_id == recording_id)
+        s.execute(delete(TurnRow).where(TurnRow.run_id.in_(run_ids)))
+        s.execute(delete(RunSpeaker).where(RunSpeaker.run_id.in_(run_ids)))
+        s.execute(delete(TranscriptionRun).where(TranscriptionRun.recording_id == recording_id))
+        if job_ids:
+            s.execute(delete(Job).where(Job.id.in_(job_ids)))
+        s.execute(delete(Recording).where(Recording.id == recording_id))
+    if store.exists(sha):
+        store.delete(sha)
+
+
+# --- transcription runs, turns, speaker names ----------------------------------------------------
+
+def create_run(recording_id: int, backend: str, params: dict[str, Any] | None = None,
+               url: str | None = None) -> RunInfo:
+    with session_scope(url) as s:
+        if s.get(Recording, recording_id) is None:
+            raise UserError("This recording no longer exists; it may have been deleted.")
+        row = TranscriptionRun(recording_id=recording_id, backend=backend, params=dict(params or {}),
+                               status="queued")
+        s.add(row)
+        s.flush()
+        return _run_info(row, 0)
+
+
+def attach_job(run_id: int, job_id: int, url: str | None = None) -> None:
+    with session_scope(url) as s:
+        s.execute(update(TranscriptionRun).where(TranscriptionRun.id == run_id).values(job_id=job_id))
+
+
+def get_run(run_id: int, url: str | None = None) -> RunInfo:
+    with session_scope(url) as s:
+        row = s.get(TranscriptionRun, run_id)
+        if row is None:
+            raise UserError("This transcription no longer exists; its recording may have been deleted.")
+        return _run_info(row, len(row.turns))
+
+
+def list_runs(recording_id: int | None = None, url: str | None = None) -> list[RunInfo]:
+    from sqlalchemy import func
+
+    with session_scope(url) as s:
+        n_turns = (select(TurnRow.run_id, func.count().label("n")).group_by(TurnRow.run_id).subquery())
+        query = (select(TranscriptionRun, func.coalesce(n_turns.c.n, 0))
+                 .outerjoin(n_turns, n_turns.c.run_id == TranscriptionRun.id)
+                 .order_by(TranscriptionRun.created_at.desc(), TranscriptionRun.id.desc()))
+        if recording_id is not None:
+            query = query.where(TranscriptionRun.recording_id == recording_id)
+        return [_run_info(run, n) for run, n in s.execute(query)]
+
+
+def latest_finished_run(recording_id: int, url: str | None = None) -> RunInfo | None:
+    return next((r for r in list_runs(recording_id, url) if r.status == "done"), None)
+
+
+def save_turns(run_id: int, turns: Iterable[Turn], *, rtf: float | None = None, url: str | None = None) -> int:
+    """Replace the run's turns with `turns` and mark it done, all in one transaction. Returns the count."""
+    turns = list(turns)
+    with session_scope(url) as s:
+        run = s.get(TranscriptionRun, run_id)
+        if run is None:
+            raise UserError("This transcription no longer exists; its recording may have been deleted.")
+        s.execute(delete(TurnRow).where(TurnRow.run_id == run_id))
+        s.add_all(TurnRow(run_id=run_id, speaker=t.speaker, channel=t.channel, start=float(t.start),
+                          end=float(t.end), text=t.text, unterminated=bool(t.unterminated),
+                          words=[[w.text, w.start, w.end] for w in t.words]) for t in turns)
+        run.status, run.rtf, run.finished_at = "done", rtf, utcnow()
+    return len(turns)
+
+
+def get_turns(run_id: int, *, display_names: bool = False, url: str | None = None) -> list[Turn]:
+    """The run's turns by start time; with display_names, speaker labels replaced by their given names."""
+    names = speaker_names(run_id, url) if display_names else {}
+    with session_scope(url) as s:
+        rows = s.scalars(select(TurnRow).where(TurnRow.run_id == run_id).order_by(TurnRow.start, TurnRow.id))
+        return [Turn(speaker=names.get(r.speaker, r.speaker), start=r.start, end=r.end, channel=r.channel,
+                     unterminated=r.unterminated, words=[Word(*w) for w in r.words]) for r in rows]
+
+
+def speaker_labels(run_id: int, url: str | None = None) -> list[str]:
+    with session_scope(url) as s:
+        return sorted(set(s.scalars(select(TurnRow.speaker).where(TurnRow.run_id == run_id))))
+
+
+def speaker_names(run_id: int, url: str | None = None) -> dict[str, str]:
+    """label -> display name, for every label of the run (a label without a given name maps to itself)."""
+    with session_scope(url) as s:
+        given = dict(s.execute(select(RunSpeaker.label, RunSpeaker.name).where(RunSpeaker.run_id == run_id)).all())
+    return {label: given.get(label, label) for label in speaker_labels(run_id, url)}
+
+
+def rename_speaker(run_id: int, label: str, name: str, url: str | None = None) -> None:
+    """Give a speaker label of a run a display name; an empty name restores the label."""
+    name = " ".join(name.split())
+    if len(name) > MAX_SPEAKER_NAME:
+        raise UserError(f"A speaker name can be at most {MAX_SPEAKER_NAME} characters long.")
+    if label not in speaker_labels(run_id, url):
+        raise UserError(f"This transcription has no speaker labelled '{label}'.")
+    others = {n for lab, n in speaker_names(run_id, url).items() if lab != label}
+    if name and name in others:
+        raise UserError(f"Another speaker of this transcription is already called '{name}'.")
+    with session_scope(url) as s:
+        row = s.scalar(select(RunSpeaker).where(RunSpeaker.run_id == run_id, RunSpeaker.label == label))
+        if not name or name == label:
+            if row is not None:
+                s.delete(row)
+        elif row is None:
+            s.add(RunSpeaker(run_id=run_id, label=label, name=name))
+        else:
+            row.name = name
+
+
+# --- jobs (the state the job runner keeps in the database) ---------------------------------------
+
+def enqueue_job(kind: str, params: dict[str, Any], url: str | None = None) -> int:
+    with session_scope(url) as s:
+        row = Job(kind=kind, params=dict(params), status="queued", message="Waiting for a worker…")
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def get_job(job_id: int, url: str | None = None) -> JobInfo | None:
+    with session_scope(url) as s:
+        row = s.get(Job, job_id)
+        return _job_info(row) if row else None
+
+
+def list_jobs(statuses: Iterable[str] | None = None, url: str | None = None) -> list[JobInfo]:
+    with session_scope(url) as s:
+        query = select(Job).order_by(Job.id)
+        if statuses is not None:
+            query = query.where(Job.status.in_(list(statuses)))
+        return [_job_info(r) for r in s.scalars(query)]
+
+
+def _set_job_state(s, job_id: int, status: str, **values) -> None:
+    s.execute(update(Job).where(Job.id == job_id).values(status=status, **values))
+    # A transcription run mirrors the state of the job that produces it.
+    run_status = {"running": "running", "cancelling": "running"}.get(status, status)
+    s.execute(update(TranscriptionRun).where(TranscriptionRun.job_id == job_id).values(status=run_status))
+
+
+def claim_next_job(kinds: Iterable[str], url: str | None = None) -> JobInfo | None:
+    """Atomically take the oldest queued job of one of `kinds` for this process, or None.
+
+    Compare-and-set on the status (UPDATE ... WHERE status='queued') makes this safe for any number of
+    workers on SQLite or PostgreSQL: exactly one UPDATE matches.
+    """
+    kinds = list(kinds)
+    while True:
+        with session_scope(url) as s:
+            job_id = s.scalar(select(Job.id).where(Job.status == "queued", Job.kind.in_(kinds))
+                              .order_by(Job.id).limit(1))
+            if job_id is None:
+                return None
+            now = utcnow()
+            claimed = s.execute(
+                update(Job).where(Job.id == job_id, Job.status == "queued").values(
+                    status="running", worker_pid=os.getpid(), worker_host=socket.gethostname(),
+                    started_at=now, heartbeat_at=now, progress=0.0, message="Starting…")
+            ).rowcount == 1
+            if claimed:
+                s.execute(update(TranscriptionRun).where(TranscriptionRun.job_id == job_id).values(status="running"))
+                return _job_info(s.get(Job, job_id))
+
+
+def heartbeat(job_id: int, progress: float | None = None, message: str | None = None,
+              url: str | None = None) -> str | None:
+    """Record that the worker is alive (and its progress); return the job's status, None if it was deleted.
+
+    The worker stops the job when this says "cancelling" or None.
+    """
+    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    if progress is not None:
+        values["progress"] = max(0.0, min(1.0, float(progress)))
+    if message is not None:
+        values["message"] = message[:1000]
+    with session_scope(url) as s:
+        s.execute(update(Job).where(Job.id == job_id, Job.status.in_(("running", "cancelling"))).values(**values))
+        return s.scalar(select(Job.status).where(Job.id == job_id))
+
+
+def finish_job(job_id: int, result: dict[str, Any] | None, url: str | None = None) -> None:
+    with session_scope(url) as s:
+        _set_job_state(s, job_id, "done", progress=1.0, message="Done.", result=result, finished_at=utcnow())
+
+
+def fail_job(job_id: int, error: str, url: str | None = None) -> None:
+    with session_scope(url) as s:
+        _set_job_state(s, job_id, "failed", error=error[:2000], message="Failed.", finished_at=utcnow())
+
+
+def mark_cancelled(job_id: int, url: str | None = None) -> None:
+    with session_scope(url) as s:
+        _set_job_state(s, job_id, "cancelled", message="Cancelled.", finished_at=utcnow())
+
+
+def request_cancel(job_id: int, url: str | None = None) -> JobInfo | None:
+    """A queued job is cancelled at once; a running one is asked to stop (its worker finishes the cancel)."""
+    with session_scope(url) as s:
+        row = s.get(Job, job_id)
+        if row is None:
+            return None
+        if row.status == "queued":
+            _set_job_state(s, job_id, "cancelled", message="Cancelled.", finished_at=utcnow())
+        elif row.status == "running":
+            _set_job_state(s, job_id, "cancelling", message="Cancelling…")
+    return get_job(job_id, url)
+
+
+def fail_orphaned_jobs(is_alive: Callable[[str | None, int | None], bool | None], stale_after_s: float,
+                       url: str | None = None) -> list[int]:
+    """Mark running jobs whose worker is gone as failed (cancelling ones as cancelled); return their ids.
+
+    `is_alive(host, pid)` answers True/False when it can tell (same host), None when it cannot; then a
+    heartbeat older than `stale_after_s` decides.
+    """
+    stale_before = utcnow() - timedelta(seconds=stale_after_s)
+    orphaned = []
+    for job in list_jobs(("running", "cancelling"), url):
+        alive = is_alive(job.worker_host, job.worker_pid)
+        if alive is False or (alive is None and (job.heartbeat_at is None or job.heartbeat_at < stale_before)):
+            with session_scope(url) as s:
+                # Re-check inside the write: the worker may have finished the job meanwhile.
+                if s.scalar(select(Job.status).where(Job.id == job.id)) not in ("running", "cancelling"):
+                    continue
+                if job.status == "cancelling":
+                    _set_job_state(s, job.id, "cancelled", message="Cancelled.", finished_at=utcnow())
+                else:
+                    _set_job_state(s, job.id, "failed", message="Failed.", finished_at=utcnow(),
+                                   error="The worker process stopped before this job finished.")
+            orphaned.append(job.id)
+    return orphaned

@@ -1,0 +1,29 @@
+"""The "transcribe" job: start one for a recording, and its handler (run a backend, save the run's turns)."""
+from __future__ import annotations
+
+from typing import Any
+
+from engine import persistence
+from engine.jobs import JobRunner, Progress, get_runner
+
+
+def start_transcription(recording_id: int, backend: str, num_speakers: int | None = None,
+                        runner: JobRunner | None = None) -> persistence.RunInfo:
+    """Create a queued run for the recording and submit the job that fills it."""
+    run = persistence.create_run(recording_id, backend, {"num_speakers": num_speakers})
+    job_id = (runner or get_runner()).submit("transcribe", {"run_id": run.id})
+    persistence.attach_job(run.id, job_id)
+    return persistence.get_run(run.id)
+
+
+def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    from engine.transcribe import transcribe_file  # heavy (models): imported in the worker only
+
+    run = persistence.get_run(params["run_id"])
+    path = persistence.recording_audio_path(run.recording_id)
+    result = transcribe_file(path, backend=run.backend, num_speakers=run.params.get("num_speakers"),
+                             progress=progress)
+    progress(1.0, "Saving the transcript…")
+    n_turns = persistence.save_turns(run.id, result.turns, rtf=result.rtf)
+    return {"run_id": run.id, "recording_id": run.recording_id, "turns": n_turns,
+            "duration_s": result.duration_s, "processing_s": result.processing_s, "rtf": result.rtf}
