@@ -15,6 +15,7 @@ from engine.errors import UserError
 COMMAND_MODULES = [
     "engine.cli.transcribe",
     "engine.cli.worker",
+    "engine.cli.train",
 ]
 
 
