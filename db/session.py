@@ -40,10 +40,15 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
     """One engine per URL per process (the app wraps this in st.cache_resource)."""
-    return make_engine(url or config.database_url())
+    # Resolve the default before caching: the environment (data dir, URL) may change within a process.
+    return _engine_for(url or config.database_url())
+
+
+@lru_cache(maxsize=32)
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
 
 
 def alembic_config(engine: Engine) -> Config:
