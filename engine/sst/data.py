@@ -1,0 +1,208 @@
+"""Training examples mixed on the fly from a pool of cached single-speaker utterances.
+
+An utterance pool comes either from TTS (`engine.simulate`: voices x sentences of one split, synthesised
+once and cached by engine/simulate/synth.py) or from a JSONL manifest of real recordings
+({"audio": path, "text": ..., "speaker": ...} per line, e.g. converted from lhotse or LibriSpeech), so the
+same recipe trains on real corpora. Each example is drawn from an explicit `random.Random`, so a
+resumed run sees the same batches it would have seen without the interruption.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.sst.config import SSTConfig
+from engine.sst.features import Fbank
+from engine.sst.heat import heat_assign
+from engine.sst.model import CausalConvSubsampling
+from engine.sst.tokens import TokenTable
+
+SPEECH_THRESHOLD = 1e-3  # |sample| above this counts as speech when trimming TTS silence
+
+
+@dataclass
+class Utterance:
+    audio: np.ndarray  # int16 mono at the model rate: half the memory of float32 for a large pool
+    text: str
+    speaker: str
+
+
+@dataclass
+class RefTurn:
+    speaker: str
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Example:
+    audio: np.ndarray  # float32
+    turns: list[RefTurn]
+
+
+def _trim(audio: np.ndarray) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(audio) > SPEECH_THRESHOLD)
+    return audio[loud[0]:loud[-1] + 1] if loud.size else audio[:0]
+
+
+def _to_int16(audio: np.ndarray) -> np.ndarray:
+    return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+
+
+class Pool:
+    """Utterances grouped by speaker (a meeting alternates speakers; a speaker keeps one voice)."""
+
+    def __init__(self, utterances: list[Utterance]):
+        self.utterances = utterances
+        self.by_speaker: dict[str, list[Utterance]] = {}
+        for u in utterances:
+            self.by_speaker.setdefault(u.speaker, []).append(u)
+        self.speakers = sorted(self.by_speaker)
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+
+def tts_pool(split: str, size: int, per_voice: int, seed: int, progress=None) -> Pool:
+    """`size` utterances: random voices of `split`, `per_voice` sentences each, every sentence of
+    `split` used before any repeats."""
+    from engine.simulate.synth import synthesize
+    from engine.simulate.text_source import sentences
+    from engine.simulate.voices import voices
+
+    rng = random.Random(seed)
+    texts, speakers = sentences(split), voices(split)
+    rng.shuffle(texts)
+    chosen = rng.sample(speakers, min(len(speakers), max(1, size // per_voice)))
+    utterances = []
+    for i in range(size):
+        voice, text = chosen[i % len(chosen)], texts[i % len(texts)]
+        audio = _trim(np.asarray(synthesize(text, voice), dtype=np.float32))
+        if audio.size:
+            utterances.append(Utterance(_to_int16(audio), text, voice.voice_id))
+        if progress:
+            progress(i + 1, size)
+    return Pool(utterances)
+
+
+def manifest_pool(path: Path, sample_rate: int) -> Pool:
+    """Utterances listed in a JSONL manifest (audio paths relative to the manifest's folder)."""
+    from engine.audio import load
+
+    path = Path(path)
+    utterances = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            audio = load(path.parent / row["audio"])
+            utterances.append(Utterance(_to_int16(_trim(audio)), row["text"], row["speaker"]))
+    return Pool(utterances)
+
+
+@dataclass
+class MixingSpec:
+    """How one curriculum stage mixes examples."""
+
+    kind: str = "single"  # single | meeting
+    min_turns: int = 2
+    max_turns: int = 4
+    overlap_prob: float = 0.0  # chance that a turn starts before the previous one ends
+    max_overlap: float = 0.5  # overlap as a share of the shorter turn
+    gap_s: tuple[float, float] = (0.1, 1.0)
+    level_db: float = 5.0  # per-speaker gain spread
+    snr_db: tuple[float, float] = (10.0, 30.0)
+    max_seconds: float = 20.0
+
+
+def _pick_utterances(pool: Pool, spec: MixingSpec, rng: random.Random) -> list[Utterance]:
+    if spec.kind == "single":
+        return [rng.choice(pool.utterances)]
+    speakers = rng.sample(pool.speakers, 2) if len(pool.speakers) > 1 else pool.speakers * 2
+    return [rng.choice(pool.by_speaker[speakers[k % 2]]) for k in range(rng.randint(spec.min_turns, spec.max_turns))]
+
+
+def make_example(pool: Pool, spec: MixingSpec, rng: random.Random, sample_rate: int) -> Example:
+    """One mixture: turns alternate two speakers, with gaps or (spec.overlap_prob) overlaps, level
+    differences between speakers, white noise at a random SNR and a random overall level."""
+    picks = _pick_utterances(pool, spec, rng)
+    gains = {u.speaker: 10 ** (rng.uniform(-spec.level_db, spec.level_db) / 20) for u in picks}
+    turns, placed = [], []
+    for utt in picks:
+        duration = len(utt.audio) / sample_rate
+        if turns:
+            previous = turns[-1]
+            if rng.random() < spec.overlap_prob:
+                shorter = min(duration, previous.end - previous.start)
+                start = max(previous.start, previous.end - rng.uniform(0.05, spec.max_overlap) * shorter)
+            else:
+                start = previous.end + rng.uniform(*spec.gap_s)
+            if start + duration > spec.max_seconds:
+                break
+        else:
+            start = rng.uniform(0.1, 0.5)
+        turns.append(RefTurn(utt.speaker, start, start + duration, utt.text))
+        placed.append(utt)
+    end = max(t.end for t in turns)
+    audio = np.zeros(int((end + rng.uniform(0.3, 0.8)) * sample_rate), dtype=np.float32)
+    for turn, utt in zip(turns, placed):
+        begin = int(turn.start * sample_rate)
+        audio[begin:begin + len(utt.audio)] += utt.audio.astype(np.float32) / 32767 * gains[utt.speaker]
+    power = float(np.mean(audio ** 2)) or 1e-8
+    noise_power = power / 10 ** (rng.uniform(*spec.snr_db) / 10)
+    audio += np.random.default_rng(rng.getrandbits(32)).normal(0, np.sqrt(noise_power), audio.shape).astype(np.float32)
+    peak = float(np.abs(audio).max()) or 1.0
+    return Example(audio * (rng.uniform(0.3, 0.9) / peak), turns)
+
+
+def collate(examples: list[Example], table: TokenTable, config: SSTConfig, fbank: Fbank) -> dict:
+    """Features, channel-major targets (HEAT), activity and <eot> reference frames for a batch."""
+    b, c = len(examples), config.num_channels
+    longest = max(len(e.audio) for e in examples)
+    waves = torch.zeros(b, longest)
+    for i, e in enumerate(examples):
+        waves[i, :len(e.audio)] = torch.from_numpy(e.audio)
+    feats = fbank(waves)
+    feat_lengths = torch.tensor([fbank.num_frames(len(e.audio)) for e in examples])
+    frame_lengths = CausalConvSubsampling.output_lengths(feat_lengths)
+    t_max = int(CausalConvSubsampling.output_lengths(torch.tensor([feats.shape[1]]))[0])
+    frame_s = config.frame_seconds
+    per_stream: list[tuple[list[int], list[float]]] = [([], []) for _ in range(b * c)]
+    activity = torch.zeros(b * c, t_max)
+    overflow = 0
+    for i, e in enumerate(examples):
+        assignment = heat_assign([(t.start, t.end) for t in e.turns], c)
+        overflow += assignment.overflow
+        for turn, channel in sorted(zip(e.turns, assignment.channels), key=lambda p: p[0].start):
+            ids, ends = per_stream[channel * b + i]
+            tokens = table.encode_turns([turn.text])
+            ids += tokens
+            ends += [turn.end / frame_s] * len(tokens)
+            activity[channel * b + i, int(turn.start / frame_s):int(np.ceil(turn.end / frame_s))] = 1.0
+    u_max = max(1, max(len(ids) for ids, _ in per_stream))
+    targets = torch.zeros(b * c, u_max, dtype=torch.int32)
+    eot_end = torch.zeros(b * c, u_max)
+    for n, (ids, ends) in enumerate(per_stream):
+        targets[n, :len(ids)] = torch.tensor(ids, dtype=torch.int32)
+        eot_end[n, :len(ends)] = torch.tensor(ends)
+    return {
+        "feats": feats, "targets": targets,
+        "target_lengths": torch.tensor([len(ids) for ids, _ in per_stream], dtype=torch.int32),
+        "frame_lengths": frame_lengths.repeat(c).int(), "activity": activity, "eot_end_frames": eot_end,
+        "num_mixtures": b, "overflow": overflow, "audio_seconds": sum(len(e.audio) for e in examples) / config.sample_rate,
+    }
+
+
+def make_batch(pool: Pool, spec: MixingSpec, rng: random.Random, batch_seconds: float, sample_rate: int) -> list[Example]:
+    """Examples until their audio adds up to `batch_seconds` (batches of similar audio, not of similar count)."""
+    examples, total = [], 0.0
+    while total < batch_seconds:
+        example = make_example(pool, spec, rng, sample_rate)
+        examples.append(example)
+        total += len(example.audio) / sample_rate
+    return examples

@@ -1,0 +1,232 @@
+"""Curriculum training of the SST model, resumable after a kill:  python -m engine train --config CONFIG.json
+
+The output folder holds `last.pt` (model, optimizer, step: what a resumed run continues from), `best.pt`
+(the shipping format of engine/sst/checkpoint.py, best dev ORC-WER so far), `curves.csv` (one row per
+update), `validation.jsonl` (one record per epoch) and `curves.html` (the plot). Batches are drawn from
+a random generator seeded by (seed, step), so a resumed run trains on the batches it would have seen.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from engine.sst.checkpoint import save_model
+from engine.sst.config import SSTConfig
+from engine.sst.data import MixingSpec, Pool, collate, make_batch, make_example, manifest_pool, tts_pool
+from engine.sst.features import Fbank
+from engine.sst.loss import LossWeights, sst_loss
+from engine.sst.model import SSTModel
+from engine.sst.tokens import TokenTable
+from engine.sst.validate import score
+
+
+@dataclass
+class Stage:
+    name: str
+    updates: int
+    mixing: MixingSpec = field(default_factory=MixingSpec)
+    loss: LossWeights = field(default_factory=LossWeights)
+    copy_branch: bool = False  # copy separator branch 0 into the others when the stage starts
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str
+    stages: list[Stage]
+    model: dict = field(default_factory=dict)  # SSTConfig overrides
+    # data: {"source": "tts", "pool_size", "per_voice", "dev_pool_size"} or
+    #       {"source": "manifest", "train": path, "dev": path}
+    data: dict = field(default_factory=lambda: {"source": "tts", "pool_size": 4000, "per_voice": 8,
+                                                "dev_pool_size": 200})
+    dev_mixtures: dict = field(default_factory=lambda: {"single": 8, "meeting": 8, "overlap": 8})
+    batch_seconds: float = 60.0
+    lr: float = 1e-3
+    warmup: int = 150
+    clip: float = 5.0
+    epoch_updates: int = 200
+    checkpoint_updates: int = 50
+    seed: int = 0
+    threads: int = 2
+    device: str = "cpu"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        stages = [Stage(s["name"], s["updates"], MixingSpec(**s.get("mixing", {})), LossWeights(**s.get("loss", {})),
+                        s.get("copy_branch", False)) for s in values["stages"]]
+        return cls(**{**values, "stages": stages})
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def stage_at(self, step: int) -> tuple[int, Stage]:
+        """(first step of the stage, stage) for a global update index."""
+        begin = 0
+        for stage in self.stages:
+            if step < begin + stage.updates:
+                return begin, stage
+            begin += stage.updates
+        return begin - self.stages[-1].updates, self.stages[-1]
+
+    @property
+    def total_updates(self) -> int:
+        return sum(s.updates for s in self.stages)
+
+
+DEV_SPECS = {"single": MixingSpec(kind="single"), "meeting": MixingSpec(kind="meeting"),
+             "overlap": MixingSpec(kind="meeting", overlap_prob=1.0, max_overlap=0.4)}
+
+
+def build_pools(cfg: TrainConfig) -> tuple[Pool, Pool]:
+    data = cfg.data
+    if data["source"] == "manifest":
+        return manifest_pool(Path(data["train"]), 16000), manifest_pool(Path(data["dev"]), 16000)
+    bar = tqdm(total=data["pool_size"] + data["dev_pool_size"], desc="synthesising utterances", unit="utt")
+
+    def tick(done, total):
+        bar.update(1)
+
+    train = tts_pool("train", data["pool_size"], data["per_voice"], cfg.seed, tick)
+    dev = tts_pool("dev", data["dev_pool_size"], data["per_voice"], cfg.seed + 1, tick)
+    bar.close()
+    return train, dev
+
+
+def dev_examples(cfg: TrainConfig, pool: Pool, sample_rate: int) -> dict:
+    rng = random.Random(cfg.seed + 12345)
+    return {kind: [make_example(pool, DEV_SPECS[kind], rng, sample_rate) for _ in range(count)]
+            for kind, count in cfg.dev_mixtures.items()}
+
+
+def feature_statistics(pool: Pool, fbank: Fbank, count: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
+    """Global mean/std of log-mel over (a sample of) the training utterances with a little noise, as
+    training mixtures always carry noise."""
+    feats = []
+    for utt in pool.utterances[:count]:
+        audio = torch.from_numpy(utt.audio.astype("float32") / 32767)
+        feats.append(fbank((audio + 1e-3 * torch.randn_like(audio))[None])[0])
+    feats = torch.cat(feats)
+    return feats.mean(0), feats.std(0).clamp_min(1e-3)
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def write_plot(out: Path) -> None:
+    """curves.html: training loss per update and dev ORC-WER per epoch (self-contained, no network)."""
+    import pandas as pd
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    curves = pd.read_csv(out / "curves.csv")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "dev ORC-WER"))
+    for column in ("total", "rnnt", "ctc"):
+        if column in curves:
+            fig.add_trace(go.Scatter(x=curves["step"], y=curves[column].rolling(20, min_periods=1).mean(),
+                                     name=column), row=1, col=1)
+    if (out / "validation.jsonl").exists():
+        records = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines() if line]
+        for kind in records[-1]["dev"] if records else []:
+            fig.add_trace(go.Scatter(x=[r["step"] for r in records], y=[r["dev"][kind]["orc_wer"] for r in records],
+                                     name=f"dev {kind}", mode="lines+markers"), row=1, col=2)
+    fig.write_html(out / "curves.html", include_plotlyjs=True)
+
+
+def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
+    """Run (or resume) training; `stop_after` ends after that many updates in this call (tests)."""
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    table = TokenTable()
+    model_config = SSTConfig.from_dict({**cfg.model, "vocab_size": len(table)})
+    model = SSTModel(model_config).to(cfg.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    fbank = Fbank(model_config)
+    train_pool, dev_pool = build_pools(cfg)
+    dev = dev_examples(cfg, dev_pool, model_config.sample_rate)
+    step, best = 0, {}
+    if (out / "last.pt").exists():
+        saved = torch.load(out / "last.pt", map_location=cfg.device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        step, best = saved["step"], saved["best"]
+        print(f"resuming from update {step}")
+    else:
+        mean, std = feature_statistics(train_pool, fbank)
+        model.feat_mean.copy_(mean)
+        model.feat_std.copy_(std)
+    end = cfg.total_updates if stop_after is None else min(cfg.total_updates, step + stop_after)
+    bar = tqdm(total=cfg.total_updates, initial=step, desc="training", unit="update")
+    started = time.time()
+    while step < end:
+        stage_begin, stage = cfg.stage_at(step)
+        if step == stage_begin and stage.copy_branch:
+            model.copy_branch(0)
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+        rng = random.Random(cfg.seed * 1_000_003 + step)
+        batch = collate(make_batch(train_pool, stage.mixing, rng, cfg.batch_seconds, model_config.sample_rate),
+                        table, model_config, fbank)
+        model.train()
+        logits, activity, ctc = model(batch["feats"].to(cfg.device), batch["targets"].long().to(cfg.device))
+        device_batch = {k: v.to(cfg.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        parts = sst_loss(logits, activity, ctc, device_batch, stage.loss, model_config.frame_seconds, table.eot)
+        optimizer.zero_grad()
+        parts["total"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        if torch.isfinite(grad_norm):  # skip the rare non-finite batch instead of poisoning the weights
+            optimizer.step()
+        step += 1
+        row = {"step": step, "stage": stage.name, **{k: round(float(v), 4) for k, v in parts.items()},
+               "grad_norm": round(float(grad_norm), 3), "lr": optimizer.param_groups[0]["lr"],
+               "audio_s": round(batch["audio_seconds"], 1), "wall_s": round(time.time() - started, 1)}
+        _append_csv(out / "curves.csv", row)
+        bar.update(1)
+        bar.set_postfix(stage=stage.name, loss=f"{row['total']:.2f}")
+        if step % cfg.epoch_updates == 0 or step == cfg.total_updates:
+            best = _validate(model, table, dev, out, step, stage, best)
+        if step % cfg.checkpoint_updates == 0 or step == end:
+            _save_training_state(out, model, optimizer, step, best)
+    bar.close()
+    write_plot(out)
+    return out
+
+
+def _save_training_state(out: Path, model, optimizer, step: int, best: dict) -> None:
+    tmp = out / "last.pt.tmp"
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best}, tmp)
+    tmp.replace(out / "last.pt")  # a kill during the write leaves the previous checkpoint intact
+
+
+def _validate(model, table, dev: dict, out: Path, step: int, stage: Stage, best: dict) -> dict:
+    model.eval()
+    results = {kind: score(model, table, examples) for kind, examples in dev.items()}
+    with (out / "validation.jsonl").open("a") as f:
+        f.write(json.dumps({"step": step, "stage": stage.name, "dev": results}) + "\n")
+    # Model selection on the dev condition that the current stage trains for.
+    selected = "single" if stage.mixing.kind == "single" else ("overlap" if stage.mixing.overlap_prob else "meeting")
+    selected = selected if selected in results else next(iter(results))
+    current = results[selected]["orc_wer"]
+    card = {"step": step, "stage": stage.name, "dev": results, "selected_on": selected}
+    save_model(out / f"model-{step:06d}.pt", model, table, card)
+    # Best per condition: a later stage trains a harder condition, so its first model starts a new best.
+    if current <= best.get(selected, float("inf")):
+        save_model(out / "best.pt", model, table, card)
+        best[selected] = current
+    tqdm.write(f"update {step}: dev ORC-WER " + ", ".join(f"{k} {v['orc_wer']:.3f}" for k, v in results.items()))
+    write_plot(out)
+    return best
