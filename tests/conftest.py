@@ -120,3 +120,39 @@ def browser():
     driver.download_dir = download_dir
     yield driver
     driver.quit()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_url(request, data_dir) -> str:
+    """A migrated, empty database: SQLite always, PostgreSQL too when CROSSTALK_TEST_POSTGRES_URL is set.
+
+    The audio store lives in the test's data directory either way.
+    """
+    return request.getfixturevalue("db_url" if request.param == "sqlite" else "postgres_url")
+
+
+AMI_AUDIO = config.shared_data_dir() / "ami_excerpts" / "audio"
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory) -> Path:
+    """About 6 s of two synthesised voices taking turns (espeak-ng), as a 16 kHz mono WAV."""
+    import numpy as np
+    import soundfile as sf
+
+    folder = tmp_path_factory.mktemp("speech")
+    parts = []
+    for i, (voice, text) in enumerate([("en-us", "Good morning, shall we look at the budget first?"),
+                                        ("en-gb-scotland", "Yes, the numbers for the spring are ready.")]):
+        raw = folder / f"part{i}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
+        data, rate = sf.read(raw, dtype="float32")
+        assert rate == 22050
+        parts += [data, np.zeros(rate // 2, dtype="float32")]
+    mixed = np.concatenate(parts)
+    import torch
+    import torchaudio.functional as AF
+
+    out = folder / "two_voices.wav"
+    sf.write(out, AF.resample(torch.from_numpy(mixed), 22050, 16000).numpy(), 16000)
+    return out
