@@ -12,8 +12,10 @@ _NUMBER_WORDS = {
 
 def normalize(text: str) -> str:
     """Lower-case, strip accents and punctuation (keeping in-word apostrophes), spell single digits."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    if not text.isascii():  # ASCII has nothing to decompose; skipping saves 2/3 of the time at 1M rows
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower()
     text = text.replace("&", " and ").replace("-", " ")
     text = re.sub(r"[^a-z0-9' ]+", " ", text)
     words = []
