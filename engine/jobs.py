@@ -138,8 +138,10 @@ def start_worker(data_dir: Path | None = None) -> None:
     with open(worker_log_path(data_dir), "ab") as log:
         # --daemon double-forks: the worker is re-parented away from the app, so it never lingers as a
         # zombie of the app and survives the app's script reruns.
-        subprocess.run([sys.executable, "-m", "engine", "worker", "--daemon"], cwd=config.REPO_ROOT, env=env,
-                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, check=True, timeout=30)
+        started = subprocess.run([sys.executable, "-m", "engine", "worker", "--daemon"], cwd=config.REPO_ROOT,
+                                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60)
+    if started.returncode != 0:
+        raise RuntimeError(f"The background worker could not start; see {worker_log_path(data_dir)}.")
     deadline = time.monotonic() + 10
     while running_worker_pid(data_dir) is None and time.monotonic() < deadline:
         time.sleep(0.05)
