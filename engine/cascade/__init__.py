@@ -1,0 +1,1 @@
+"""The modular baseline: silero-vad → resemblyzer embeddings → clustering → pocketsphinx, per segment."""
