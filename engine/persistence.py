@@ -11,19 +11,21 @@ at any database.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from db import session_scope
 from db.models import Job, Recording, RunSpeaker, TranscriptionRun, TurnRow, utcnow
-from engine import audio
+from engine import audio, config
 from engine.errors import UserError
 from engine.storage import AudioStore, default_store, sha256_of_file
 from engine.types import Turn, Word
@@ -152,6 +154,19 @@ def add_recording(src: Path, filename: str, *, is_demo: bool = False, store: Aud
         if not file_was_there:
             store.delete(stored_sha)
         raise
+
+
+def add_uploaded_recording(stream: BinaryIO, filename: str, *, url: str | None = None) -> RecordingInfo:
+    """add_recording for an upload held in memory or a file object (a page's st.file_uploader result)."""
+    folder = config.data_dir() / "incoming-uploads"
+    folder.mkdir(exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=folder, suffix=Path(filename).suffix.lower()[:9])
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        return add_recording(Path(name), filename, url=url)
+    finally:
+        os.unlink(name)
 
 
 def list_recordings(url: str | None = None) -> list[RecordingInfo]:

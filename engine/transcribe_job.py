@@ -27,3 +27,16 @@ def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     n_turns = persistence.save_turns(run.id, result.turns, rtf=result.rtf)
     return {"run_id": run.id, "recording_id": run.recording_id, "turns": n_turns,
             "duration_s": result.duration_s, "processing_s": result.processing_s, "rtf": result.rtf}
+
+
+def transcription_for(recording_id: int, backend: str, num_speakers: int | None = None,
+                      runner: JobRunner | None = None) -> persistence.RunInfo:
+    """The recording's run with these settings that is done or under way, else a newly started one.
+
+    Uploading the same bytes again thus reopens their transcript instead of computing it twice.
+    """
+    for run in persistence.list_runs(recording_id):
+        if (run.backend, run.params.get("num_speakers")) == (backend, num_speakers) \
+                and run.status in ("queued", "running", "done"):
+            return run
+    return start_transcription(recording_id, backend, num_speakers, runner)

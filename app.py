@@ -1,0 +1,42 @@
+"""Crosstalk dashboard:  .venv/bin/python -m streamlit run app.py   (or: bash scripts/start.sh)
+
+Routes the pages with st.navigation and draws the shared sidebar. The database schema is migrated and
+the demo recording seeded once per process and database, before any page runs.
+"""
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy.engine import make_url
+
+from db import init_db
+from engine import config, demo
+from engine.backends import BACKENDS
+
+st.set_page_config(page_title="Crosstalk", page_icon="🎙️", layout="wide")
+
+# One line per page; the first is the landing page.
+PAGES = [
+    st.Page("pages/transcribe.py", title="Transcribe", icon="🎙️", default=True),
+    st.Page("pages/library.py", title="Library", icon="🗂️"),
+    st.Page("pages/docs.py", title="Docs", icon="📖"),
+]
+
+
+@st.cache_resource(show_spinner="Preparing the database…")
+def prepared_database(url: str):
+    """Migrations applied (idempotent) and the demo seeded, once per process for this database URL."""
+    engine = init_db(url)
+    demo.seed_demo(url)
+    return engine
+
+
+prepared_database(config.database_url())
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    st.selectbox("Backend", BACKENDS, key="backend", help="The transcription system new jobs use.")
+    st.caption("Database")
+    st.code(make_url(config.database_url()).render_as_string(hide_password=True), language=None, wrap_lines=True)
+    st.page_link(PAGES[-1], label="How Crosstalk works", icon="📖")
+
+page.run()

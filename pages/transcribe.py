@@ -1,0 +1,157 @@
+"""Transcribe: upload or record audio, follow its background job, then read, play, rename and export."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+
+from engine import config, persistence
+from engine.backends import BACKENDS
+from engine.errors import UserError
+from engine.exports import FORMATS, render
+from engine.jobs import get_runner
+from engine.timeline import clock, speaker_order, timeline_figure
+from engine.transcribe_job import transcription_for
+
+AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "webm", "m4a"]
+runner = get_runner()
+
+
+def submit(audio, filename: str, num_speakers: int) -> None:
+    try:
+        rec = persistence.add_uploaded_recording(audio, filename)
+        run = transcription_for(rec.id, st.session_state.get("backend", BACKENDS[0]), num_speakers or None, runner)
+    except UserError as exc:
+        st.error(str(exc))
+        return
+    st.session_state.run_id = run.id
+
+
+def selected_run() -> persistence.RunInfo | None:
+    """The run this visitor is looking at; on a first visit, the demo's transcript."""
+    if "run_id" not in st.session_state:
+        demo = next((r for r in persistence.list_recordings() if r.is_demo), None)
+        finished = demo and persistence.latest_finished_run(demo.id)
+        st.session_state.run_id = finished.id if finished else None
+    if st.session_state.run_id is None:
+        return None
+    try:
+        return persistence.get_run(st.session_state.run_id)
+    except UserError:  # deleted meanwhile (Library, another tab)
+        st.session_state.run_id = None
+        return None
+
+
+@st.fragment(run_every=1.0)
+def follow_job(job_id: int) -> None:
+    job = runner.status(job_id)
+    if job is None or not job.active:
+        st.rerun()  # the whole page: the transcript (or the failure) is ready
+    label = {"queued": "Waiting for the worker", "cancelling": "Cancelling"}.get(job.status, "Transcribing")
+    with st.status(f"{label}… {job.progress:.0%}", expanded=True):
+        st.progress(job.progress, text=job.message or "…")
+        st.button("Cancel", key=f"cancel-{job_id}", on_click=runner.cancel, args=(job_id,),
+                  disabled=job.status == "cancelling")
+
+
+def session_id(filename: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", Path(filename).stem) or "recording"
+
+
+def rename_form(run_id: int) -> None:
+    names = persistence.speaker_names(run_id)
+    with st.form(f"rename-{run_id}", border=False):
+        columns = st.columns(min(4, max(1, len(names))))
+        new_names = {label: columns[i % len(columns)].text_input(f"Speaker {label}", value=name)
+                     for i, (label, name) in enumerate(names.items())}
+        if st.form_submit_button("Save names"):
+            try:
+                for label, name in new_names.items():
+                    if name != names[label]:
+                        persistence.rename_speaker(run_id, label, name)
+            except UserError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+
+
+def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) -> None:
+    turns = persistence.get_turns(run.id, display_names=True)
+    if not turns:
+        st.warning("No speech was found in this recording.")
+        return
+    speakers = speaker_order(turns)
+    stats = st.columns(4)
+    stats[0].metric("Duration", clock(rec.duration_s))
+    stats[1].metric("Speakers", len(speakers))
+    stats[2].metric("Turns", len(turns))
+    stats[3].metric("Real-time factor", f"{run.rtf:.2f}" if run.rtf is not None else "—",
+                    help="Seconds of compute per second of audio, measured when this run was made.")
+
+    st.plotly_chart(timeline_figure(turns, rec.duration_s), key="timeline", width="stretch")
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("#### Transcript")
+        with st.container(height=420):
+            for t in turns:
+                flag = " *(still open at the end)*" if t.unterminated else ""
+                st.markdown(f"`{clock(t.start)}–{clock(t.end)}` **{t.speaker}**: {t.text or '…'}{flag}")
+    with right:
+        st.markdown("#### Play a turn")
+        index = st.selectbox("Turn", range(len(turns)), key=f"turn-{run.id}", label_visibility="collapsed",
+                             format_func=lambda i: f"{clock(turns[i].start)} {turns[i].speaker}: "
+                                                   f"{turns[i].text[:50]}")
+        try:
+            path = persistence.recording_audio_path(rec.id)
+        except UserError as exc:
+            st.error(str(exc))
+        else:
+            st.audio(str(path), start_time=turns[index].start, end_time=turns[index].end)
+        st.markdown("#### Speaker names")
+        rename_form(run.id)
+
+    st.markdown("#### Download")
+    columns = st.columns(len(FORMATS))
+    for column, fmt in zip(columns, FORMATS):
+        for name, text in render(turns, fmt, session_id(rec.filename), rec.duration_s):
+            column.download_button(name, data=text, file_name=name, key=f"download-{name}", on_click="ignore",
+                                   mime="application/json" if fmt == "seglst" else "text/plain")
+
+
+st.title("Transcribe")
+with st.container(border=True):
+    upload_tab, record_tab = st.tabs(["Upload a file", "Record"])
+    with upload_tab:
+        uploaded = st.file_uploader("Audio file (wav, flac, ogg/opus, mp3)", type=AUDIO_TYPES, key="upload",
+                                    max_upload_size=config.max_upload_bytes() // 2**20)
+    with record_tab:
+        recorded = st.audio_input("Record from your microphone", key="microphone")
+    options, action = st.columns([3, 1], vertical_alignment="bottom")
+    num_speakers = options.number_input("Number of speakers (0: let the system decide)", 0, 20, 0)
+    source = uploaded or recorded
+    if action.button("Transcribe", type="primary", disabled=source is None, width="stretch"):
+        name = uploaded.name if uploaded else f"recording-{datetime.now():%Y%m%d-%H%M%S}.wav"
+        submit(source, name, num_speakers)
+
+run = selected_run()
+if run is None:
+    st.info("Upload or record a conversation to see who said what, and when.")
+    st.stop()
+recording = persistence.get_recording(run.recording_id)
+st.subheader(recording.filename)
+st.caption(f"Backend **{run.backend}** · run {run.id} · {run.status}"
+           + (f" · {run.params['num_speakers']} speakers requested" if run.params.get("num_speakers") else ""))
+if recording.is_demo:
+    st.info("A ready demo: a short synthetic meeting of three voices (two overlaps), transcribed by the cascade "
+            "backend. Upload or record your own audio above.", icon="👋")
+
+if run.status in ("queued", "running"):
+    follow_job(run.job_id)
+elif run.status in ("failed", "cancelled"):
+    job = runner.status(run.job_id) if run.job_id else None
+    st.error(job.error if job and job.error else "This transcription was cancelled before it finished.")
+else:
+    show_transcript(run, recording)
