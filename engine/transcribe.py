@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine import audio
-from engine.backends import get_backend
+from engine.backends import Backend, get_backend
 from engine.errors import UserError
 from engine.types import Turn
 
@@ -24,13 +24,13 @@ class TranscriptionResult:
         return self.processing_s / self.duration_s if self.duration_s > 0 else float("nan")
 
 
-def transcribe_file(path: Path | str, backend: str = "cascade", num_speakers: int | None = None,
+def transcribe_file(path: Path | str, backend: str | Backend = "cascade", num_speakers: int | None = None,
                     progress: Callable[[float, str], None] | None = None) -> TranscriptionResult:
-    """Validate the file (UserError for bad input), then run the backend over it."""
+    """Validate the file (UserError for bad input), then run the backend (a name, or a configured instance)."""
     path = Path(path)
     if num_speakers is not None and num_speakers < 1:
         raise UserError("The number of speakers must be at least 1.")
-    engine = get_backend(backend)
+    engine = get_backend(backend) if isinstance(backend, str) else backend
     info = audio.probe(path)
     started = time.perf_counter()
     turns = sorted(engine.transcribe(path, num_speakers=num_speakers, progress=progress),

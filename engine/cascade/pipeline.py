@@ -17,7 +17,7 @@ from engine import audio
 from engine.cascade import asr, turns, vad
 from engine.cascade.segments import iter_segment_audio
 from engine.errors import UserError
-from engine.speakers import cluster_speakers, embed_segments, speaker_label
+from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label
 from engine.types import Turn
 
 Progress = Callable[[float, str], None]
@@ -37,12 +37,12 @@ def one_torch_thread() -> Iterator[None]:
 
 
 def run_cascade(path: Path, num_speakers: int | None = None, progress: Progress | None = None,
-                chunk_s: float = 30.0) -> list[Turn]:
+                threshold: float = DEFAULT_THRESHOLD, chunk_s: float = 30.0) -> list[Turn]:
     with one_torch_thread():
-        return _run(path, num_speakers, progress or (lambda fraction, message: None), chunk_s)
+        return _run(path, num_speakers, progress or (lambda fraction, message: None), threshold, chunk_s)
 
 
-def _run(path: Path, num_speakers: int | None, report: Progress, chunk_s: float) -> list[Turn]:
+def _run(path: Path, num_speakers: int | None, report: Progress, threshold: float, chunk_s: float) -> list[Turn]:
     info = audio.probe(path)
     expected = max(1, round(info.duration_s * audio.SAMPLE_RATE))
 
@@ -62,7 +62,7 @@ def _run(path: Path, num_speakers: int | None, report: Progress, chunk_s: float)
         report(VAD_SHARE + (1 - VAD_SHARE) * len(found) / len(segments),
                f"Recognising segment {len(found)} of {len(segments)}")
 
-    labels = cluster_speakers(np.stack(embeddings), num_speakers)
+    labels = cluster_speakers(np.stack(embeddings), num_speakers, threshold)
     labelled = [(speaker_label(label), start, end, w) for label, (start, end), w in zip(labels, found, words)]
     report(1.0, "Done")
     return turns.merge_segments(labelled)
