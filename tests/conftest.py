@@ -68,12 +68,13 @@ def app_server(tmp_path_factory):
     """The real dashboard (`streamlit run app.py`) on a free localhost port with its own data directory."""
     data = tmp_path_factory.mktemp("app-data")
     port = free_port()
-    env = {**os.environ, "CROSSTALK_DATA_DIR": str(data)}
+    env = {**os.environ, "CROSSTALK_DATA_DIR": str(data), "CROSSTALK_WORKER_IDLE_S": "60"}
     env.pop("CROSSTALK_DATABASE_URL", None)
+    log_path = data / "streamlit.log"  # a file, not a pipe nobody reads (a full pipe would stall the server)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -84,16 +85,19 @@ def app_server(tmp_path_factory):
         except OSError:
             time.sleep(0.5)
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {proc.stdout.read().decode(errors='replace')}")
+            raise RuntimeError(f"streamlit exited: {log_path.read_text(errors='replace')}")
     else:
         proc.kill()
         raise RuntimeError("streamlit did not become healthy within 120 s")
-    yield {"url": url, "data_dir": data}
+    yield {"url": url, "data_dir": data, "log": log_path}
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+    from engine.jobs import stop_worker
+
+    stop_worker(data)  # the app's detached job worker, if it started one
 
 
 @pytest.fixture
@@ -115,7 +119,8 @@ def browser():
     options.add_argument(f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp')) / f'chrome-{os.getpid()}-{time.time_ns()}'}")
     download_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"downloads-{time.time_ns()}"
     download_dir.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(download_dir)})
+    options.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
+                                              "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.download_dir = download_dir
     yield driver
