@@ -13,7 +13,7 @@ from pathlib import Path
 from engine.audio import probe
 from engine.backends import BACKENDS
 from engine.errors import UserError
-from engine.exports import FORMATS, render
+from engine.exports import FORMATS, render, safe_name
 from engine.transcribe import transcribe_file
 
 
@@ -57,7 +57,8 @@ def _targets(files: list[tuple[str, str]], out: Path, session_id: str) -> list[P
     """One file goes to OUT itself; several are named OUT's stem + what follows the session id in their name."""
     if len(files) == 1:
         return [out]
-    return [out.parent / (out.stem + name[len(session_id):]) for name, _ in files]
+    prefix = len(safe_name(session_id))
+    return [out.parent / (out.stem + name[prefix:]) for name, _ in files]
 
 
 def _write_atomically(target: Path, text: str) -> None:
