@@ -1,0 +1,118 @@
+"""Build the dashboard's demo evaluation set from the Speech Accent Archive (hypotheses + metadata, no audio).
+
+    nice -n 10 .venv/bin/python scripts/build_saa_demo.py            # all files; resumes where it stopped
+    nice -n 10 .venv/bin/python scripts/build_saa_demo.py --limit 20  # a speed check on 20 files
+    .venv/bin/python scripts/build_saa_demo.py --write-only           # ship what is cached now
+
+For every recording in ../shared/data/saa: the cascade's pocketsphinx recogniser over the whole file (one
+speaker reading one paragraph: no VAD or diarization needed), and a resemblyzer embedding of the speaker.
+Each file's result is cached under data/saa_demo_cache/ as soon as it exists, so a killed run loses at most
+one file. Files are visited in a stratified order (round-robin over native languages), so a partial run
+is a stratified subset. Birthplaces are geocoded offline. The result goes to engine/assets/saa_demo.parquet.
+
+Licence: the recordings and metadata are the Speech Accent Archive's (Weinberger, George Mason University,
+CC BY-NC-SA 2.0): non-commercial, with attribution. Only derived text and numbers are shipped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine import audio, config  # noqa: E402
+from engine.fairness import demo  # noqa: E402
+from engine.fairness.geocode import geocode_place  # noqa: E402
+
+ASR_NAME = "cascade ASR (pocketsphinx en-us, whole file)"
+
+
+def stratified_order(meta: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Round-robin over native languages (shuffled within each), so any prefix is a stratified sample."""
+    rng = np.random.default_rng(seed)
+    shuffled = meta.iloc[rng.permutation(len(meta))].copy()
+    shuffled["_turn"] = shuffled.groupby("native_language").cumcount() / shuffled.groupby(
+        "native_language")["file"].transform("count")
+    return shuffled.sort_values(["_turn", "native_language"]).drop(columns="_turn")
+
+
+def recognise_file(path: Path) -> dict:
+    from engine.cascade import asr
+    from engine.speakers import embed_segments
+
+    started = time.perf_counter()
+    samples = audio.load(path)
+    words = asr.recognize(samples)
+    embedding = embed_segments(samples, [(0.0, len(samples) / audio.SAMPLE_RATE)])[0]
+    return {"hypothesis": " ".join(w.text for w in words), "embedding": embedding.round(5).tolist(),
+            "audio_s": len(samples) / audio.SAMPLE_RATE, "compute_s": time.perf_counter() - started,
+            "asr": ASR_NAME}
+
+
+def write_parquet(meta: pd.DataFrame, cache: Path, reference: str, out: Path) -> int:
+    rows = []
+    for rec in meta.itertuples(index=False):
+        cached = cache / f"{Path(rec.file).stem}.json"
+        if not cached.exists():
+            continue
+        result = json.loads(cached.read_text())
+        place = geocode_place(rec.birthplace)
+        rows.append({
+            "utterance_id": Path(rec.file).stem, "speaker_id": f"saa{rec.speakerid}",
+            "reference": reference, "hypothesis": result["hypothesis"],
+            "place": rec.birthplace,
+            "lat": place.lat if place else None, "lon": place.lon if place else None,
+            "native_language": rec.native_language, "sex": rec.sex, "age": float(rec.age),
+            "age_onset": float(rec.age_onset), "birth_country": rec.country,
+            "duration_s": float(rec.duration_s),
+            "embedding": np.asarray(result["embedding"], dtype=np.float32),
+        })
+    table = pd.DataFrame(rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False, compression="zstd")
+    return len(table)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="process at most this many new files")
+    parser.add_argument("--write-only", action="store_true", help="only write the parquet from the cache")
+    parser.add_argument("--out", type=Path, default=demo.DEMO_PARQUET)
+    args = parser.parse_args()
+    # One thread: the machine is shared, and oversubscribed torch threads made embeddings 20x slower.
+    torch.set_num_threads(1)
+
+    saa = config.shared_data_dir() / "saa"
+    meta = stratified_order(pd.read_csv(saa / "metadata.csv"))
+    reference = " ".join((saa / "transcript.txt").read_text().split())
+    cache = config.data_dir() / "saa_demo_cache"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    if not args.write_only:
+        todo = [f for f in meta["file"] if not (cache / f"{Path(f).stem}.json").exists()]
+        todo = todo[: args.limit] if args.limit else todo
+        audio_s = compute_s = 0.0
+        for file in tqdm(todo, desc="SAA files", unit="file"):
+            result = recognise_file(saa / file)
+            tmp = cache / f"{Path(file).stem}.json.tmp"
+            tmp.write_text(json.dumps(result))
+            tmp.replace(cache / f"{Path(file).stem}.json")  # atomic: a killed run never leaves half a file
+            audio_s += result["audio_s"]
+            compute_s += result["compute_s"]
+        if todo:
+            print(f"{len(todo)} files, {audio_s:.0f} s of audio in {compute_s:.0f} s (RTF {compute_s / audio_s:.3f})")
+    n = write_parquet(meta, cache, reference, args.out)
+    print(f"wrote {args.out} with {n} of {len(meta)} speakers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
