@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "engine.cli.transcribe",
     "engine.cli.worker",
     "engine.cli.train",
+    "engine.cli.simulate",
 ]
 
 

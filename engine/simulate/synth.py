@@ -10,12 +10,13 @@ import hashlib
 import os
 import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio.functional as AF
+import torchaudio
 
 from engine import config
 from engine.simulate.voices import Voice
@@ -40,16 +41,24 @@ def _espeak(text: str, voice: Voice) -> np.ndarray:
         cmd = ["espeak-ng", "-v", voice.espeak_name, "-p", str(voice.pitch), "-s", str(voice.rate),
                "-w", str(wav), "--", text]
         result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0 or not wav.exists() or result.stderr.strip():
-            raise RuntimeError(f"espeak-ng failed for voice {voice.espeak_name}: {result.stderr.strip()}")
-        audio, rate = sf.read(wav, dtype="float32", always_2d=True)
+        # mbrola prints harmless warnings (unknown diphones) on stderr, so only the result counts.
+        audio, rate = (sf.read(wav, dtype="float32", always_2d=True) if wav.exists() and wav.stat().st_size > 44
+                       else (np.zeros((0, 1), np.float32), 0))
+        if result.returncode != 0 or not np.any(audio):
+            raise RuntimeError(f"espeak-ng made no audio with voice {voice.espeak_name}: {result.stderr.strip()}")
     audio = audio.mean(axis=1)
     if rate != SAMPLE_RATE:
-        audio = AF.resample(torch.from_numpy(audio), rate, SAMPLE_RATE).numpy()
-    return _quantise(audio)
+        audio = resampler(rate)(torch.from_numpy(audio)).numpy()
+    return quantise(audio)
 
 
-def _quantise(audio: np.ndarray) -> np.ndarray:
+@lru_cache(maxsize=4)
+def resampler(rate: int) -> torchaudio.transforms.Resample:
+    """To 16 kHz; the sinc kernel is built once per input rate (building it costs more than applying it)."""
+    return torchaudio.transforms.Resample(rate, SAMPLE_RATE)
+
+
+def quantise(audio: np.ndarray) -> np.ndarray:
     return (np.clip(np.round(audio * 32768.0), -32768, 32767) / 32768.0).astype(np.float32)
 
 
