@@ -9,6 +9,7 @@ from functools import cache
 import numpy as np
 
 from engine.audio import SAMPLE_RATE
+from engine.threads import one_torch_thread
 
 # cosine distance between segment embeddings under which they are one speaker (average linkage);
 # tuned on the AMI excerpts with bench/cascade_ami.py
@@ -31,11 +32,12 @@ def embed_segments(audio: np.ndarray, segments: list[tuple[float, float]]) -> np
 
     encoder = voice_encoder()
     out = np.zeros((len(segments), EMBEDDING_DIM), dtype=np.float32)
-    for i, (start, end) in enumerate(segments):
-        piece = audio[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
-        if len(piece) == 0:
-            raise ValueError(f"segment {start:.2f}-{end:.2f} s lies outside the audio")
-        out[i] = encoder.embed_utterance(normalize_volume(piece, NORMALISE_DBFS, increase_only=True))
+    with one_torch_thread():
+        for i, (start, end) in enumerate(segments):
+            piece = audio[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
+            if len(piece) == 0:
+                raise ValueError(f"segment {start:.2f}-{end:.2f} s lies outside the audio")
+            out[i] = encoder.embed_utterance(normalize_volume(piece, NORMALISE_DBFS, increase_only=True))
     return out
 
 

@@ -6,34 +6,21 @@ then clustering of the embeddings → speaker labels → merged turns.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
-import torch
 
 from engine import audio
 from engine.cascade import asr, turns, vad
 from engine.cascade.segments import iter_segment_audio
 from engine.errors import UserError
 from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label
+from engine.threads import one_torch_thread
 from engine.types import Turn
 
 Progress = Callable[[float, str], None]
 VAD_SHARE = 0.15  # rough share of the run spent in pass 1, for the progress bar
-
-
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """silero-vad and resemblyzer run many tiny ops: a second intra-op thread only adds synchronisation
-    (measured: 8x more CPU for the same VAD pass on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def run_cascade(path: Path, num_speakers: int | None = None, progress: Progress | None = None,

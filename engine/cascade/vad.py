@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from engine.audio import SAMPLE_RATE
+from engine.threads import one_torch_thread
 
 WINDOW = 512  # samples per silero-vad step at 16 kHz
 MAX_SEGMENT_S = 15.0  # long monologues are split (at the longest pause) so one segment rarely spans two talkers
@@ -38,7 +39,7 @@ def speech_probabilities(chunks: Iterable[np.ndarray],
     probs: list[float] = []
     carry = np.zeros(0, dtype=np.float32)
     total = 0
-    with torch.no_grad():
+    with torch.no_grad(), one_torch_thread():
         for chunk in chunks:
             total += len(chunk)
             samples = np.concatenate([carry, chunk]) if len(carry) else chunk

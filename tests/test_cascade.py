@@ -1,0 +1,153 @@
+"""The cascade backend on real speech: an AMI meeting excerpt and a synthesised two-voice dialogue."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from dialogue import synthesise_dialogue
+from engine import audio
+from engine.backends import BACKENDS, get_backend
+from engine.cascade.segments import iter_segment_audio
+from engine.errors import UserError
+from engine.speakers import cluster_speakers, embed_segments
+from engine.transcribe import transcribe_file
+
+AMI = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ami_excerpts"
+AMI_URI = "dev01"  # two reference speakers, 15.5 s of speech (a short one keeps the test fast)
+
+
+def overlap(a_start, a_end, b_start, b_end) -> float:
+    return max(0.0, min(a_end, b_end) - max(a_start, b_start))
+
+
+def ami_reference(uri: str) -> list[tuple[str, float, float]]:
+    turns = []
+    for rttm in (AMI / "reference").glob("*.rttm"):
+        for fields in map(str.split, rttm.read_text().splitlines()):
+            if fields and fields[1] == uri:
+                turns.append((fields[7], float(fields[3]), float(fields[3]) + float(fields[4])))
+    return turns
+
+
+@pytest.fixture(scope="module")
+def dialogue(tmp_path_factory):
+    return synthesise_dialogue(tmp_path_factory.mktemp("dialogue"))
+
+
+@pytest.fixture(scope="module")
+def dialogue_result(dialogue):
+    progress = []
+    result = transcribe_file(dialogue[0], backend="cascade", progress=lambda f, msg: progress.append((f, msg)))
+    return result, progress
+
+
+def assert_well_formed(turns, duration_s):
+    assert [t.start for t in turns] == sorted(t.start for t in turns)
+    for turn in turns:
+        assert 0 <= turn.start < turn.end <= duration_s + 1e-3
+        for word in turn.words:
+            assert word.text and turn.start - 0.05 <= word.start < word.end <= turn.end + 0.05
+
+
+def test_dialogue_two_voices_become_two_speakers_at_the_right_times(dialogue, dialogue_result):
+    path, reference = dialogue
+    result, _ = dialogue_result
+    assert_well_formed(result.turns, result.duration_s)
+    assert len({t.speaker for t in result.turns}) >= 2
+    # every reference line is covered by hypothesis turns, and mostly by a single hypothesis speaker
+    voice_of = {}
+    for ref in reference:
+        covered = Counter()
+        for turn in result.turns:
+            covered[turn.speaker] += overlap(ref.start, ref.end, turn.start, turn.end)
+        speaker, seconds = covered.most_common(1)[0]
+        assert seconds >= 0.7 * (ref.end - ref.start), (ref, covered)
+        voice_of.setdefault(ref.speaker, Counter())[speaker] += 1
+    a_label = voice_of["A"].most_common(1)[0][0]
+    b_label = voice_of["B"].most_common(1)[0][0]
+    assert a_label != b_label
+    assert voice_of["A"][a_label] == 3 and voice_of["B"][b_label] == 3  # all six lines attributed right
+
+
+def test_dialogue_words_are_recognised(dialogue_result):
+    result, _ = dialogue_result
+    words = [w.text for t in result.turns for w in t.words]
+    assert len(words) >= 30
+    # the synthetic speech is clean: many of the script's content words must come back
+    assert {"budget", "money", "office", "summary"} & set(words)
+
+
+def test_progress_is_reported_up_to_completion(dialogue_result):
+    _, progress = dialogue_result
+    fractions = [f for f, _ in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) > 3
+    assert all(isinstance(msg, str) and msg for _, msg in progress)
+
+
+@pytest.fixture(scope="module")
+def ami_results():
+    path = AMI / "audio" / f"{AMI_URI}.flac"
+    return transcribe_file(path), transcribe_file(path, num_speakers=2)
+
+
+def test_ami_excerpt_speakers_and_times_match_the_reference(ami_results):
+    free, _ = ami_results
+    assert_well_formed(free.turns, free.duration_s)
+    assert len({t.speaker for t in free.turns}) >= 2
+    reference = ami_reference(AMI_URI)
+    hyp_speech = sum(t.end - t.start for t in free.turns)
+    in_reference = sum(overlap(t.start, t.end, s, e) for t in free.turns for _, s, e in reference)
+    assert hyp_speech > 10 and in_reference >= 0.8 * hyp_speech
+    assert sum(len(t.words) for t in free.turns) >= 20
+
+
+def test_ami_excerpt_with_two_speakers_given(ami_results):
+    free, two = ami_results
+    assert len({t.speaker for t in two.turns}) == 2
+    assert {t.speaker for t in two.turns} == {"S1", "S2"}
+    assert two.turns[0].speaker == "S1"  # labels in order of first appearance
+    assert 0 < two.rtf < 5
+
+
+def test_silence_only_contains_no_speech(tmp_path):
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.random.default_rng(0).normal(0, 1e-4, 5 * 16000).astype(np.float32), 16000)
+    with pytest.raises(UserError, match="contains no speech"):
+        transcribe_file(path)
+
+
+def test_unknown_backend_and_bad_speaker_count(dialogue):
+    assert "cascade" in BACKENDS
+    with pytest.raises(UserError, match="Unknown backend"):
+        get_backend("whisper")
+    with pytest.raises(UserError, match="at least 1"):
+        transcribe_file(dialogue[0], num_speakers=0)
+
+
+def test_backend_is_built_once_per_process():
+    assert get_backend("cascade") is get_backend("cascade")
+
+
+def test_segments_cut_from_the_stream_equal_slices_of_the_whole(dialogue):
+    path, reference = dialogue
+    whole = audio.load(path)
+    segments = [(r.start, r.end) for r in reference] + [(27.5, 30.0)]  # the last one runs past the end
+    got = list(iter_segment_audio(audio.iter_chunks(path, chunk_s=2.3), segments))
+    assert [seg for seg, _ in got] == segments
+    for (start, end), samples in got:
+        np.testing.assert_array_equal(samples, whole[int(start * 16000): int(end * 16000)])
+
+
+def test_embeddings_separate_the_two_voices(dialogue):
+    path, reference = dialogue
+    embeddings = embed_segments(audio.load(path), [(r.start, r.end) for r in reference])
+    assert embeddings.shape == (6, 256)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    assert cluster_speakers(embeddings) == [0, 1, 0, 1, 0, 1]
+    assert cluster_speakers(embeddings, num_speakers=1) == [0] * 6
+    assert cluster_speakers(embeddings[:1]) == [0]
+    assert cluster_speakers(embeddings, threshold=1e-6) == [0, 1, 2, 3, 4, 5]  # every segment its own speaker
