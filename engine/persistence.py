@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from db import session_scope
 from db.models import (
-    Analysis, Cohort, CohortMember, EvaluationSet, Job, Recording, Region, RunSpeaker, Speaker, TranscriptionRun,
+    Analysis, Cohort, CohortMember, EvaluationRun, EvaluationSet, Job, Recording, Region, RunSpeaker, Speaker, TranscriptionRun,
     TurnRow, Utterance, utcnow,
 )
 from engine import audio, config
@@ -636,3 +636,35 @@ def latest_analysis(set_id: int, kind: str, method: str | None = None,
 def cohort_member_ids(cohort_id: int, url: str | None = None) -> list[int]:
     with session_scope(url) as s:
         return list(s.scalars(select(CohortMember.speaker_id).where(CohortMember.cohort_id == cohort_id)))
+
+
+# --- evaluation runs (the harness: engine/evaluate.py) ------------------------------------------------
+
+@dataclass(frozen=True)
+class EvaluationRunInfo:
+    id: int
+    backend: str
+    set_name: str
+    params: dict[str, Any]
+    results: dict[str, Any]
+    created_at: datetime
+
+
+def save_evaluation_run(backend: str, set_name: str, params: dict[str, Any], results: dict[str, Any],
+                        url: str | None = None) -> int:
+    """Store one scored run (results hold counts beside rates); returns its id."""
+    with session_scope(url) as s:
+        row = EvaluationRun(backend=backend, set_name=set_name, params=params, results=results)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def list_evaluation_runs(backend: str | None = None, url: str | None = None) -> list[EvaluationRunInfo]:
+    """Newest first."""
+    with session_scope(url) as s:
+        query = select(EvaluationRun).order_by(EvaluationRun.created_at.desc(), EvaluationRun.id.desc())
+        if backend:
+            query = query.where(EvaluationRun.backend == backend)
+        return [EvaluationRunInfo(r.id, r.backend, r.set_name, r.params, r.results, r.created_at)
+                for r in s.scalars(query)]
