@@ -69,9 +69,10 @@ class Pool:
         return len(self.utterances)
 
 
-def tts_pool(split: str, size: int, per_voice: int, seed: int, progress=None) -> Pool:
-    """`size` utterances: random voices of `split`, `per_voice` sentences each, every sentence of
-    `split` used before any repeats."""
+def tts_pool(split: str, size: int, num_voices: int, seed: int, progress=None) -> Pool:
+    """`size` utterances spread round-robin over `num_voices` random voices of `split`, every sentence
+    of `split` used before any repeats. Utterance i depends only on (seed, num_voices, i), so a larger
+    pool keeps a smaller one's utterances (and their synthesis cache)."""
     from engine.simulate.synth import synthesize
     from engine.simulate.text_source import sentences
     from engine.simulate.voices import voices
@@ -79,7 +80,7 @@ def tts_pool(split: str, size: int, per_voice: int, seed: int, progress=None) ->
     rng = random.Random(seed)
     texts, speakers = sentences(split), voices(split)
     rng.shuffle(texts)
-    chosen = rng.sample(speakers, min(len(speakers), max(1, size // per_voice)))
+    chosen = rng.sample(speakers, min(len(speakers), num_voices))
     utterances = []
     for i in range(size):
         voice, text = chosen[i % len(chosen)], texts[i % len(texts)]

@@ -41,10 +41,10 @@ class TrainConfig:
     out_dir: str
     stages: list[Stage]
     model: dict = field(default_factory=dict)  # SSTConfig overrides
-    # data: {"source": "tts", "pool_size", "per_voice", "dev_pool_size"} or
+    # data: {"source": "tts", "pool_size", "voices", "dev_pool_size", "dev_voices"} or
     #       {"source": "manifest", "train": path, "dev": path}
-    data: dict = field(default_factory=lambda: {"source": "tts", "pool_size": 4000, "per_voice": 8,
-                                                "dev_pool_size": 200})
+    data: dict = field(default_factory=lambda: {"source": "tts", "pool_size": 4000, "voices": 500,
+                                                "dev_pool_size": 200, "dev_voices": 25})
     dev_mixtures: dict = field(default_factory=lambda: {"single": 8, "meeting": 8, "overlap": 8})
     batch_seconds: float = 60.0
     lr: float = 1e-3
@@ -93,8 +93,8 @@ def build_pools(cfg: TrainConfig) -> tuple[Pool, Pool]:
     def tick(done, total):
         bar.update(1)
 
-    train = tts_pool("train", data["pool_size"], data["per_voice"], cfg.seed, tick)
-    dev = tts_pool("dev", data["dev_pool_size"], data["per_voice"], cfg.seed + 1, tick)
+    train = tts_pool("train", data["pool_size"], data["voices"], cfg.seed, tick)
+    dev = tts_pool("dev", data["dev_pool_size"], data["dev_voices"], cfg.seed + 1, tick)
     bar.close()
     return train, dev
 

@@ -1,0 +1,99 @@
+"""The project's pure-torch RNN-T loss against torchaudio's (values, gradients) and against brute-force
+enumeration of every alignment; FastEmit and the end-of-turn penalty."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+
+from engine.sst.loss import LossWeights, penalise_late_eot, rnnt_loss_fast, rnnt_loss_torch, sst_loss
+
+
+def _random_lattice(seed: int, n=3, t=6, u=4, v=7):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, t, u + 1, v, generator=g, requires_grad=True)
+    targets = torch.randint(1, v, (n, u), generator=g, dtype=torch.int32)
+    logit_lengths = torch.tensor([t, t - 2, 3][:n], dtype=torch.int32)
+    target_lengths = torch.tensor([u, 2, 0][:n], dtype=torch.int32)
+    return logits, targets, logit_lengths, target_lengths
+
+
+def test_pure_torch_loss_matches_torchaudio_values_and_gradients():
+    for seed in range(3):
+        logits, targets, logit_lengths, target_lengths = _random_lattice(seed)
+        ours = rnnt_loss_torch(logits, targets, logit_lengths, target_lengths)
+        theirs = rnnt_loss_fast(logits, targets, logit_lengths, target_lengths)
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-4)
+        weights = torch.rand(ours.shape)  # distinct weights per sequence: gradients must not mix rows
+        (g_ours,) = torch.autograd.grad((ours * weights).sum(), logits)
+        (g_theirs,) = torch.autograd.grad((theirs * weights).sum(), logits)
+        torch.testing.assert_close(g_ours, g_theirs, rtol=1e-4, atol=1e-5)
+
+
+def _brute_force_nll(logits: torch.Tensor, targets: list[int], blank: int = 0) -> float:
+    """-log of the sum over every alignment: T blanks and U labels, a label never after the final blank."""
+    log_probs = logits.log_softmax(-1)
+    t_max, u = logits.shape[0], len(targets)
+    total = []
+    # Choose which of the T+U steps emit labels; the last step must be a blank (leaving frame T-1).
+    for label_steps in itertools.combinations(range(t_max + u - 1), u):
+        t = k = 0
+        score = 0.0
+        for step in range(t_max + u):
+            if step in label_steps:
+                score += float(log_probs[t, k, targets[k]])
+                k += 1
+            else:
+                score += float(log_probs[t, k, blank])
+                t += 1
+        total.append(score)
+    return -math.log(sum(math.exp(s) for s in total))
+
+
+def test_pure_torch_loss_equals_brute_force_enumeration():
+    g = torch.Generator().manual_seed(7)
+    for t_max, targets in [(3, [2, 1]), (4, [1, 3, 3]), (2, []), (1, [2])]:
+        logits = torch.randn(1, t_max, len(targets) + 1, 4, generator=g)
+        padded = torch.tensor([targets or [0]], dtype=torch.int32)
+        ours = rnnt_loss_torch(logits, padded, torch.tensor([t_max]), torch.tensor([len(targets)]))
+        assert math.isclose(float(ours[0]), _brute_force_nll(logits[0], targets), rel_tol=1e-5, abs_tol=1e-5)
+
+
+def test_fastemit_zero_is_the_plain_loss_and_positive_lambda_scales_label_gradients():
+    logits, targets, logit_lengths, target_lengths = _random_lattice(1)
+    plain = rnnt_loss_torch(logits, targets, logit_lengths, target_lengths)
+    zero = rnnt_loss_torch(logits, targets, logit_lengths, target_lengths, fastemit_lambda=0.0)
+    torch.testing.assert_close(plain, zero)
+    (g_plain,) = torch.autograd.grad(plain.sum(), logits)
+    (g_zero,) = torch.autograd.grad(zero.sum(), logits)
+    torch.testing.assert_close(g_plain, g_zero)
+    regularised = rnnt_loss_torch(logits, targets, logit_lengths, target_lengths, fastemit_lambda=0.5)
+    torch.testing.assert_close(regularised, plain)  # FastEmit changes gradients, not the value
+    (g_fe,) = torch.autograd.grad(regularised.sum(), logits)
+    assert not torch.allclose(g_fe, g_plain)
+
+
+def test_late_eot_penalty_lowers_only_late_eot_logits():
+    eot, beta = 2, 0.5
+    logits = torch.zeros(1, 6, 3, 5)
+    targets = torch.tensor([[3, eot]])  # row u=1 waits for <eot>
+    ends = torch.tensor([[0.0, 2.0]])  # the turn ends at frame 2
+    out = penalise_late_eot(logits, targets, ends, eot, beta, grace_frames=1.0)
+    expected = torch.tensor([0, 0, 0, 0, -0.5, -1.0])  # frames beyond 2 + 1 grace
+    torch.testing.assert_close(out[0, :, 1, eot], expected)
+    assert out[0, :, 0].abs().sum() == 0 and out[0, :, 2].abs().sum() == 0  # other rows untouched
+    assert out[..., [0, 1, 3, 4]].abs().sum() == 0  # other tokens untouched
+
+
+def test_sst_loss_parts_are_finite_and_backpropagate():
+    logits, targets, logit_lengths, target_lengths = _random_lattice(3, n=2, t=5, u=3)
+    batch = {"targets": targets[:2], "target_lengths": target_lengths[:2], "frame_lengths": logit_lengths[:2],
+             "activity": torch.ones(2, 5), "eot_end_frames": torch.zeros(2, 3), "num_mixtures": 1}
+    activity = torch.zeros(2, 5, requires_grad=True)
+    ctc = torch.randn(2, 5, 7, requires_grad=True)
+    parts = sst_loss(logits[:2], activity, ctc, batch, LossWeights(fastemit_lambda=0.01, eot_beta=1.0), 0.04, eot=2)
+    assert set(parts) == {"rnnt", "activity", "ctc", "total"}
+    parts["total"].backward()
+    assert all(torch.isfinite(p) for p in parts.values())
+    assert activity.grad.abs().sum() > 0 and ctc.grad.abs().sum() > 0
