@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "engine.cli.worker",
     "engine.cli.train",
     "engine.cli.simulate",
+    "engine.cli.evaluate",
 ]
 
 

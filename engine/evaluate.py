@@ -1,0 +1,102 @@
+"""The evaluation harness: run a backend over a simulated set and score it per condition and overall.
+
+    results = evaluate("cascade", Path("data/sets/test"), limit=12)
+
+Reports ORC-WER, cpWER and tcpWER (meeteval) as counts and rates, turn counting accuracy, start/end
+latency on matched turns, real-time factor and peak memory. ORC-WER streams are the backend's output
+channels where it has them (SST), else its speaker labels (the cascade).
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.backends import get_backend
+from engine.metrics import multitalker, turns as turn_metrics
+from engine.metrics.speed import SpeedMeter, peak_memory_mb
+from engine.metrics.wer import EditCounts, total, wer
+from engine.simulate.sets import load_meetings
+from engine.text import normalize
+from engine.types import Turn
+
+WER_METRICS = {"orc_wer": multitalker.orc_wer, "cp_wer": multitalker.cp_wer, "tcp_wer": multitalker.tcp_wer}
+
+
+def _meeting_index(meeting: dict) -> int:
+    """Sessions are named <condition>_<index>; the index order interleaves conditions in balanced sets."""
+    return int(re.search(r"(\d+)$", meeting["session_id"]).group(1))
+
+
+def select_meetings(set_dir: Path, limit: int | None = None) -> list[dict]:
+    meetings = sorted(load_meetings(set_dir), key=_meeting_index)
+    return meetings[:limit] if limit else meetings
+
+
+def hypothesis_segments(session_id: str, turns: list[Turn], stream: str) -> list[dict]:
+    """SegLST for a backend's turns; `stream` is "speaker" (cpWER) or "channel" (ORC-WER)."""
+    rows = []
+    for t in turns:
+        label = t.speaker if stream == "speaker" or t.channel is None else f"channel{t.channel}"
+        rows.append({"session_id": session_id, "speaker": label, "start_time": t.start, "end_time": t.end,
+                     "words": normalize(t.text)})
+    return rows
+
+
+def _counts_json(counts: EditCounts) -> dict:
+    return {"errors": counts.errors, "words": counts.ref_words, "substitutions": counts.substitutions,
+            "deletions": counts.deletions, "insertions": counts.insertions, "wer": wer(counts)}
+
+
+def _summary(session_ids: list[str], wers: dict[str, dict[str, EditCounts]],
+             turn_scores: dict[str, turn_metrics.SessionTurnScores], speed: dict[str, tuple[float, float]]) -> dict:
+    audio_s = sum(speed[s][0] for s in session_ids)
+    compute_s = sum(speed[s][1] for s in session_ids)
+    return {
+        "meetings": len(session_ids),
+        **{name: _counts_json(total(per_session[s] for s in session_ids)) for name, per_session in wers.items()},
+        "turns": turn_metrics.summarise([turn_scores[s] for s in session_ids]),
+        "audio_s": audio_s, "compute_s": compute_s, "rtf": compute_s / audio_s if audio_s else None,
+    }
+
+
+def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_speakers: bool = False,
+             progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """Score `backend_name` on the set in `set_dir` (its first `limit` meetings in index order)."""
+    set_dir = Path(set_dir)
+    meetings = select_meetings(set_dir, limit)
+    backend = get_backend(backend_name)
+    reference, by_stream = [], {"speaker": [], "channel": []}
+    turn_scores, speed, conditions = {}, {}, defaultdict(list)
+    for i, meeting in enumerate(meetings):
+        session = meeting["session_id"]
+        if progress:
+            progress(i, len(meetings), session)
+        meter = SpeedMeter()
+        with meter.measure(meeting["duration_s"]):
+            hyp = backend.transcribe(set_dir / "audio" / f"{session}.wav",
+                                     num_speakers=len(meeting["speakers"]) if oracle_speakers else None)
+        speed[session] = (meter.audio_s, meter.compute_s)
+        reference += meeting["reference"]
+        for stream in by_stream:
+            by_stream[stream] += hypothesis_segments(session, hyp, stream)
+        turn_scores[session] = turn_metrics.session_turn_scores(
+            [(r["start_time"], r["end_time"]) for r in meeting["reference"]], [(t.start, t.end) for t in hyp])
+        conditions[meeting["spec"]["condition"]].append(session)
+    if progress:
+        progress(len(meetings), len(meetings), "scoring")
+    wers = {name: metric(reference, by_stream["channel" if name == "orc_wer" else "speaker"])
+            for name, metric in WER_METRICS.items()}
+    sessions = [m["session_id"] for m in meetings]
+    return {
+        "backend": backend_name,
+        "set": set_dir.name,
+        "limit": limit,
+        "oracle_speakers": oracle_speakers,
+        "overall": {**_summary(sessions, wers, turn_scores, speed), "peak_memory_mb": peak_memory_mb()},
+        "conditions": {c: _summary(ids, wers, turn_scores, speed) for c, ids in sorted(conditions.items())},
+        "sessions": {s: {name: _counts_json(wers[name][s]) for name in wers} | {
+            "ref_turns": turn_scores[s].ref_turns, "hyp_turns": turn_scores[s].hyp_turns,
+            "audio_s": speed[s][0], "compute_s": speed[s][1]} for s in sessions},
+    }
