@@ -13,6 +13,7 @@ import sys
 from engine.errors import UserError
 
 COMMAND_MODULES = [
+    "engine.cli.fairness",
     "engine.cli.transcribe",
     "engine.cli.worker",
     "engine.cli.train",

@@ -25,7 +25,7 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db import session_scope
+from db import init_db, session_scope
 from db.models import (
     Analysis, Cohort, CohortMember, EvaluationRun, EvaluationSet, Job, Recording, Region, RunSpeaker, Speaker, TranscriptionRun,
     TurnRow, Utterance, utcnow,
@@ -480,6 +480,11 @@ class AnalysisInfo:
     summary: dict[str, Any]
     rows: list[dict[str, Any]]  # regions (rank order) or cohorts, as plain dicts
     created_at: datetime
+
+
+def ensure_schema(url: str | None = None) -> None:
+    """Create or upgrade the schema (idempotent): for command-line tools that may meet a fresh database."""
+    init_db(url)
 
 
 def _present(value):

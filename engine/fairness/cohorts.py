@@ -153,7 +153,7 @@ def _attribute_codes(values: pd.Series) -> tuple[np.ndarray, list, bool]:
         filled = values.fillna(np.inf)  # missing numbers sort last and read as "unknown"
         codes, uniques = pd.factorize(filled, sort=True)
         return codes, list(uniques), True
-    codes, uniques = pd.factorize(values.astype(object).where(values.notna(), "(missing)"), sort=True)
+    codes, uniques = pd.factorize(values.astype(object).where(values.notna(), "(none)"), sort=True)
     return codes, list(uniques), False
 
 

@@ -23,6 +23,12 @@ READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "js
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
+    """The checked table of a file (UserError on any problem)."""
+    return check_schema(load_raw(path))
+
+
+def load_raw(path: str | Path) -> pd.DataFrame:
+    """The file's rows as read, before any check."""
     path = Path(path)
     kind = READERS.get(path.suffix.lower())
     if kind is None:
@@ -39,7 +45,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             df = pd.read_json(path, lines=True, dtype=False)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise UserError(f"{path.name} could not be read as {kind.upper()}: {str(exc).splitlines()[0]}") from exc
-    return check_schema(df)
+    return df
 
 
 def _fail_at(mask: np.ndarray, column: str, problem: str) -> None:
@@ -62,7 +68,9 @@ def _numeric(df: pd.DataFrame, column: str, low: float, high: float) -> pd.Serie
     raw = df[column]
     blank = raw.isna() | (raw.astype(str).str.strip() == "")
     number = pd.to_numeric(raw.where(~blank), errors="coerce")
-    _fail_at((number.isna() & ~blank).to_numpy(), column, f"'{raw[(number.isna() & ~blank)].iloc[0]}' is not a number")
+    bad = (number.isna() & ~blank).to_numpy()
+    if bad.any():
+        _fail_at(bad, column, f"'{raw[bad].iloc[0]}' is not a number")
     _fail_at(((number < low) | (number > high)).to_numpy(), column, f"must lie between {low:g} and {high:g}")
     return number.astype(float)
 
@@ -112,8 +120,9 @@ def check_schema(df: pd.DataFrame) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        raise UserError(f"Column {', '.join(repr(c) for c in missing)} is missing; an evaluation set needs "
-                        f"{', '.join(REQUIRED)}.")
+        names = ", ".join(repr(c) for c in missing)
+        raise UserError(f"{'Column' if len(missing) == 1 else 'Columns'} {names} {'is' if len(missing) == 1 else 'are'} "
+                        f"missing; an evaluation set needs {', '.join(REQUIRED)}.")
     if df.empty:
         raise UserError("The table has no rows.")
     for column in ("utterance_id", "speaker_id"):
