@@ -164,7 +164,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         step, best = saved["step"], saved["best"]
-        print(f"resuming from update {step}")
+        _forget_after(out, step)
+        print(f"resuming from update {step}", flush=True)
     else:
         mean, std = feature_statistics(train_pool, fbank)
         model.feat_mean.copy_(mean)
@@ -191,7 +192,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         if torch.isfinite(grad_norm):  # skip the rare non-finite batch instead of poisoning the weights
             optimizer.step()
         step += 1
-        row = {"step": step, "stage": stage.name, **{k: round(float(v), 4) for k, v in parts.items()},
+        row = {"step": step, "stage": stage.name, **{k: round(float(v.detach()), 4) for k, v in parts.items()},
                "grad_norm": round(float(grad_norm), 3), "lr": optimizer.param_groups[0]["lr"],
                "audio_s": round(batch["audio_seconds"], 1), "wall_s": round(time.time() - started, 1)}
         _append_csv(out / "curves.csv", row)
@@ -204,6 +205,22 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
     bar.close()
     write_plot(out)
     return out
+
+
+def _forget_after(out: Path, step: int) -> None:
+    """Drop curve rows and validation records a killed run wrote after its last checkpoint: the resumed
+    run recomputes those updates, and the curves should show each update once."""
+    curves = out / "curves.csv"
+    if curves.exists():
+        with curves.open() as f:
+            rows = [row for row in csv.DictReader(f) if int(row["step"]) <= step]
+        curves.unlink()
+        for row in rows:
+            _append_csv(curves, row)
+    records = out / "validation.jsonl"
+    if records.exists():
+        kept = [line for line in records.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        records.write_text("".join(line + "\n" for line in kept))
 
 
 def _save_training_state(out: Path, model, optimizer, step: int, best: dict) -> None:

@@ -1,0 +1,59 @@
+"""A training run killed mid-way resumes from its last checkpoint step (real CLI, real TTS audio)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TINY_RUN = {
+    "model": {"encoder_dim": 32, "subsampling_channels": 32, "mixture_layers": 1, "prediction_dim": 32,
+              "prediction_embed_dim": 16, "joint_dim": 32},
+    "data": {"source": "tts", "pool_size": 12, "voices": 3, "dev_pool_size": 4, "dev_voices": 2},
+    "dev_mixtures": {"single": 1, "overlap": 1},
+    "batch_seconds": 4, "epoch_updates": 100, "checkpoint_updates": 2, "threads": 1,
+    "stages": [{"name": "single", "updates": 4, "mixing": {"kind": "single"}},
+               {"name": "overlap", "updates": 4, "copy_branch": True,
+                "mixing": {"kind": "meeting", "overlap_prob": 1.0, "max_turns": 2},
+                "loss": {"fastemit_lambda": 0.005, "eot_beta": 1.0}}],
+}
+
+
+def _steps(out: Path) -> list[int]:
+    with (out / "curves.csv").open() as f:
+        return [int(row["step"]) for row in csv.DictReader(f)]
+
+
+def test_killed_run_resumes_from_its_checkpoint(tmp_path, data_dir):
+    out = tmp_path / "run"
+    config_path = tmp_path / "tiny.json"
+    config_path.write_text(json.dumps({**TINY_RUN, "out_dir": str(out)}))
+    command = [sys.executable, "-m", "engine", "train", "--config", str(config_path)]
+    env = {**os.environ, "CROSSTALK_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "last.pt").exists() and torch.load(out / "last.pt", weights_only=False)["step"] >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = torch.load(out / "last.pt", weights_only=False)["step"]
+    assert 2 <= killed_at < 8, "the run should have been killed between checkpoints and the end"
+
+    resumed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming from update {killed_at}" in resumed.stdout
+    assert _steps(out) == list(range(1, 9))  # each update once: rows after the checkpoint were redone
+    final = torch.load(out / "last.pt", weights_only=False)
+    assert final["step"] == 8
+    assert (out / "best.pt").exists() and (out / "curves.html").exists()
+    record = json.loads((out / "validation.jsonl").read_text().splitlines()[-1])
+    assert record["step"] == 8 and {"single", "overlap"} <= set(record["dev"])
