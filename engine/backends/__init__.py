@@ -15,6 +15,7 @@ from engine.types import Turn
 
 _FACTORIES = {
     "cascade": "engine.backends.cascade:CascadeBackend",
+    "sst": "engine.backends.sst:SSTBackend",
 }
 BACKENDS = tuple(_FACTORIES)
 

@@ -72,7 +72,6 @@ class StreamingDecoder:
         self.pending_feats = torch.zeros(1, 0, model.config.n_mels)
         self.encoder_state: EncoderState | None = None
         self.search = SearchState.start(model)
-        self.activity: list[torch.Tensor] = []  # (C, T_chunk) speech probabilities
         self.samples_seen = 0
 
     @property
@@ -98,8 +97,7 @@ class StreamingDecoder:
         return self
 
     def _run(self, feats: torch.Tensor) -> None:
-        encoded, activity, _, self.encoder_state = self.model.encode(feats, self.encoder_state)
-        self.activity.append(torch.sigmoid(activity))
+        encoded, _, _, self.encoder_state = self.model.encode(feats, self.encoder_state)
         greedy_search(self.model, encoded, self.search)
 
     def tokens(self) -> list[list[Emission]]:

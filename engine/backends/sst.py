@@ -1,0 +1,81 @@
+"""The SST backend: models/sst.pt decodes the recording in 320 ms streaming chunks (memory flat in
+length), then each turn is attributed to a speaker by clustering per-turn embeddings (engine/speakers.py).
+
+Two streaming passes over the file, like the cascade: (1) decode, reporting partial turns as they
+form; (2) cut each turn's audio for its speaker embedding.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from engine import audio, config
+from engine.cascade.segments import iter_segment_audio
+from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label
+from engine.sst.checkpoint import load_model
+from engine.sst.decode import StreamingDecoder
+from engine.types import Turn
+
+DECODE_SHARE = 0.85  # rough share of the run spent decoding, for the progress bar
+MIN_EMBED_S = 0.5  # a speaker embedding of less audio than this is noise: widen short turns to it
+CHUNK_S = 0.32  # what the decoder is fed at a time: one 320 ms chunk, as a live stream would
+
+
+def default_model_path() -> Path:
+    return config.models_dir() / "sst.pt"
+
+
+class SSTBackend:
+    name = "sst"
+
+    def __init__(self, model_path: Path | None = None, threshold: float = DEFAULT_THRESHOLD, threads: int = 1):
+        self.model, self.table, self.card = load_model(model_path or default_model_path())
+        self.threshold = threshold
+        self.threads = threads  # measured in bench/sst_speed.py: one thread already runs far faster than real time
+
+    def transcribe(self, path: Path, num_speakers: int | None = None,
+                   progress: Callable[[float, str], None] | None = None,
+                   on_partial: Callable[[list[Turn]], None] | None = None) -> list[Turn]:
+        """Turns sorted by start. `on_partial` receives the turns decoded so far after every block of
+        audio (the last one may be open and is then flagged unterminated)."""
+        report = progress or (lambda fraction, message: None)
+        info = audio.probe(path)
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            decoder = StreamingDecoder(self.model)
+            step = int(CHUNK_S * audio.SAMPLE_RATE)
+            report(0.0, "Decoding")
+            for block in audio.iter_chunks(path, chunk_s=10.0):
+                samples = torch.from_numpy(block)
+                for start in range(0, len(samples), step):
+                    decoder.accept(samples[start:start + step])
+                seen = decoder.samples_seen / audio.SAMPLE_RATE
+                report(DECODE_SHARE * min(1.0, seen / max(info.duration_s, 1e-6)), f"Decoded {seen:.0f} s")
+                if on_partial:
+                    on_partial(decoder.turns(self.table))
+            turns = [t for t in decoder.finish().turns(self.table) if t.words]
+        finally:
+            torch.set_num_threads(previous)
+        if turns:
+            report(DECODE_SHARE, "Attributing speakers")
+            self._attribute(path, turns, num_speakers, info.duration_s)
+        report(1.0, "Done")
+        return turns
+
+    def _attribute(self, path: Path, turns: list[Turn], num_speakers: int | None, duration: float) -> None:
+        """Replace channel labels with speaker labels: a channel is not a speaker."""
+        segments = []
+        for turn in turns:
+            pad = max(0.0, MIN_EMBED_S - (turn.end - turn.start)) / 2
+            segments.append((max(0.0, turn.start - pad), min(duration, turn.end + pad)))
+        order = sorted(range(len(turns)), key=lambda i: segments[i])
+        embeddings = np.zeros((len(turns), 256), dtype=np.float32)
+        pieces = iter_segment_audio(audio.iter_chunks(path), [segments[i] for i in order])
+        for i, (_, samples) in zip(order, pieces):
+            embeddings[i] = embed_segments(samples, [(0.0, len(samples) / audio.SAMPLE_RATE)])[0]
+        for turn, label in zip(turns, cluster_speakers(embeddings, num_speakers, self.threshold)):
+            turn.speaker = speaker_label(label)
