@@ -39,7 +39,7 @@ ESPEAK_ACCENTS = {
 
 # espeak-ng voice variants (file name under espeak-ng-data/voices/!v -> sex label it declares).
 # Left out on purpose: whisper voices, robots and effects (Demonic, announcer, UniRobot, anikaRobot,
-# fast) — they are not plausible meeting participants.
+# fast), which are not plausible meeting participants, and "Mr serious", whose file name has a space.
 ESPEAK_VARIANTS = {
     "adam": "male", "Alex": "male", "Alicia": "female", "Andrea": "female", "Andy": "male",
     "Annie": "female", "antonio": "male", "aunty": "female", "belinda": "female", "benjamin": "male",
@@ -48,7 +48,7 @@ ESPEAK_VARIANTS = {
     "Henrique": "male", "Hugo": "male", "iven": "male", "iven2": "male", "iven3": "male", "iven4": "male",
     "Jacky": "male", "john": "male", "kaukovalta": "male", "Lee": "male", "linda": "female",
     "marcelo": "male", "Marco": "male", "Mario": "male", "max": "male", "Michael": "male",
-    "michel": "male", "miguel": "male", "Mike": "male", "Mr": "male", "Nguyen": "male", "pablo": "male",
+    "michel": "male", "miguel": "male", "Mike": "male", "Nguyen": "male", "pablo": "male",
     "paul": "male", "pedro": "male", "quincy": "male", "RicishayMax": "male", "RicishayMax2": "male",
     "RicishayMax3": "male", "rob": "male", "robert": "male", "robosoft": "male", "robosoft2": "male",
     "robosoft3": "male", "robosoft4": "male", "robosoft5": "male", "robosoft6": "male",
