@@ -10,15 +10,18 @@ from sqlalchemy.engine import make_url
 
 from db import init_db
 from engine import config, demo
+from engine.fairness import demo as fairness_demo
 from engine.backends import BACKENDS
 
-st.set_page_config(page_title="Crosstalk", page_icon="🎙️", layout="wide")
+st.set_page_config(page_title="Crosstalk", layout="wide")  # no page_icon: icons load from a CDN
 
 # One line per page; the first is the landing page.
 PAGES = [
-    st.Page("pages/transcribe.py", title="Transcribe", icon="🎙️", default=True),
-    st.Page("pages/library.py", title="Library", icon="🗂️"),
-    st.Page("pages/docs.py", title="Docs", icon="📖"),
+    st.Page("pages/transcribe.py", title="Transcribe", icon=":material/mic:", default=True),
+    st.Page("pages/library.py", title="Library", icon=":material/library_music:"),
+    st.Page("pages/regional_wer.py", title="Regional WER", icon=":material/map:"),
+    st.Page("pages/cohorts.py", title="Cohorts", icon=":material/groups:"),
+    st.Page("pages/docs.py", title="Docs", icon=":material/menu_book:"),
 ]
 
 
@@ -27,6 +30,7 @@ def prepared_database(url: str):
     """Migrations applied (idempotent) and the demo seeded, once per process for this database URL."""
     engine = init_db(url)
     demo.seed_demo(url)
+    fairness_demo.seed_demo_set(url)
     return engine
 
 
@@ -37,6 +41,6 @@ with st.sidebar:
     st.selectbox("Backend", BACKENDS, key="backend", help="The transcription system new jobs use.")
     st.caption("Database")
     st.code(make_url(config.database_url()).render_as_string(hide_password=True), language=None, wrap_lines=True)
-    st.page_link(PAGES[-1], label="How Crosstalk works", icon="📖")
+    st.page_link(PAGES[-1], label="How Crosstalk works", icon=":material/help:")
 
 page.run()

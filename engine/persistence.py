@@ -621,15 +621,18 @@ _COHORT_FIELDS = ("id", "method", "label", "definition", "errors", "ref_words", 
                   "n_speakers", "share_pct", "is_bottom", "wer_gap_pct", "small")
 
 
-def latest_analysis(set_id: int, kind: str, method: str | None = None,
+def latest_analysis(set_id: int, kind: str, method: str | None = None, params: dict[str, Any] | None = None,
                     url: str | None = None) -> AnalysisInfo | None:
+    """The newest stored analysis of this kind (and method, and exactly these parameters when given)."""
     with session_scope(url) as s:
-        query = select(Analysis).where(Analysis.set_id == set_id, Analysis.kind == kind)
+        query = select(Analysis.id, Analysis.params).where(Analysis.set_id == set_id, Analysis.kind == kind)
         if method:
             query = query.where(Analysis.method == method)
-        a = s.scalars(query.order_by(Analysis.id.desc()).limit(1)).first()
-        if a is None:
+        found = next((analysis_id for analysis_id, stored in s.execute(query.order_by(Analysis.id.desc()))
+                      if params is None or stored == params), None)
+        if found is None:
             return None
+        a = s.get(Analysis, found)
         if kind == "regions":
             rows = [{f: getattr(r, f) for f in _REGION_FIELDS} for r in a.regions]
         else:

@@ -32,13 +32,30 @@ def _summary_base(totals: pd.DataFrame) -> dict:
             "n_utterances": int(totals["n_utterances"].sum())}
 
 
+def region_params(params: regions.RegionParams, where: dict[str, str] | None = None) -> dict:
+    """The stored parameters of a regions analysis (what a page looks a stored analysis up by)."""
+    return {**asdict(params), "where": where or {}}
+
+
+def _select(totals: pd.DataFrame, where: dict[str, str] | None) -> pd.DataFrame:
+    """Speakers whose attributes match every `attribute: value` in `where` (compared as text)."""
+    if not where:
+        return totals
+    keep = np.ones(len(totals), bool)
+    for attribute, value in where.items():
+        keep &= np.array([str(a.get(attribute)) == str(value) for a in totals["attributes"]])
+    return totals[keep]
+
+
 def run_regions(set_name: str, params: regions.RegionParams = regions.RegionParams(),
-                url: str | None = None) -> persistence.AnalysisInfo:
+                where: dict[str, str] | None = None, url: str | None = None) -> persistence.AnalysisInfo:
+    """Regions over the located speakers (optionally only those matching `where`), stored and returned."""
     info = persistence.get_evaluation_set(set_name, url)
-    totals = persistence.speaker_totals(info.id, url=url)
+    totals = _select(persistence.speaker_totals(info.id, url=url), where)
     located = totals[totals["lat"].notna() & totals["lon"].notna()]
     if located.empty:
         raise UserError(f"No speaker of '{set_name}' has a location (lat/lon, a place that geocodes, or a ZIP).")
+    stored_params = region_params(params, where)
     if params.min_speakers is None:
         params = replace(params, min_speakers=regions.auto_min_speakers(len(located)))
     found = regions.build_regions(located["lon"].to_numpy(), located["lat"].to_numpy(),
@@ -50,9 +67,10 @@ def run_regions(set_name: str, params: regions.RegionParams = regions.RegionPara
              "speaker_ids": speaker_ids[r.speaker_index].tolist()} for r in found]
     summary = {**_summary_base(located), "n_unlocated_speakers": int(len(totals) - len(located)),
                "n_regions": len(found), "rules": {str(r.rank): r.path for r in found}}
-    persistence.save_analysis(info.id, "regions", "tree", asdict(params), REGION_DEFINITIONS,
+    summary["min_speakers_used"] = params.min_speakers
+    persistence.save_analysis(info.id, "regions", "tree", stored_params, REGION_DEFINITIONS,
                               _jsonable(summary), _jsonable(rows), url)
-    return persistence.latest_analysis(info.id, "regions", url=url)
+    return persistence.latest_analysis(info.id, "regions", params=stored_params, url=url)
 
 
 def _attributes(totals: pd.DataFrame) -> pd.DataFrame:
@@ -95,8 +113,8 @@ def run_cohorts(set_name: str, method: str, params: cohorts.CohortParams = cohor
                "gap_ci": list(bottom.gap_ci) if bottom and bottom.gap_ci else None,
                "bottom_share_pct": bottom.share_pct if bottom else None, **result.extras}
     persistence.save_analysis(info.id, "cohorts", method, asdict(params), result.definitions,
-                              _jsonable(summary), rows, url)
-    return persistence.latest_analysis(info.id, "cohorts", method, url)
+                              _jsonable(summary), _jsonable(rows), url)
+    return persistence.latest_analysis(info.id, "cohorts", method, asdict(params), url)
 
 
 def _jsonable(value):
