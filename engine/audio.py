@@ -16,8 +16,6 @@ from typing import Iterator
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio.functional as AF
 
 from engine import config
 from engine.errors import UserError
@@ -147,10 +145,14 @@ def iter_chunks(path: Path | str, chunk_s: float = 30.0) -> Iterator[np.ndarray]
         yield out
 
 
-def _resample(samples: np.ndarray, rate: int) -> np.ndarray:
-    if rate == SAMPLE_RATE:
+def _resample(samples: np.ndarray, rate: int, new_rate: int = SAMPLE_RATE) -> np.ndarray:
+    if rate == new_rate:
         return np.ascontiguousarray(samples, dtype=np.float32)
-    return AF.resample(torch.from_numpy(np.ascontiguousarray(samples)), rate, SAMPLE_RATE).numpy()
+    # imported here so that validating input (probe) never pays for loading torch
+    import torch
+    import torchaudio.functional
+
+    return torchaudio.functional.resample(torch.from_numpy(np.ascontiguousarray(samples)), rate, new_rate).numpy()
 
 
 class StreamResampler:
@@ -194,7 +196,7 @@ class StreamResampler:
     def _emit(self, until: int, window_end: int) -> np.ndarray:
         window_start = max(0, self.done - self.context)
         window = self.buffer[window_start - self.buffer_start: window_end - self.buffer_start]
-        resampled = AF.resample(torch.from_numpy(np.ascontiguousarray(window)), self.orig, self.new).numpy()
+        resampled = _resample(window, self.orig, self.new)
         skip = (self.done - window_start) // self.a * self.b
         # whole-file output length is ceil(n*b/a): owe exactly that much up to `until`
         n_out = math.ceil(until * self.b / self.a) - self.total_out

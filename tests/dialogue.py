@@ -30,10 +30,11 @@ class Reference:
     end: float
 
 
-def synthesise_dialogue(folder: Path) -> tuple[Path, list[Reference]]:
+def synthesise_dialogue(folder: Path, n_lines: int = len(LINES)) -> tuple[Path, list[Reference]]:
+    """The first `n_lines` lines (alternating A, B, ...) as one FLAC file, and their reference turns."""
     rng = np.random.default_rng(1)
     pieces, reference, clock = [], [], 0.0
-    for i, (speaker, text) in enumerate(LINES):
+    for i, (speaker, text) in enumerate(LINES[:n_lines]):
         wav = folder / f"line{i}.wav"
         subprocess.run(["espeak-ng", "-v", VOICES[speaker], "-w", str(wav), text], check=True)
         speech = audio.load(wav)
