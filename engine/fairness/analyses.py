@@ -16,8 +16,8 @@ REGION_DEFINITIONS = {
     "method": "clustering tree over (lon, lat): greedy recursive axis-aligned bisection; candidate thresholds "
               "between speakers' coordinates at up to n_thresholds quantiles per axis; split score "
               "|WER(left) − WER(right)| with corpus WER; both sides ≥ min_speakers and ≥ min_words; the best-"
-              "scoring leaf is split first until max_regions; with alpha, a split is kept only when a bootstrap "
-              "over speakers gives p < alpha",
+              "scoring leaf is split first until max_regions; with alpha, a split is kept only when a permutation "
+              "test over speakers that re-runs the threshold search gives p < alpha",
     "polygon": "the region's tree cell clipped to its speakers' extent (± 0.5°)",
     "wer": cohorts.DEFINITIONS["wer"],
     "ci": cohorts.DEFINITIONS["ci"],

@@ -5,7 +5,7 @@ threshold between speakers' coordinates on longitude or latitude (at most `n_thr
 axis, at coordinate quantiles), scored by |WER(left) − WER(right)| with corpus WER on each side. Both
 sides need `min_speakers` speakers and `min_words` reference words. The leaf whose best split scores
 highest is split first (so `max_regions` keeps the most telling splits); with `alpha` set, a split is
-kept only when a bootstrap over speakers says the two sides differ at that level. Leaves are regions.
+kept only when a permutation test over speakers (re-running the threshold search) gives p < alpha. Leaves are regions.
 
 Input is per-speaker totals, so a million utterances cost what their speakers cost.
 """
@@ -31,6 +31,7 @@ class RegionParams:
     max_regions: int = 12
     n_thresholds: int = 32
     alpha: float | None = None  # None: no significance test per split
+    n_perm: int = 199  # permutations per split test (with alpha)
     n_boot: int = stats.DEFAULT_BOOTSTRAP
     seed: int = 0
 
@@ -69,50 +70,67 @@ class _Split:
     right: np.ndarray
 
 
-def _best_split(coords: np.ndarray, errors: np.ndarray, words: np.ndarray, idx: np.ndarray,
-                params: RegionParams) -> _Split | None:
-    best: _Split | None = None
+def _candidate_cuts(coords: np.ndarray, idx: np.ndarray, params: RegionParams):
+    """Per axis: the speakers' sort order and the cut positions (thresholds between distinct coordinates)."""
     n = len(idx)
-    if n < 2 * params.min_speakers:
-        return None
-    e_total, w_total = errors[idx].sum(), words[idx].sum()
+    out = []
     for axis in (0, 1):
         x = coords[idx, axis]
         order = np.argsort(x, kind="stable")
         xs = x[order]
-        # A threshold can only sit between two different coordinates.
         cut = np.flatnonzero(xs[1:] > xs[:-1]) + 1
-        if len(cut) == 0:
-            continue
         if len(cut) > params.n_thresholds:
             targets = np.linspace(0, n, params.n_thresholds + 2)[1:-1]
             cut = np.unique(cut[np.clip(np.searchsorted(cut, targets), 0, len(cut) - 1)])
-        ce = np.cumsum(errors[idx][order])
-        cw = np.cumsum(words[idx][order])
-        le, lw = ce[cut - 1], cw[cut - 1]
-        re, rw = e_total - le, w_total - lw
-        ok = ((cut >= params.min_speakers) & (n - cut >= params.min_speakers)
-              & (lw >= max(params.min_words, 1)) & (rw >= max(params.min_words, 1)))
-        if not ok.any():
+        cut = cut[(cut >= params.min_speakers) & (n - cut >= params.min_speakers)]
+        out.append((axis, order, xs, cut))
+    return out
+
+
+def _scores(e: np.ndarray, w: np.ndarray, order: np.ndarray, cut: np.ndarray, params: RegionParams) -> np.ndarray:
+    """|WER(left) − WER(right)| for every cut (−1 where a side is below min_words)."""
+    ce, cw = np.cumsum(e[order]), np.cumsum(w[order])
+    le, lw = ce[cut - 1], cw[cut - 1]
+    re, rw = ce[-1] - le, cw[-1] - lw
+    ok = (lw >= max(params.min_words, 1)) & (rw >= max(params.min_words, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, np.abs(le / lw - re / rw), -1.0)
+
+
+def _best_split(coords: np.ndarray, errors: np.ndarray, words: np.ndarray, idx: np.ndarray,
+                params: RegionParams) -> _Split | None:
+    if len(idx) < 2 * params.min_speakers:
+        return None
+    e, w = errors[idx], words[idx]
+    best: _Split | None = None
+    candidates = _candidate_cuts(coords, idx, params)
+    for axis, order, xs, cut in candidates:
+        if len(cut) == 0:
             continue
-        with np.errstate(invalid="ignore", divide="ignore"):
-            score = np.where(ok, np.abs(le / lw - re / rw), -1.0)
+        score = _scores(e, w, order, cut, params)
         i = int(np.argmax(score))
-        if best is None or score[i] > best.score:
+        if score[i] >= 0 and (best is None or score[i] > best.score):
             k = cut[i]
-            best = _Split(float(score[i]), axis, float((xs[k - 1] + xs[k]) / 2),
-                          idx[order[:k]], idx[order[k:]])
+            best = _Split(float(score[i]), axis, float((xs[k - 1] + xs[k]) / 2), idx[order[:k]], idx[order[k:]])
+    if best is not None and params.alpha is not None:
+        if _split_p_value(e, w, candidates, best.score, params) >= params.alpha:
+            return None
     return best
 
 
-def _significant(errors: np.ndarray, words: np.ndarray, split: _Split, params: RegionParams) -> bool:
-    """Bootstrap over speakers on both sides: keep the split when the WER difference keeps its sign."""
-    idx = np.concatenate([split.left, split.right])
-    side = np.concatenate([np.zeros(len(split.left), np.int64), np.ones(len(split.right), np.int64)])
-    reps = stats.bootstrap_group_wer(errors[idx], words[idx], side, 2, params.n_boot, params.seed)
-    diff = reps[:, 0] - reps[:, 1]
-    p_two_sided = 2 * min(np.mean(diff <= 0), np.mean(diff >= 0))
-    return p_two_sided < params.alpha
+def _split_p_value(e: np.ndarray, w: np.ndarray, candidates, observed: float, params: RegionParams) -> float:
+    """Permutation test of the chosen split *with its selection*: speakers' (errors, words) are shuffled
+    over the node's coordinates and the best split over all candidates is found again each time, so
+    picking the best of many thresholds does not pass as significance."""
+    rng = np.random.default_rng(params.seed)
+    at_least = 0
+    for _ in range(params.n_perm):
+        perm = rng.permutation(len(e))
+        pe, pw = e[perm], w[perm]
+        best = max((float(_scores(pe, pw, order, cut, params).max()) for _, order, _, cut in candidates if len(cut)),
+                   default=-1.0)
+        at_least += best >= observed - 1e-12
+    return (at_least + 1) / (params.n_perm + 1)
 
 
 def _data_bounds(coords: np.ndarray) -> tuple[float, float, float, float]:
@@ -156,8 +174,7 @@ def build_regions(lon: np.ndarray, lat: np.ndarray, errors: np.ndarray, words: n
     def propose(region: Region) -> None:
         nonlocal counter
         split = _best_split(coords, errors, words, region.speaker_index, params)
-        if split is None or split.score <= 0 or (params.alpha is not None
-                                                 and not _significant(errors, words, split, params)):
+        if split is None or split.score <= 0:
             leaves.append(region)
             return
         heapq.heappush(heap, (-split.score, counter, region, split))
