@@ -1,0 +1,65 @@
+"""Diarization-only sweep of the cascade's clustering threshold on the AMI excerpts (no ASR, so it is quick).
+
+    nice -n 10 .venv/bin/python bench/cascade_threshold_sweep.py
+
+Runs the cascade's VAD and speaker embeddings once per file, then re-clusters them for each threshold
+(and with the oracle number of speakers) and prints DER (pyannote.metrics, ±0.25 s collar, overlap scored,
+inside the UEM; Σ errors / Σ scored time) and the total number of hypothesis speakers. The turns are the
+same the backend would produce (same merge rule); only the words are skipped.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pyannote.core import Annotation, Segment  # noqa: E402
+from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
+
+from bench.cascade_ami import COLLAR_TOTAL_S, read_rttm, read_uem  # noqa: E402
+from engine import audio, config  # noqa: E402
+from engine.cascade import vad  # noqa: E402
+from engine.cascade.turns import merge_segments  # noqa: E402
+from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label  # noqa: E402
+
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+
+
+def main() -> int:
+    ami = config.shared_data_dir() / "ami_excerpts"
+    references = read_rttm(sorted((ami / "reference").glob("*.rttm")))
+    uems = read_uem(sorted((ami / "reference").glob("*.uem")))
+    segmented = {}
+    for uri in sorted(references):
+        path = ami / "audio" / f"{uri}.flac"
+        probs, total = vad.speech_probabilities(audio.iter_chunks(path))
+        segments = vad.segments_from_probabilities(probs, total)
+        segmented[uri] = (segments, embed_segments(audio.load(path), segments))
+
+    print(f"reference speakers in total: {sum(len(r.labels()) for r in references.values())}; "
+          f"default threshold {DEFAULT_THRESHOLD:g}\n")
+    print("| threshold | hyp speakers | miss % | FA % | conf % | DER % |\n|---|---:|---:|---:|---:|---:|")
+    for threshold in (*THRESHOLDS, "oracle count"):
+        metric = DiarizationErrorRate(collar=COLLAR_TOTAL_S, skip_overlap=False)
+        n_speakers = 0
+        for uri, (segments, embeddings) in segmented.items():
+            n_ref = len(references[uri].labels())
+            labels = (cluster_speakers(embeddings, num_speakers=n_ref) if threshold == "oracle count"
+                      else cluster_speakers(embeddings, threshold=threshold))
+            turns = merge_segments([(speaker_label(l), s, e, []) for l, (s, e) in zip(labels, segments)])
+            hypothesis = Annotation(uri=uri)
+            for i, turn in enumerate(turns):
+                hypothesis[Segment(turn.start, turn.end), i] = turn.speaker
+            metric(references[uri], hypothesis, uem=uems[uri])
+            n_speakers += len(set(labels))
+        parts = {k: metric[k] for k in ("missed detection", "false alarm", "confusion", "total")}  # accumulated
+        scored = parts["total"]
+        print(f"| {threshold} | {n_speakers} | {100 * parts['missed detection'] / scored:.1f} "
+              f"| {100 * parts['false alarm'] / scored:.1f} | {100 * parts['confusion'] / scored:.1f} "
+              f"| {100 * abs(metric):.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
