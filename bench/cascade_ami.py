@@ -28,6 +28,8 @@ from pyannote.core import Annotation, Segment, Timeline  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 
 from engine import config  # noqa: E402
+from engine.audio import probe  # noqa: E402
+from engine.errors import UserError  # noqa: E402
 from engine.backends.cascade import CascadeBackend  # noqa: E402
 from engine.speakers import DEFAULT_THRESHOLD  # noqa: E402
 from engine.transcribe import transcribe_file  # noqa: E402
@@ -77,19 +79,23 @@ def warm_up() -> float:
     return time.perf_counter() - started
 
 
-def run_file(uri: str, audio: Path, reference: Annotation, uem: Timeline, threshold: float,
+def run_file(uri: str, audio_path: Path, reference: Annotation, uem: Timeline, threshold: float,
              num_speakers: int | None) -> dict:
-    cpu_started = time.process_time()
-    result = transcribe_file(audio, backend=CascadeBackend(threshold=threshold), num_speakers=num_speakers)
-    cpu_s = time.process_time() - cpu_started
+    cpu_started, wall_started = time.process_time(), time.perf_counter()
+    try:
+        turns = transcribe_file(audio_path, backend=CascadeBackend(threshold=threshold),
+                                num_speakers=num_speakers).turns
+    except UserError:  # "contains no speech": silero-vad found nothing, which scores as all missed
+        turns = []
+    cpu_s, wall_s = time.process_time() - cpu_started, time.perf_counter() - wall_started
     hypothesis = Annotation(uri=uri)
-    for i, turn in enumerate(result.turns):
+    for i, turn in enumerate(turns):
         hypothesis[Segment(turn.start, turn.end), i] = turn.speaker
     metric = DiarizationErrorRate(collar=COLLAR_TOTAL_S, skip_overlap=False)
     parts = metric(reference, hypothesis, uem=uem, detailed=True)
     return {
-        "uri": uri, "audio_s": result.duration_s, "processing_s": result.processing_s, "cpu_s": cpu_s,
-        "ref_speakers": len(reference.labels()), "hyp_speakers": len({t.speaker for t in result.turns}),
+        "uri": uri, "audio_s": probe(audio_path).duration_s, "processing_s": wall_s, "cpu_s": cpu_s,
+        "ref_speakers": len(reference.labels()), "hyp_speakers": len({t.speaker for t in turns}),
         "scored_s": parts["total"], "missed_s": parts["missed detection"],
         "false_alarm_s": parts["false alarm"], "confusion_s": parts["confusion"],
         "peak_rss_mb": peak_rss_mb(),
