@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine import audio
+from engine import audio, config
 from engine.errors import UserError
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED = config.shared_data_dir()
 SAA_OGG = SHARED / "saa" / "audio" / "arabic_001.ogg"  # 8 kHz Opus
 AMI_FLAC = SHARED / "ami_excerpts" / "audio" / "dev00.flac"  # 16 kHz FLAC
 

@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from dialogue import synthesise_dialogue
-from engine import audio
+from engine import audio, config
 from engine.backends import BACKENDS, get_backend
 from engine.cascade.segments import iter_segment_audio
 from engine.errors import UserError
 from engine.speakers import cluster_speakers, embed_segments
 from engine.transcribe import transcribe_file
 
-AMI = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ami_excerpts"
+AMI = config.shared_data_dir() / "ami_excerpts"
 AMI_URI = "dev01"  # two reference speakers, 15.5 s of speech (a short one keeps the test fast)
 
 

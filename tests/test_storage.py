@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
+from engine import config
 from engine.storage import LocalAudioStore, default_store, sha256_of_file
 
-AMI_FLAC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ami_excerpts" / "audio" / "dev00.flac"
+AMI_FLAC = config.shared_data_dir() / "ami_excerpts" / "audio" / "dev00.flac"
 
 
 @pytest.fixture
