@@ -246,6 +246,13 @@ def attach_job(run_id: int, job_id: int, url: str | None = None) -> None:
         s.execute(update(TranscriptionRun).where(TranscriptionRun.id == run_id).values(job_id=job_id))
 
 
+def mark_run_running(run_id: int, url: str | None = None) -> RunInfo:
+    """Set by the job's handler itself: a worker may claim the job before the run learns its job id."""
+    with session_scope(url) as s:
+        s.execute(update(TranscriptionRun).where(TranscriptionRun.id == run_id).values(status="running"))
+    return get_run(run_id, url)
+
+
 def get_run(run_id: int, url: str | None = None) -> RunInfo:
     with session_scope(url) as s:
         row = s.get(TranscriptionRun, run_id)

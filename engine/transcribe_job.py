@@ -19,7 +19,7 @@ def start_transcription(recording_id: int, backend: str, num_speakers: int | Non
 def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     from engine.transcribe import transcribe_file  # heavy (models): imported in the worker only
 
-    run = persistence.get_run(params["run_id"])
+    run = persistence.mark_run_running(params["run_id"])
     path = persistence.recording_audio_path(run.recording_id)
     result = transcribe_file(path, backend=run.backend, num_speakers=run.params.get("num_speakers"),
                              progress=progress)

@@ -16,6 +16,8 @@ from engine.timeline import clock, speaker_order, timeline_figure
 from engine.transcribe_job import transcription_for
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "webm", "m4a"]
+FORMAT_TITLES = {"seglst": "SegLST", "stm": "STM", "rttm": "RTTM + UEM", "ctm": "CTM per speaker",
+                 "srt": "SRT subtitles", "vtt": "WebVTT", "csv": "CSV of turns"}
 runner = get_runner()
 
 
@@ -114,11 +116,13 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
         rename_form(run.id)
 
     st.markdown("#### Download")
-    columns = st.columns(len(FORMATS))
-    for column, fmt in zip(columns, FORMATS):
-        for name, text in render(turns, fmt, session_id(rec.filename), rec.duration_s):
-            column.download_button(name, data=text, file_name=name, key=f"download-{name}", on_click="ignore",
-                                   mime="application/json" if fmt == "seglst" else "text/plain")
+    sid = session_id(rec.filename)
+    for column, fmt in zip(st.columns(len(FORMATS)), FORMATS):
+        column.caption(FORMAT_TITLES[fmt])
+        for name, text in render(turns, fmt, sid, rec.duration_s):
+            column.download_button(name.removeprefix(sid).lstrip(".-"), data=text, file_name=name,
+                                   key=f"download-{name}", on_click="ignore", icon=":material/download:",
+                                   mime="application/json" if fmt == "seglst" else "text/plain", width="stretch")
 
 
 st.title("Transcribe")
@@ -141,17 +145,20 @@ if run is None:
     st.info("Upload or record a conversation to see who said what, and when.")
     st.stop()
 recording = persistence.get_recording(run.recording_id)
+job = runner.status(run.job_id) if run.job_id else None  # the runner is the truth while work is under way
+status = job.status if job is not None and run.status != "done" else run.status
 st.subheader(recording.filename)
-st.caption(f"Backend **{run.backend}** · run {run.id} · {run.status}"
+st.caption(f"Backend **{run.backend}** · run {run.id} · {status}"
            + (f" · {run.params['num_speakers']} speakers requested" if run.params.get("num_speakers") else ""))
 if recording.is_demo:
     st.info("A ready demo: a short synthetic meeting of three voices (two overlaps), transcribed by the cascade "
-            "backend. Upload or record your own audio above.", icon="👋")
+            "backend. Upload or record your own audio above.", icon=":material/waving_hand:")
 
-if run.status in ("queued", "running"):
-    follow_job(run.job_id)
-elif run.status in ("failed", "cancelled"):
-    job = runner.status(run.job_id) if run.job_id else None
+if job is not None and job.active:
+    follow_job(job.id)
+elif status in ("failed", "cancelled"):
     st.error(job.error if job and job.error else "This transcription was cancelled before it finished.")
-else:
+elif status == "done":
     show_transcript(run, recording)
+else:
+    st.warning("This transcription has no job to run it; re-run it from the Library.")

@@ -122,6 +122,8 @@ def browser():
     options.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
                                               "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    # headless Chromium ignores the download preference unless told through the DevTools protocol
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
     driver.download_dir = download_dir
     yield driver
     driver.quit()

@@ -1,0 +1,109 @@
+"""The Transcribe page in real headless Chromium against the running app: demo, bad upload, a real AMI
+recording transcribed by the background worker, the plotly timeline, a download, renaming a speaker."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import AMI_AUDIO
+
+pytestmark = pytest.mark.browser
+
+RECORDING = AMI_AUDIO / "trn00.flac"  # 30 s of a real AMI meeting, three speakers with overlap
+
+
+def page_text(browser) -> str:
+    return browser.find_element(By.TAG_NAME, "body").text
+
+
+def wait_text(browser, text: str, timeout_s: float) -> None:
+    WebDriverWait(browser, timeout_s, poll_frequency=0.5).until(lambda b: text in page_text(b),
+                                                                 f"'{text}' never appeared")
+
+
+def button(browser, label: str):
+    # the label is the button's markdown paragraph (an icon, if any, sits beside it)
+    return browser.find_element(By.XPATH, f"//button[.//p[normalize-space(.)='{label}']]")
+
+
+def drawn_bars(browser) -> int:
+    return browser.execute_script("return document.querySelectorAll('.js-plotly-plot .barlayer path').length")
+
+
+def upload(browser, path) -> None:
+    browser.find_element(By.CSS_SELECTOR, "[data-testid='stFileUploader'] input[type='file']").send_keys(str(path))
+    wait_text(browser, path.name, 30)
+    WebDriverWait(browser, 30).until(lambda b: button(b, "Transcribe").is_enabled())
+    button(browser, "Transcribe").click()
+
+
+def click(element) -> None:
+    browser = element.parent
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
+def settled(browser, timeout_s: float = 60) -> None:
+    """Wait until the page finished its rerun: Streamlit marks elements of the previous run stale."""
+    WebDriverWait(browser, timeout_s, poll_frequency=0.3).until(
+        lambda b: not b.find_elements(By.CSS_SELECTOR, "[data-stale='true']"), "the page never settled")
+
+
+def download_button(browser, file_name: str, timeout_s: float = 30):
+    # Streamlit gives each keyed element a class from its key (dots become dashes)
+    css = f".st-key-download-{file_name.replace('.', '-')} button"
+    return WebDriverWait(browser, timeout_s, poll_frequency=0.3).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, css), f"no download button for {file_name}")[0]
+
+
+def downloaded(browser, name_start: str, after: float, timeout_s: float = 30):
+    def newest(_):
+        files = [p for p in browser.download_dir.iterdir()
+                 if p.name.startswith(name_start) and not p.name.endswith(".crdownload") and p.stat().st_mtime >= after]
+        return max(files, key=lambda p: p.stat().st_mtime) if files else None
+    return WebDriverWait(browser, timeout_s, poll_frequency=0.3).until(newest, f"no {name_start}* download")
+
+
+def test_upload_transcribe_timeline_download_rename(app_server, browser, tmp_path):
+    browser.get(app_server["url"])
+    wait_text(browser, "demo_meeting.flac", 120)  # a first visit shows the ready demo
+    WebDriverWait(browser, 30).until(lambda b: drawn_bars(b) > 0, "the demo timeline was not drawn")
+
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("meeting notes, not a recording\n" * 50)
+    upload(browser, not_audio)
+    wait_text(browser, "This file is not audio in a supported format", 60)
+    assert "Traceback" not in page_text(browser)
+
+    upload(browser, RECORDING)
+    wait_text(browser, "trn00.flac", 30)
+    # the job runs in the worker while the page polls it; then the page shows the transcript's exports
+    seglst_button = download_button(browser, "trn00.seglst.json", timeout_s=240)
+    settled(browser)
+    assert "Traceback" not in page_text(browser)
+    WebDriverWait(browser, 30).until(lambda b: drawn_bars(b) > 0, "the timeline was not drawn")
+    assert browser.find_elements(By.XPATH, "//*[contains(@class,'legendtext') and text()='start of turn']")
+
+    clicked_at = time.time() - 1
+    click(seglst_button)
+    rows = json.loads(downloaded(browser, "trn00.seglst", clicked_at).read_text())
+    assert rows and {r["session_id"] for r in rows} == {"trn00"}
+    assert all(r["end_time"] > r["start_time"] for r in rows)
+    first_speaker = rows[0]["speaker"]
+
+    field = browser.find_element(By.CSS_SELECTOR, f"input[aria-label='Speaker {first_speaker}']")
+    field.send_keys(Keys.CONTROL, "a")  # clear() does not reach React's state; typing over a selection does
+    field.send_keys("Alice Example")
+    click(button(browser, "Save names"))
+    wait_text(browser, "Alice Example:", 30)  # the transcript uses the new name
+    settled(browser)
+    clicked_at = time.time() - 1
+    click(download_button(browser, "trn00.seglst.json"))
+    renamed = json.loads(downloaded(browser, "trn00.seglst", clicked_at).read_text())
+    assert [r["speaker"] for r in renamed] == ["Alice Example" if r["speaker"] == first_speaker else r["speaker"]
+                                               for r in rows]
