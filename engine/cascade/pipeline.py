@@ -6,6 +6,7 @@ then clustering of the embeddings → speaker labels → merged turns.
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -21,11 +22,14 @@ from engine.types import Turn
 
 Progress = Callable[[float, str], None]
 VAD_SHARE = 0.15  # rough share of the run spent in pass 1, for the progress bar
+# The models are loaded once per process and keep state (silero-vad's recurrent state, the pocketsphinx
+# decoder), so recordings in one process are processed one at a time.
+_MODELS_IN_USE = threading.Lock()
 
 
 def run_cascade(path: Path, num_speakers: int | None = None, progress: Progress | None = None,
                 threshold: float = DEFAULT_THRESHOLD, chunk_s: float = 30.0) -> list[Turn]:
-    with one_torch_thread():
+    with _MODELS_IN_USE, one_torch_thread():
         return _run(path, num_speakers, progress or (lambda fraction, message: None), threshold, chunk_s)
 
 
