@@ -1,0 +1,74 @@
+"""Every page renders (streamlit.testing AppTest) on a fresh temp database, and the demo is there."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine import persistence
+from engine.exports import FORMATS, render
+from tests.conftest import AMI_AUDIO, REPO_ROOT
+
+PAGE_FILES = sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "pages").glob("*.py"))
+
+
+def run_app(page: str | None = None) -> AppTest:
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=180).run()
+    if page is not None:
+        app.switch_page(page).run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def clicked(app: AppTest, label: str) -> AppTest:
+    return next(b for b in app.button if b.label == label).click().run()
+
+
+def test_first_visit_shows_the_demo_transcript(db_url):
+    app = run_app()
+    assert [h.value for h in app.subheader] == ["demo_meeting.flac"]
+    assert len(app.get("plotly_chart")) == 1
+    demo = persistence.list_recordings()[0]
+    turns = persistence.get_turns(persistence.latest_finished_run(demo.id).id)
+    n_files = sum(len(render(turns, fmt, "demo_meeting", demo.duration_s)) for fmt in FORMATS)
+    assert len(app.get("download_button")) == n_files
+    transcript = [m.value for m in app.markdown if m.value.startswith("`")]
+    assert len(transcript) == len(turns) and turns[0].text in transcript[0]
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_every_page_renders(db_url, page):
+    run_app(page)
+
+
+def test_rename_a_speaker_on_the_transcribe_page(db_url):
+    app = run_app()
+    next(t for t in app.text_input if t.label == "Speaker S1").input("Maya")  # a form: sent on submit
+    clicked(app, "Save names")
+    assert not app.exception
+    run_id = app.session_state["run_id"]
+    assert persistence.speaker_names(run_id)["S1"] == "Maya"
+    assert any("**Maya**" in m.value for m in app.markdown)
+
+
+def test_library_deletes_after_confirmation(db_url):
+    run_app()  # seeds the demo
+    rec = persistence.add_recording(AMI_AUDIO / "trn01.flac", "trn01.flac")
+    run = persistence.create_run(rec.id, "cascade")
+    persistence.save_turns(run.id, persistence.get_turns(persistence.list_runs()[-1].id))
+    audio = persistence.recording_audio_path(rec.id)
+
+    app = run_app("pages/library.py")
+    app.selectbox(key="library-recording").select(rec.id).run()
+    app.button(key="delete").click().run()
+    assert any("cannot be undone" in w.value for w in app.warning)
+    clicked(app, "Keep it")
+    assert rec.id in {r.id for r in persistence.list_recordings()}
+
+    app.button(key="delete").click().run()
+    clicked(app, "Yes, delete it")
+    assert not app.exception
+    assert rec.id not in {r.id for r in persistence.list_recordings()}
+    assert not Path(audio).exists()
+    assert persistence.list_runs(rec.id) == []
