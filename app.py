@@ -21,6 +21,7 @@ PAGES = [
     st.Page("pages/library.py", title="Library", icon=":material/library_music:"),
     st.Page("pages/regional_wer.py", title="Regional WER", icon=":material/map:"),
     st.Page("pages/cohorts.py", title="Cohorts", icon=":material/groups:"),
+    st.Page("pages/model.py", title="Model", icon=":material/model_training:"),
     st.Page("pages/docs.py", title="Docs", icon=":material/menu_book:"),
 ]
 

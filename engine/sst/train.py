@@ -229,6 +229,43 @@ def _save_training_state(out: Path, model, optimizer, step: int, best: dict) -> 
     tmp.replace(out / "last.pt")  # a kill during the write leaves the previous checkpoint intact
 
 
+CARD_CURVE_ROWS = 400
+
+
+def model_card_data(out: Path, step: int, stage: str, dev: dict, selected: str) -> dict:
+    """What a shipped checkpoint says about its training: data, recipe, curves, dev scores."""
+    with (out / "curves.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    keep = rows[::max(1, len(rows) // CARD_CURVE_ROWS)]
+    curves = [{k: (v if k == "stage" else float(v)) for k, v in row.items()} for row in keep]
+    validation = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines() if line] \
+        if (out / "validation.jsonl").exists() else []
+    return {"step": step, "stage": stage, "dev": dev, "selected_on": selected, "curves": curves,
+            "validation": validation,
+            "train_config": json.loads((out / "config.json").read_text())}
+
+
+def export_model(cfg: TrainConfig, dest: Path, source: str = "best.pt", note: str = "") -> dict:
+    """Write the shipping checkpoint `dest` from a run's checkpoint, with card data refreshed from the
+    run folder (curves and validations up to now), the training-data description and `note`."""
+    from engine.sst.checkpoint import load_model
+
+    out = Path(cfg.out_dir)
+    model, table, card = load_model(out / source)
+    fresh = model_card_data(out, card["step"], card["stage"], card["dev"], card["selected_on"])
+    fresh["validation"] = [r for r in fresh["validation"] if r["step"] <= card["step"]]
+    fresh["curves"] = [r for r in fresh["curves"] if r["step"] <= card["step"]]
+    data = cfg.data
+    fresh["training_data"] = (
+        f"{data.get('pool_size')} espeak-ng/mbrola utterances of {data.get('voices')} train-split voices reading "
+        "train-split fortunes sentences (engine/simulate), mixed on the fly into single-talker examples and "
+        "two-speaker meetings with gaps or overlap, level differences and white noise at 10-30 dB SNR"
+        if data["source"] == "tts" else f"manifest {data.get('train')}")
+    fresh["quality_note"] = note
+    save_model(Path(dest), model, table, fresh)
+    return fresh
+
+
 def _validate(model, table, dev: dict, out: Path, step: int, stage: Stage, best: dict) -> dict:
     model.eval()
     results = {kind: score(model, table, examples) for kind, examples in dev.items()}
@@ -238,7 +275,7 @@ def _validate(model, table, dev: dict, out: Path, step: int, stage: Stage, best:
     selected = "single" if stage.mixing.kind == "single" else ("overlap" if stage.mixing.overlap_prob else "meeting")
     selected = selected if selected in results else next(iter(results))
     current = results[selected]["orc_wer"]
-    card = {"step": step, "stage": stage.name, "dev": results, "selected_on": selected}
+    card = model_card_data(out, step, stage.name, results, selected)
     save_model(out / f"model-{step:06d}.pt", model, table, card)
     # Best per condition: a later stage trains a harder condition, so its first model starts a new best.
     if current <= best.get(selected, float("inf")):

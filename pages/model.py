@@ -1,0 +1,45 @@
+"""Model: the shipped SST checkpoint's card, its training curves, and SST beside the cascade per condition."""
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from engine import config, persistence
+from engine.sst.card import curves_frame, evaluation_table, shipped_card, validation_frame
+
+st.title("Model: separator-transducer-segmenter")
+card = shipped_card()
+if card is None:
+    st.warning("No SST model is shipped in models/sst.pt: train one with `python -m engine train` (docs/sst.md).")
+else:
+    quality = card.get("quality_note")
+    if quality:
+        st.warning(quality)
+    cols = st.columns(4)
+    cols[0].metric("Parameters", f"{card['parameters'] / 1e6:.2f} M")
+    cols[1].metric("Checkpoint", f"{card['size_mb']:.1f} MB")
+    cols[2].metric("Training updates", card.get("step", "—"))
+    cols[3].metric("Vocabulary", card["tokens"])
+    st.subheader("Training curves")
+    curves = curves_frame(card)
+    if not curves.empty:
+        loss_columns = [c for c in ("total", "rnnt", "ctc") if c in curves]
+        st.plotly_chart(px.line(curves, x="step", y=loss_columns, labels={"value": "loss per mixture"}))
+    validation = validation_frame(card)
+    if not validation.empty:
+        st.plotly_chart(px.line(validation, x="step", y="orc_wer", color="condition", markers=True,
+                                labels={"orc_wer": "dev ORC-WER"}))
+    with st.expander("Configuration"):
+        st.json(card["config"])
+
+st.subheader("Evaluation (SST beside the cascade)")
+table = evaluation_table(persistence.list_evaluation_runs())
+if table.empty:
+    st.info("No evaluation runs stored yet: `python -m engine evaluate --backend sst --set data/sets/test`.")
+else:
+    st.dataframe(table, hide_index=True, width="stretch")
+
+card_file = config.models_dir() / "MODEL_CARD.md"
+if card_file.exists():
+    with st.expander("Model card", expanded=card is not None):
+        st.markdown(card_file.read_text())
