@@ -8,6 +8,7 @@ channels where it has them (SST), else its speaker labels (the cascade).
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from engine.metrics.speed import SpeedMeter, peak_memory_mb
 from engine.metrics.wer import EditCounts, total, wer
 from engine.simulate.sets import load_meetings
 from engine.text import normalize
-from engine.types import Turn
+from engine.types import Turn, Word
 
 WER_METRICS = {"orc_wer": multitalker.orc_wer, "cp_wer": multitalker.cp_wer, "tcp_wer": multitalker.tcp_wer}
 
@@ -61,9 +62,36 @@ def _summary(session_ids: list[str], wers: dict[str, dict[str, EditCounts]],
     }
 
 
+def _transcribe(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
+                hyp_dir: Path | None) -> tuple[list[Turn], float]:
+    """The backend's turns and compute seconds, reused from `hyp_dir` when an earlier run kept them."""
+    saved = hyp_dir / f"{meeting['session_id']}.json" if hyp_dir else None
+    if saved and saved.exists():
+        data = json.loads(saved.read_text())
+        turns = [Turn(t["speaker"], t["start"], t["end"], [Word(*w) for w in t["words"]], t["channel"],
+                      t["unterminated"]) for t in data["turns"]]
+        return turns, data["compute_s"]
+    meter = SpeedMeter()
+    with meter.measure(meeting["duration_s"]):
+        turns = backend.transcribe(set_dir / "audio" / f"{meeting['session_id']}.wav",
+                                   num_speakers=len(meeting["speakers"]) if oracle_speakers else None)
+    if saved:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        rows = [{"speaker": t.speaker, "start": t.start, "end": t.end, "channel": t.channel,
+                 "unterminated": t.unterminated, "words": [[w.text, w.start, w.end] for w in t.words]} for t in turns]
+        tmp = saved.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"turns": rows, "compute_s": meter.compute_s}))
+        tmp.replace(saved)
+    return turns, meter.compute_s
+
+
 def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_speakers: bool = False,
-             progress: Callable[[int, int, str], None] | None = None) -> dict:
-    """Score `backend_name` on the set in `set_dir` (its first `limit` meetings in index order)."""
+             progress: Callable[[int, int, str], None] | None = None, hyp_dir: Path | None = None) -> dict:
+    """Score `backend_name` on the set in `set_dir` (its first `limit` meetings in index order).
+
+    With `hyp_dir`, each meeting's hypothesis is kept there, and a rerun (after an interruption, or with
+    a larger limit) transcribes only the meetings it has not seen; their compute time is kept too.
+    """
     set_dir = Path(set_dir)
     meetings = select_meetings(set_dir, limit)
     backend = get_backend(backend_name)
@@ -73,11 +101,8 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
         session = meeting["session_id"]
         if progress:
             progress(i, len(meetings), session)
-        meter = SpeedMeter()
-        with meter.measure(meeting["duration_s"]):
-            hyp = backend.transcribe(set_dir / "audio" / f"{session}.wav",
-                                     num_speakers=len(meeting["speakers"]) if oracle_speakers else None)
-        speed[session] = (meter.audio_s, meter.compute_s)
+        hyp, compute_s = _transcribe(backend, set_dir, meeting, oracle_speakers, hyp_dir)
+        speed[session] = (meeting["duration_s"], compute_s)
         reference += meeting["reference"]
         for stream in by_stream:
             by_stream[stream] += hypothesis_segments(session, hyp, stream)

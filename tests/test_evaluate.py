@@ -20,8 +20,13 @@ def tiny_set(data_dir):
 
 
 def test_evaluate_cli_scores_the_cascade_and_stores_the_run(tiny_set, db_url, tmp_path, capsys):
-    out = tmp_path / "results.json"
-    assert main(["evaluate", "--backend", "cascade", "--set", str(tiny_set), "--out", str(out)]) == 0
+    out, hyps = tmp_path / "results.json", tmp_path / "hyps"
+    assert main(["evaluate", "--backend", "cascade", "--set", str(tiny_set), "--out", str(out),
+                 "--hyp-dir", str(hyps), "--limit", "1"]) == 0
+    assert [p.name for p in hyps.iterdir()] == ["0S_0000.json"]
+    first = json.loads(out.read_text())["sessions"]["0S_0000"]
+    assert main(["evaluate", "--backend", "cascade", "--set", str(tiny_set), "--out", str(out),
+                 "--hyp-dir", str(hyps)]) == 0  # transcribes only the second meeting
     results = json.loads(out.read_text())
     printed = capsys.readouterr().out
     assert "| overall | 2 |" in printed and "ORC-WER" in printed
@@ -41,9 +46,10 @@ def test_evaluate_cli_scores_the_cascade_and_stores_the_run(tiny_set, db_url, tm
     assert overall["turns"]["hyp_turns"] > 0  # the cascade found speech to transcribe
     assert overall["turns"]["ref_turns"] == len(reference) and overall["turns"]["sessions"] == 2
     assert overall["rtf"] > 0 and overall["peak_memory_mb"] > 100
+    assert results["sessions"]["0S_0000"] == first  # the kept hypothesis scores as when it was fresh
 
     runs = persistence.list_evaluation_runs("cascade", url=db_url)
-    assert len(runs) == 1 and runs[0].set_name == "tiny"
+    assert len(runs) == 2 and runs[0].set_name == "tiny"
     assert runs[0].results["overall"]["cp_wer"]["errors"] == overall["cp_wer"]["errors"]
 
 

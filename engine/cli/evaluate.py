@@ -1,4 +1,5 @@
-"""python -m engine evaluate --backend NAME --set DIR [--out results.json] [--limit N] [--oracle-speakers]
+"""python -m engine evaluate --backend NAME --set DIR [--out results.json] [--limit N] [--hyp-dir DIR]
+   [--oracle-speakers] [--no-db]
 
 Runs a backend over a simulated set, prints ORC-WER / cpWER / tcpWER, turn and speed metrics per
 condition and overall, stores the run in the database (evaluation_runs) and optionally writes JSON.
@@ -20,6 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, help="also write the results here as JSON")
     p.add_argument("--limit", type=int, help="only the first N meetings (conditions interleaved)")
     p.add_argument("--oracle-speakers", action="store_true", help="tell the backend how many talkers there are")
+    p.add_argument("--hyp-dir", type=Path,
+                   help="keep each meeting's hypothesis here; a rerun only transcribes the missing ones")
     p.add_argument("--no-db", action="store_true", help="do not store the run in the database")
     p.set_defaults(func=run)
 
@@ -61,7 +64,7 @@ def run(args) -> int:
         bar.set_postfix_str(session)
         bar.refresh()
 
-    results = evaluate(args.backend, args.set_dir, args.limit, args.oracle_speakers, progress)
+    results = evaluate(args.backend, args.set_dir, args.limit, args.oracle_speakers, progress, args.hyp_dir)
     bar.close()
     print(format_table(results))
     print(f"peak memory {results['overall']['peak_memory_mb']:.0f} MB")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import resource
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 def peak_memory_mb() -> float:
@@ -16,16 +16,13 @@ def peak_memory_mb() -> float:
 class SpeedMeter:
     audio_s: float = 0.0
     compute_s: float = 0.0
-    per_item: list[float] = field(default_factory=list)
 
     @contextmanager
     def measure(self, audio_seconds: float):
         start = time.perf_counter()
         yield
-        elapsed = time.perf_counter() - start
+        self.compute_s += time.perf_counter() - start
         self.audio_s += audio_seconds
-        self.compute_s += elapsed
-        self.per_item.append(elapsed / audio_seconds if audio_seconds else float("nan"))
 
     @property
     def rtf(self) -> float | None:
