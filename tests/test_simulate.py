@@ -97,6 +97,12 @@ def test_reference_matches_audio_and_overlap_matches_condition(condition):
     assert len({r["speaker"] for r in ref}) == meeting.spec.num_speakers
 
 
+def test_talkers_are_balanced_by_sex_label():
+    sexes = [s["sex"] for seed in range(12)
+             for s in build_meeting(random_spec(seed, "0S", (4, 4), "test", duration_s=(1.0, 2.0))).speakers]
+    assert 0.3 < sexes.count("female") / len(sexes) < 0.7
+
+
 def test_gaps_are_digital_silence_before_noise_and_noise_is_10_to_30_db_below_speech():
     meeting = build_meeting(random_spec(5, "0L", (2, 2), "train", duration_s=SHORT))
     active = np.zeros(len(meeting.clean), bool)

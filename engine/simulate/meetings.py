@@ -94,13 +94,16 @@ def random_spec(seed: int, condition: str = "mixed", speakers: tuple[int, int] =
 
 
 def _pick_voices(split: str, count: int, rng: np.random.Generator) -> list[Voice]:
-    """Distinct-sounding talkers: no two share an espeak variant or an mbrola base voice."""
+    """Distinct-sounding talkers: no two share an espeak variant or an mbrola base voice. Each talker's
+    sex label is drawn first at even odds (most espeak variants are male, so uniform voices would not be)."""
     pool = voices(split)
-    by_engine = {e: [v for v in pool if v.engine == e] for e in ("espeak", "mbrola")}
+    groups = {(e, s): [v for v in pool if v.engine == e and v.sex == s]
+              for e in ("espeak", "mbrola") for s in ("female", "male")}
     chosen: list[Voice] = []
     while len(chosen) < count:
-        engine = "mbrola" if rng.random() < MBROLA_SHARE else "espeak"
-        voice = by_engine[engine][rng.integers(len(by_engine[engine]))]
+        sex = "female" if rng.random() < 0.5 else "male"
+        group = groups["mbrola" if rng.random() < MBROLA_SHARE else "espeak", sex]
+        voice = group[rng.integers(len(group))]
         timbre = voice.espeak_name.split("+")[-1]
         if all(timbre != c.espeak_name.split("+")[-1] for c in chosen):
             chosen.append(voice)
