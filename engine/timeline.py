@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
 from engine.types import Turn
 
-PALETTE = qualitative.Safe
+# Streamlit's named markdown colours with their hex values, so a speaker has the same colour in the
+# timeline (plotly) and in the transcript (":blue[...]").
+SPEAKER_COLOURS = [("blue", "#1c83e1"), ("orange", "#ffa421"), ("green", "#21c354"), ("violet", "#803df5"),
+                   ("red", "#ff2b2b"), ("gray", "#808495")]
 
 
 def clock(seconds: float) -> str:
@@ -20,14 +22,20 @@ def speaker_order(turns: list[Turn]) -> list[str]:
     return list(dict.fromkeys(t.speaker for t in sorted(turns, key=lambda t: (t.start, t.end))))
 
 
+def speaker_colours(turns: list[Turn]) -> dict[str, tuple[str, str]]:
+    """speaker -> (markdown colour name, hex), in order of first appearance."""
+    return {sp: SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)] for i, sp in enumerate(speaker_order(turns))}
+
+
 def timeline_figure(turns: list[Turn], duration_s: float | None = None) -> go.Figure:
     speakers = speaker_order(turns)
+    colours = speaker_colours(turns)
     fig = go.Figure()
-    for i, speaker in enumerate(speakers):
+    for speaker in speakers:
         own = [t for t in turns if t.speaker == speaker]
         fig.add_bar(
             y=[speaker] * len(own), base=[t.start for t in own], x=[t.end - t.start for t in own],
-            orientation="h", name=speaker, marker_color=PALETTE[i % len(PALETTE)], opacity=0.8,
+            orientation="h", name=speaker, marker_color=colours[speaker][1], opacity=0.8,
             hovertext=[f"{clock(t.start)}–{clock(t.end)} · {speaker}<br>{_wrap(t.text)}" for t in own],
             hoverinfo="text",
         )

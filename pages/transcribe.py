@@ -12,7 +12,7 @@ from engine.backends import BACKENDS
 from engine.errors import UserError
 from engine.exports import FORMATS, render
 from engine.jobs import get_runner
-from engine.timeline import clock, speaker_order, timeline_figure
+from engine.timeline import clock, speaker_colours, timeline_figure
 from engine.transcribe_job import transcription_for
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "webm", "m4a"]
@@ -84,13 +84,14 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
     if not turns:
         st.warning("No speech was found in this recording.")
         return
-    speakers = speaker_order(turns)
+    colours = speaker_colours(turns)
     stats = st.columns(4)
     stats[0].metric("Duration", clock(rec.duration_s))
-    stats[1].metric("Speakers", len(speakers))
+    stats[1].metric("Speakers", len(colours))
     stats[2].metric("Turns", len(turns))
-    stats[3].metric("Real-time factor", f"{run.rtf:.2f}" if run.rtf is not None else "—",
-                    help="Seconds of compute per second of audio, measured when this run was made.")
+    stats[3].metric("Real-time factor", f"{run.rtf:.2f}" if run.rtf is not None else "n/a",
+                    help="Seconds of compute per second of audio, measured when this run was made "
+                         "(n/a: a precomputed transcript, such as the demo's).")
 
     st.plotly_chart(timeline_figure(turns, rec.duration_s), key="timeline", width="stretch")
 
@@ -100,7 +101,8 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
         with st.container(height=420):
             for t in turns:
                 flag = " *(still open at the end)*" if t.unterminated else ""
-                st.markdown(f"`{clock(t.start)}–{clock(t.end)}` **{t.speaker}**: {t.text or '…'}{flag}")
+                name = f":{colours[t.speaker][0]}[**{t.speaker}**]"
+                st.markdown(f"`{clock(t.start)}–{clock(t.end)}` {name}: {t.text or '…'}{flag}")
     with right:
         st.markdown("#### Play a turn")
         index = st.selectbox("Turn", range(len(turns)), key=f"turn-{run.id}", label_visibility="collapsed",

@@ -49,7 +49,7 @@ def test_rename_a_speaker_on_the_transcribe_page(db_url):
     assert not app.exception
     run_id = app.session_state["run_id"]
     assert persistence.speaker_names(run_id)["S1"] == "Maya"
-    assert any("**Maya**" in m.value for m in app.markdown)
+    assert any("[**Maya**]" in m.value for m in app.markdown)
 
 
 def test_library_deletes_after_confirmation(db_url):
