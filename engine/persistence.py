@@ -203,10 +203,10 @@ def recording_audio_path(recording_id: int, *, store: AudioStore | None = None, 
 
 
 def delete_recording(recording_id: int, *, store: AudioStore | None = None, url: str | None = None) -> None:
-    """Delete a recording, its runs, turns, speaker names and jobs, then its audio file.
+    """Delete a recording, its runs, turns and speaker names, then its audio file.
 
-    Rows go first, in one transaction: if that fails nothing changed. A worker still running one of the
-    deleted jobs notices its job row is gone and stops (see `heartbeat`).
+    Rows go first, in one transaction: if that fails nothing changed. Its jobs stay as history but lose
+    their references to the deleted rows; a queued one is cancelled, a running one asked to stop.
     """
     store = store or default_store()
     with session_scope(url) as s:
@@ -214,14 +214,18 @@ def delete_recording(recording_id: int, *, store: AudioStore | None = None, url:
         if row is None:
             return
         sha = row.sha256
-        job_ids = [j for j in s.scalars(select(TranscriptionRun.job_id).where(
-            TranscriptionRun.recording_id == recording_id, TranscriptionRun.job_id.is_not(None)))]
         run_ids = select(TranscriptionRun.id).where(TranscriptionRun.recording_id == recording_id)
+        for job in s.scalars(select(Job).where(Job.id.in_(
+                select(TranscriptionRun.job_id).where(TranscriptionRun.recording_id == recording_id)))):
+            job.params = {k: v for k, v in job.params.items() if k not in ("run_id", "recording_id")}
+            job.result = None
+            if job.status == "queued":
+                job.status, job.message, job.finished_at = "cancelled", "Cancelled: recording deleted.", utcnow()
+            elif job.status == "running":
+                job.status, job.message = "cancelling", "Cancelling: recording deleted…"
         s.execute(delete(TurnRow).where(TurnRow.run_id.in_(run_ids)))
         s.execute(delete(RunSpeaker).where(RunSpeaker.run_id.in_(run_ids)))
         s.execute(delete(TranscriptionRun).where(TranscriptionRun.recording_id == recording_id))
-        if job_ids:
-            s.execute(delete(Job).where(Job.id.in_(job_ids)))
         s.execute(delete(Recording).where(Recording.id == recording_id))
     if store.exists(sha):
         store.delete(sha)
@@ -360,7 +364,8 @@ def list_jobs(statuses: Iterable[str] | None = None, url: str | None = None) -> 
 
 
 def _set_job_state(s, job_id: int, status: str, **values) -> None:
-    s.execute(update(Job).where(Job.id == job_id).values(status=status, **values))
+    # A job that already ended keeps its end (a late report from its worker changes nothing).
+    s.execute(update(Job).where(Job.id == job_id, Job.status.not_in(FINAL_JOB_STATES)).values(status=status, **values))
     # A transcription run mirrors the state of the job that produces it.
     run_status = {"running": "running", "cancelling": "running"}.get(status, status)
     s.execute(update(TranscriptionRun).where(TranscriptionRun.job_id == job_id).values(status=run_status))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import persistence
+from engine.errors import UserError
 from engine.jobs import JobRunner, Progress, get_runner
 
 
@@ -21,8 +22,15 @@ def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
 
     run = persistence.mark_run_running(params["run_id"])
     path = persistence.recording_audio_path(run.recording_id)
-    result = transcribe_file(path, backend=run.backend, num_speakers=run.params.get("num_speakers"),
-                             progress=progress)
+    try:
+        result = transcribe_file(path, backend=run.backend, num_speakers=run.params.get("num_speakers"),
+                                 progress=progress)
+    except UserError:
+        # Bad input that only the backend can see (silence only): an upload that never got a transcript
+        # is not kept. The job keeps the sentence for the page.
+        if not any(r.status == "done" for r in persistence.list_runs(run.recording_id)):
+            persistence.delete_recording(run.recording_id)
+        raise
     progress(1.0, "Saving the transcript…")
     n_turns = persistence.save_turns(run.id, result.turns, rtf=result.rtf)
     return {"run_id": run.id, "recording_id": run.recording_id, "turns": n_turns,

@@ -53,7 +53,7 @@ with st.container(border=True):
             "RTF": round(run.rtf, 3) if run.rtf is not None else None,
             "Started": f"{run.created_at:%Y-%m-%d %H:%M}",
         } for run in runs]), hide_index=True, width="stretch")
-        open_col, pick_col = st.columns([1, 3], vertical_alignment="bottom")
+        pick_col, open_col = st.columns([3, 1], vertical_alignment="bottom")
         run_id = pick_col.selectbox("Run", [r.id for r in runs], key=f"library-run-{rec.id}",
                                     format_func=lambda i: next(f"run {r.id} · {r.backend} · {r.status}"
                                                                for r in runs if r.id == i))

@@ -28,7 +28,7 @@ def submit(audio, filename: str, num_speakers: int) -> None:
     except UserError as exc:
         st.error(str(exc))
         return
-    st.session_state.run_id = run.id
+    st.session_state.run_id, st.session_state.job_id = run.id, run.job_id
 
 
 def selected_run() -> persistence.RunInfo | None:
@@ -144,7 +144,12 @@ with st.container(border=True):
 
 run = selected_run()
 if run is None:
-    st.info("Upload or record a conversation to see who said what, and when.")
+    # A failed upload's run may be gone (bad input is not kept); its job still says why.
+    last_job = runner.status(st.session_state.job_id) if st.session_state.get("job_id") else None
+    if last_job is not None and last_job.error:
+        st.error(last_job.error)
+    else:
+        st.info("Upload or record a conversation to see who said what, and when.")
     st.stop()
 recording = persistence.get_recording(run.recording_id)
 job = runner.status(run.job_id) if run.job_id else None  # the runner is the truth while work is under way

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from engine import jobs, persistence
 from engine.jobs import LocalJobRunner
+from engine.storage import default_store
 from engine.transcribe_job import start_transcription
 from tests.conftest import REPO_ROOT
 
@@ -108,10 +111,14 @@ def test_unknown_kind_is_refused(db_url, data_dir):
     assert persistence.list_jobs() == []
 
 
-def test_transcription_runs_in_an_on_demand_detached_worker(db_url, data_dir, speech_wav, monkeypatch):
+def test_transcription_runs_in_an_on_demand_detached_worker(db_url, data_dir, speech_wav, tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSTALK_WORKER_IDLE_S", "30")
+    silent = tmp_path / "silence.wav"
+    sf.write(silent, np.zeros(3 * 16000, dtype=np.float32), 16000)
+    quiet = persistence.add_recording(silent, "silence.wav")
     rec = persistence.add_recording(speech_wav, "two_voices.wav")
     try:
+        refused = start_transcription(quiet.id, "cascade")
         run = start_transcription(rec.id, "cascade", num_speakers=2)
         worker_pid = jobs.running_worker_pid(data_dir)
         assert worker_pid is not None
@@ -124,6 +131,12 @@ def test_transcription_runs_in_an_on_demand_detached_worker(db_url, data_dir, sp
         assert done.status == "done" and done.n_turns == job.result["turns"] > 0
         turns = persistence.get_turns(run.id)
         assert {t.speaker for t in turns} <= {"S1", "S2"} and sum(len(t.words) for t in turns) > 0
+
+        # silence only is bad input found by the backend: one sentence, and the upload is not kept
+        failed = runner.status(refused.job_id)
+        assert (failed.status, failed.error) == ("failed", "The recording contains no speech.")
+        assert [r.id for r in persistence.list_recordings()] == [rec.id]
+        assert not default_store().exists(quiet.sha256)
     finally:
         jobs.stop_worker(data_dir)
     assert jobs.running_worker_pid(data_dir) is None

@@ -87,7 +87,7 @@ def test_failing_row_write_leaves_no_file(any_db_url):
                 conn.execute(text("DROP FUNCTION refuse()"))
 
 
-def test_delete_removes_audio_and_every_derived_row(any_db_url):
+def test_delete_removes_audio_and_every_derived_row_but_keeps_job_history(any_db_url):
     keep = persistence.add_recording(AMI_AUDIO / "trn01.flac", "keep.flac")
     gone = persistence.add_recording(AMI_AUDIO / "trn00.flac", "gone.flac")
     for rec in (keep, gone):
@@ -101,8 +101,11 @@ def test_delete_removes_audio_and_every_derived_row(any_db_url):
     persistence.delete_recording(gone.id)
 
     after = row_counts(any_db_url)
-    assert after == {"recordings": 1, "transcription_runs": 1, "turns": 3, "run_speakers": 1, "jobs": 1}
-    assert before == {name: 2 * n for name, n in after.items()}
+    assert after == {"recordings": 1, "transcription_runs": 1, "turns": 3, "run_speakers": 1, "jobs": 2}
+    assert before == {name: 2 * n for name, n in after.items() if name != "jobs"} | {"jobs": 2}
+    # the deleted recording's job stays as history, cancelled and without references to deleted rows
+    gone_job = next(j for j in persistence.list_jobs() if "run_id" not in j.params)
+    assert gone_job.status == "cancelled" and gone_job.result is None
     assert not gone_path.exists()
     assert [p.name for p in stored_files()] == [persistence.recording_audio_path(keep.id).name]
     with pytest.raises(UserError):
