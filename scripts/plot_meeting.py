@@ -15,7 +15,7 @@ import numpy as np
 import soundfile as sf
 from PIL import Image, ImageDraw, ImageFont
 
-WIDTH, MARGIN, WAVE_H, LANE_H = 1600, 260, 180, 46
+WIDTH, MARGIN, WAVE_H, LANE_H = 1700, 340, 180, 46
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
 
 
@@ -48,7 +48,7 @@ def draw(set_dir: Path, session: str, out: Path) -> None:
     for lane, speaker in enumerate(speakers):
         y = 60 + WAVE_H + 10 + lane * LANE_H
         colour = COLOURS[lane % len(COLOURS)]
-        pen.text((20, y + 10), speaker.replace(":p", " p").replace(":r", " r")[:34], fill=colour, font=small)
+        pen.text((20, y + 10), speaker.replace(":p", " p").replace(":r", " r")[:44], fill=colour, font=small)
         for turn in meeting["reference"]:
             if turn["speaker"] == speaker:
                 x0, x1 = x(turn["start_time"]), x(turn["end_time"])
