@@ -62,7 +62,10 @@ def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
 
 def evaluation_paragraph_ngrams() -> set[tuple[str, ...]]:
     path = config.shared_data_dir() / "saa" / "transcript.txt"
-    return _ngrams(normalize(path.read_text()).split(), EXCLUDED_NGRAM) if path.exists() else set()
+    if not path.exists():  # without it the sentence sets would silently differ from everyone else's
+        raise UserError(f"The accent archive paragraph {path} is needed to keep it out of the training text; "
+                        "set CROSSTALK_SHARED_DATA.")
+    return _ngrams(normalize(path.read_text()).split(), EXCLUDED_NGRAM)
 
 
 def split_of(sentence: str) -> str:
