@@ -11,7 +11,7 @@ from engine import persistence
 from engine.errors import UserError
 from engine.fairness import analyses
 from engine.fairness.cohorts import CohortParams
-from engine.fairness.demo import DEMO_SET_NAME
+from pages._fairness_shared import pick_evaluation_set, speaker_totals
 
 METHODS = {"geodemographic": "Geodemographic partition", "automatic": "Automatic (k-means on speaker embeddings)"}
 
@@ -100,26 +100,20 @@ def show(method: str, analysis) -> None:
 
 
 st.title("Cohorts")
-sets = persistence.list_evaluation_sets()
-if not sets:
-    st.info("No evaluation set yet: import one with `python -m engine fairness import FILE --name NAME`.")
-    st.stop()
-names = [s.name for s in sets]
 with st.sidebar:
     st.subheader("Cohort settings")
-    set_name = st.selectbox("Evaluation set", names,
-                            index=names.index(DEMO_SET_NAME) if DEMO_SET_NAME in names else 0, key="cohorts-set")
+    info = pick_evaluation_set("cohorts-set")
+    set_name = info.name
     k = st.number_input("k-means clusters (automatic)", 2, 50, 6, key="cohorts-k")
     min_speakers = st.number_input("Min speakers per cohort", 1, 10_000, 10, key="cohorts-min-speakers")
     min_words = st.number_input("Min words per cohort", 0, 10_000_000, 200, step=100, key="cohorts-min-words")
     gap_reference = st.radio("Gap against", ["rest", "top"], horizontal=True, key="cohorts-gap",
                              help="rest: everyone outside the cohort; top: the best cohort")
-info = next(s for s in sets if s.name == set_name)
 if info.attribution:
     st.caption(f"Data: {info.attribution}")
 params = CohortParams(min_speakers=int(min_speakers), min_words=int(min_words), k=int(k),
                       gap_reference=gap_reference)
-totals = persistence.speaker_totals(info.id)
+totals = speaker_totals(info.id, info.created_at)
 left, right = st.columns(2, gap="large")
 for column, method in zip((left, right), METHODS):
     with column:

@@ -11,16 +11,11 @@ from engine import persistence
 from engine.errors import UserError
 from engine.fairness import analyses, mapdata
 from engine.fairness.alignment import align_words
-from engine.fairness.demo import DEMO_SET_NAME
 from engine.fairness.regions import RegionParams
+from pages._fairness_shared import pick_evaluation_set, speaker_totals
 
 OP_STYLE = {"sub": "background:#f8d7a8", "del": "background:#f5b5b5;text-decoration:line-through",
             "ins": "background:#b9e4c0"}
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def speaker_totals(set_id: int, url: str | None) -> pd.DataFrame:
-    return persistence.speaker_totals(set_id, url=url)
 
 
 def alignment_html(reference: str, hypothesis: str) -> str:
@@ -35,20 +30,14 @@ def alignment_html(reference: str, hypothesis: str) -> str:
 
 
 st.title("Regional WER")
-sets = persistence.list_evaluation_sets()
-if not sets:
-    st.info("No evaluation set yet: import one with `python -m engine fairness import FILE --name NAME`.")
-    st.stop()
-names = [s.name for s in sets]
 with st.sidebar:
     st.subheader("Filters")
-    set_name = st.selectbox("Evaluation set", names,
-                            index=names.index(DEMO_SET_NAME) if DEMO_SET_NAME in names else 0, key="regions-set")
-    info = next(s for s in sets if s.name == set_name)
+    info = pick_evaluation_set("regions-set")
+    set_name = info.name
     min_speakers = st.number_input("Min speakers per region (0 = auto)", 0, 10_000, 0, key="regions-min-speakers")
     min_words = st.number_input("Min words per region", 0, 10_000_000, 200, step=100, key="regions-min-words")
     max_regions = st.number_input("Max regions", 1, 64, 12, key="regions-max")
-    totals = speaker_totals(info.id, None)
+    totals = speaker_totals(info.id, info.created_at)
     attributes = sorted({k for a in totals["attributes"] for k in a})
     attribute = st.selectbox("Attribute", ["(all speakers)", *attributes], key="regions-attribute")
     where = None
@@ -77,7 +66,7 @@ st.caption(f"{summary['n_speakers']} located speakers, {summary['n_words']:,} wo
            f"{summary.get('n_unlocated_speakers', 0)} speakers without a location are left out.")
 
 regions = mapdata.region_table(analysis.rows, summary.get("rules", {}))
-points = speaker_totals(info.id, None)
+points = speaker_totals(info.id, info.created_at)
 if where:
     points = points[[str(a.get(attribute)) == where[attribute] for a in points["attributes"]]]
 points = mapdata.speaker_points(points, float(regions["wer"].min()), float(regions["wer"].max()))
