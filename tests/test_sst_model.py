@@ -44,11 +44,11 @@ def lively_model(speech: torch.Tensor) -> SSTModel:
 
 @pytest.fixture(scope="module")
 def speech() -> torch.Tensor:
-    """7 s of real human speech (Speech Accent Archive) at 16 kHz."""
+    """5 s of real human speech (Speech Accent Archive) at 16 kHz."""
     path = config.shared_data_dir() / "saa" / "audio" / "english_001.ogg"
     audio, rate = sf.read(path, dtype="float32", always_2d=True)
     audio = torch.from_numpy(audio.mean(1))
-    return AF.resample(audio, rate, 16000)[16000:16000 * 8]
+    return AF.resample(audio, rate, 16000)[16000:16000 * 6]
 
 
 def test_forward_shapes_and_channels_stacked_on_the_batch_axis():
@@ -92,7 +92,7 @@ def test_streaming_decode_gives_exactly_the_whole_utterance_tokens(speech):
     frames = int(CausalConvSubsampling.output_lengths(torch.tensor([Fbank(TINY).num_frames(len(speech))]))[0])
     assert 20 < len(emitting_frames) < frames  # a non-trivial token sequence: some frames emit, some do not
     assert len({e.token for channel in whole for e in channel}) > 10
-    for chunk_samples in (5120, 1234, 16000):  # 320 ms, odd pieces, and larger pieces than a chunk
+    for chunk_samples in (5120, 1234):  # 320 ms pieces, and odd pieces that split frames and chunks
         streamed = decode_streaming(model, speech, chunk_samples).tokens()
         assert [[(e.token, e.frame) for e in c] for c in streamed] == [[(e.token, e.frame) for e in c] for c in whole]
 
@@ -147,8 +147,8 @@ def test_checkpoint_round_trip_carries_config_feature_stats_and_tokens(tmp_path,
     assert card == {"training_data": "unit test"}
     torch.testing.assert_close(loaded.feat_mean, model.feat_mean)
     torch.testing.assert_close(loaded.feat_std, model.feat_std)
-    a, b = decode_whole(model, speech[:32000]), decode_whole(loaded, speech[:32000])
-    assert [[e.token for e in c] for c in a] == [[e.token for e in c] for c in b]
+    feats = Fbank(TINY)(speech[None, :16000])
+    torch.testing.assert_close(loaded.encode(feats)[0], model.encode(feats)[0], rtol=0, atol=0)
 
 
 def test_token_table_targets():
