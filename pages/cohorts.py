@@ -31,14 +31,15 @@ def stored_or_computed(set_name: str, set_id: int, method: str, params: CohortPa
 
 
 def bar_chart(rows: list[dict]) -> go.Figure:
-    labels = [r["label"] for r in rows]
+    # long partition definitions would squeeze the plot; the full text is in the hover and the table
+    labels = [r["label"] if len(r["label"]) <= 28 else r["label"][:26] + "…" for r in rows]
     wer = [100 * r["wer"] for r in rows]
     fig = go.Figure(go.Bar(
-        x=labels, y=wer, marker_color=["#d73027" if r["is_bottom"] else ("#bbbbbb" if r["small"] else "#4575b4")
+        x=labels, y=wer, customdata=[r["label"] for r in rows], marker_color=["#d73027" if r["is_bottom"] else ("#bbbbbb" if r["small"] else "#4575b4")
                                        for r in rows],
         error_y={"type": "data", "symmetric": False, "array": [100 * r["ci_high"] - w for r, w in zip(rows, wer)],
                  "arrayminus": [w - 100 * r["ci_low"] for r, w in zip(rows, wer)]},
-        hovertemplate="%{x}<br>WER %{y:.1f} %<extra></extra>"))
+        hovertemplate="%{customdata}<br>WER %{y:.1f} %<extra></extra>"))
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis_title="WER % (95 % CI)",
                       xaxis={"tickangle": -20})
     return fig
@@ -53,7 +54,8 @@ def show(method: str, analysis) -> None:
     if s.get("bottom_wer") is None:
         st.warning(s.get("note", "No cohort meets the minimum sizes."))
         return
-    a, b, c, d = st.columns(4)
+    a, b = st.columns(2)
+    c, d = st.columns(2)
     a.metric("Bottom-cohort WER", f"{100 * s['bottom_wer']:.1f} %")
     b.metric("Rest WER", f"{100 * s['rest_wer']:.1f} %")
     c.metric("WER gap", f"{s['wer_gap_pct']:+.1f} %",

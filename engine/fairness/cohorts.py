@@ -301,7 +301,9 @@ def automatic(embeddings: np.ndarray, errors: np.ndarray, words: np.ndarray,
             gaps = e / w - (e.sum() - e) / (w.sum() - w)
         sizes = np.bincount(labels, minlength=k)
         ok = (sizes >= params.min_speakers) & (w >= params.min_words)
-        return float(np.nanmax(np.where(ok, gaps, -np.inf))) if ok.any() else 0.0
+        if not ok.any():  # every cluster is small: the bottom was chosen among all, so test that choice
+            ok[:] = True
+        return float(np.nanmax(np.where(ok, gaps, -np.inf)))
 
     p_value = stats.permutation_p_value(errors, words, labels, k, worst_gap, params.n_perm, params.seed)
     definitions_all = {**DEFINITIONS, "method": "automatic: per-speaker mean embedding (unit length) → "
