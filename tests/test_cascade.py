@@ -150,3 +150,36 @@ def test_embeddings_separate_the_two_voices(dialogue):
     assert cluster_speakers(embeddings, num_speakers=1) == [0] * 6
     assert cluster_speakers(embeddings[:1]) == [0]
     assert cluster_speakers(embeddings, threshold=1e-6) == [0, 1, 2, 3, 4, 5]  # every segment its own speaker
+
+
+@pytest.mark.slow
+def test_long_recording_is_transcribed_in_bounded_memory(dialogue, tmp_path):
+    """40 minutes (154 MB as 16 kHz float32) with the dialogue at four places: peak RSS must not grow by
+    anything like the decoded size once the models are loaded."""
+    import subprocess
+    import sys
+    import textwrap
+
+    speech = audio.load(dialogue[0])
+    path = tmp_path / "long.flac"
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", samplerate=16000, channels=1) as f:
+        for minute in range(40):
+            block = rng.normal(0, 1e-3, 60 * 16000).astype(np.float32)
+            if minute % 10 == 5:
+                block[: len(speech)] += speech
+            f.write(block)
+    script = textwrap.dedent(f"""
+        import resource
+        from engine.transcribe import transcribe_file
+        transcribe_file({str(dialogue[0])!r})  # loads every model
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result = transcribe_file({str(path)!r})
+        grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+        print(len(result.turns), round(result.duration_s), grew)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=config.REPO_ROOT)
+    n_turns, duration_s, grew_kib = map(int, out.stdout.split())
+    assert duration_s == 2400 and n_turns >= 4 * 4
+    assert grew_kib < 154 * 1024 / 4, f"peak RSS grew {grew_kib} KiB"
