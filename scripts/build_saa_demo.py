@@ -2,6 +2,7 @@
 
     nice -n 10 .venv/bin/python scripts/build_saa_demo.py            # all files; resumes where it stopped
     nice -n 10 .venv/bin/python scripts/build_saa_demo.py --limit 20  # a speed check on 20 files
+    nice -n 10 .venv/bin/python scripts/build_saa_demo.py --shard 1/2 # one of two workers (0/2 and 1/2)
     .venv/bin/python scripts/build_saa_demo.py --write-only           # ship what is cached now
 
 For every recording in ../shared/data/saa: the cascade's pocketsphinx recogniser over the whole file (one
@@ -77,7 +78,9 @@ def write_parquet(meta: pd.DataFrame, cache: Path, reference: str, out: Path) ->
         })
     table = pd.DataFrame(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out, index=False, compression="zstd")
+    tmp = out.with_name(out.name + ".tmp")
+    table.to_parquet(tmp, index=False, compression="zstd")
+    tmp.replace(out)  # two workers may finish together; neither sees half a file
     return len(table)
 
 
@@ -85,6 +88,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="process at most this many new files")
     parser.add_argument("--write-only", action="store_true", help="only write the parquet from the cache")
+    parser.add_argument("--shard", default="0/1", help="I/N: this worker takes every N-th file from the I-th")
     parser.add_argument("--out", type=Path, default=demo.DEMO_PARQUET)
     args = parser.parse_args()
     # One thread: the machine is shared, and oversubscribed torch threads made embeddings 20x slower.
@@ -97,7 +101,9 @@ def main() -> int:
     cache.mkdir(parents=True, exist_ok=True)
 
     if not args.write_only:
-        todo = [f for f in meta["file"] if not (cache / f"{Path(f).stem}.json").exists()]
+        shard, n_shards = (int(x) for x in args.shard.split("/"))
+        todo = [f for i, f in enumerate(meta["file"])
+                if i % n_shards == shard and not (cache / f"{Path(f).stem}.json").exists()]
         todo = todo[: args.limit] if args.limit else todo
         audio_s = compute_s = 0.0
         for file in tqdm(todo, desc="SAA files", unit="file"):
