@@ -7,7 +7,9 @@ import math
 
 import torch
 
-from engine.sst.loss import LossWeights, penalise_late_eot, rnnt_loss_fast, rnnt_loss_torch, sst_loss
+from engine.sst.config import SSTConfig
+from engine.sst.loss import LossWeights, penalise_late_eot, rnnt_loss_fast, rnnt_loss_torch, sst_loss, transducer_loss
+from engine.sst.model import SSTModel
 
 
 def _random_lattice(seed: int, n=3, t=6, u=4, v=7):
@@ -86,14 +88,38 @@ def test_late_eot_penalty_lowers_only_late_eot_logits():
     assert out[..., [0, 1, 3, 4]].abs().sum() == 0  # other tokens untouched
 
 
+def _tiny_batch(seed: int = 0):
+    torch.manual_seed(seed)
+    model = SSTModel(SSTConfig(encoder_dim=16, subsampling_channels=8, mixture_layers=1, prediction_dim=16,
+                               prediction_embed_dim=8, joint_dim=16, vocab_size=9))
+    targets = torch.tensor([[3, 4, 2, 0], [5, 2, 1, 6], [0, 0, 0, 0], [0, 0, 0, 0]], dtype=torch.int32)
+    batch = {"targets": targets, "target_lengths": torch.tensor([3, 4, 0, 0], dtype=torch.int32),
+             "frame_lengths": torch.tensor([6, 5, 6, 5], dtype=torch.int32), "activity": torch.ones(4, 6),
+             "eot_end_frames": torch.full((4, 4), 2.0), "num_mixtures": 2}
+    feats = torch.randn(2, 24, 80)
+    return model, feats, batch
+
+
+def test_skipping_label_rows_of_empty_channels_gives_the_full_lattice_loss():
+    model, feats, batch = _tiny_batch()
+    encoded, predicted, _, _ = model(feats, batch["targets"].long())
+    weights = LossWeights(eot_beta=0.0)
+    grouped = transducer_loss(model.join, encoded, predicted, batch, weights, 0.04, eot=2)
+    full = rnnt_loss_fast(model.join(encoded, predicted), batch["targets"], batch["frame_lengths"],
+                          batch["target_lengths"]).sum()
+    torch.testing.assert_close(grouped, full)
+    (g_grouped,) = torch.autograd.grad(grouped, encoded, retain_graph=True)
+    (g_full,) = torch.autograd.grad(full, encoded)
+    torch.testing.assert_close(g_grouped, g_full, rtol=1e-4, atol=1e-6)
+
+
 def test_sst_loss_parts_are_finite_and_backpropagate():
-    logits, targets, logit_lengths, target_lengths = _random_lattice(3, n=2, t=5, u=3)
-    batch = {"targets": targets[:2], "target_lengths": target_lengths[:2], "frame_lengths": logit_lengths[:2],
-             "activity": torch.ones(2, 5), "eot_end_frames": torch.zeros(2, 3), "num_mixtures": 1}
-    activity = torch.zeros(2, 5, requires_grad=True)
-    ctc = torch.randn(2, 5, 7, requires_grad=True)
-    parts = sst_loss(logits[:2], activity, ctc, batch, LossWeights(fastemit_lambda=0.01, eot_beta=1.0), 0.04, eot=2)
+    model, feats, batch = _tiny_batch(1)
+    encoded, predicted, activity, ctc = model(feats, batch["targets"].long())
+    parts = sst_loss(model.join, encoded, predicted, activity, ctc, batch,
+                     LossWeights(fastemit_lambda=0.01, eot_beta=1.0), 0.04, eot=2)
     assert set(parts) == {"rnnt", "activity", "ctc", "total"}
     parts["total"].backward()
     assert all(torch.isfinite(p) for p in parts.values())
-    assert activity.grad.abs().sum() > 0 and ctc.grad.abs().sum() > 0
+    assert model.activity.weight.grad.abs().sum() > 0 and model.ctc.weight.grad.abs().sum() > 0
+    assert model.separators[1].weight_hh_l0.grad.abs().sum() > 0  # the empty channel still learns (blanks)

@@ -78,24 +78,49 @@ class LossWeights:
     eot_grace_s: float = 0.2
 
 
-def sst_loss(logits, activity_logits, ctc_logits, batch, weights: LossWeights, frame_seconds: float,
-             eot: int, blank: int = 0) -> dict[str, torch.Tensor]:
+def transducer_loss(join, encoded: torch.Tensor, predicted: torch.Tensor, batch: dict, weights: LossWeights,
+                    frame_seconds: float, eot: int, blank: int = 0) -> torch.Tensor:
+    """Summed RNN-T loss of all channel-streams. encoded (N, T, H), predicted (N, U+1, P).
+
+    Streams with targets get the full (T, U+1) lattice (with the late-<eot> penalty, FastEmit through
+    the pure-torch loss); an empty stream's only path is all blanks, so it needs the joint at u = 0 only.
+    """
+    targets, target_lengths, frame_lengths = batch["targets"], batch["target_lengths"], batch["frame_lengths"]
+    total = encoded.new_zeros(())
+    busy = (target_lengths > 0).nonzero().flatten()
+    if len(busy):
+        u_max = int(target_lengths[busy].max())
+        logits = join(encoded[busy], predicted[busy, :u_max + 1])
+        sub_targets = targets[busy, :u_max]
+        logits = penalise_late_eot(logits, sub_targets, batch["eot_end_frames"][busy, :u_max], eot,
+                                   weights.eot_beta * frame_seconds, weights.eot_grace_s / frame_seconds)
+        if weights.fastemit_lambda:
+            per_stream = rnnt_loss_torch(logits, sub_targets, frame_lengths[busy], target_lengths[busy], blank,
+                                         weights.fastemit_lambda)
+        else:
+            per_stream = rnnt_loss_fast(logits, sub_targets, frame_lengths[busy], target_lengths[busy], blank)
+        total = total + per_stream.sum()
+    idle = (target_lengths == 0).nonzero().flatten()
+    if len(idle):
+        blank_lp = join(encoded[idle], predicted[idle, :1]).squeeze(2).float().log_softmax(-1)[..., blank]
+        valid = torch.arange(encoded.shape[1], device=encoded.device)[None, :] < frame_lengths[idle, None]
+        total = total - (blank_lp * valid).sum()
+    return total
+
+
+def sst_loss(join, encoded, predicted, activity_logits, ctc_logits, batch, weights: LossWeights,
+             frame_seconds: float, eot: int, blank: int = 0) -> dict[str, torch.Tensor]:
     """Sum over channels, mean over mixtures. `batch` holds targets (N, U), target_lengths (N,),
     frame_lengths (N,), activity (N, T) in {0,1}, eot_end_frames (N, U) and num_mixtures."""
     targets, target_lengths, frame_lengths = batch["targets"], batch["target_lengths"], batch["frame_lengths"]
-    logits = penalise_late_eot(logits, targets, batch["eot_end_frames"], eot, weights.eot_beta * frame_seconds,
-                               weights.eot_grace_s / frame_seconds)
-    if weights.fastemit_lambda:
-        transducer = rnnt_loss_torch(logits, targets, frame_lengths, target_lengths, blank, weights.fastemit_lambda)
-    else:
-        transducer = rnnt_loss_fast(logits, targets, frame_lengths, target_lengths, blank)
     mixtures = batch["num_mixtures"]
+    transducer = transducer_loss(join, encoded, predicted, batch, weights, frame_seconds, eot, blank)
     t_max = activity_logits.shape[1]
-    valid = (torch.arange(t_max, device=logits.device)[None, :] < frame_lengths[:, None]).float()
+    valid = (torch.arange(t_max, device=activity_logits.device)[None, :] < frame_lengths[:, None]).float()
     # Summed over frames and channels per mixture, like the transducer loss, so alpha compares like with like.
     activity = (F.binary_cross_entropy_with_logits(activity_logits, batch["activity"], reduction="none")
                 * valid).sum() / mixtures
-    parts = {"rnnt": transducer.sum() / mixtures, "activity": activity}
+    parts = {"rnnt": transducer / mixtures, "activity": activity}
     total = parts["rnnt"] + weights.activity_weight * activity
     if weights.ctc_weight:
         ctc = F.ctc_loss(ctc_logits.float().log_softmax(-1).transpose(0, 1), targets, frame_lengths, target_lengths,

@@ -119,14 +119,16 @@ class SSTModel(nn.Module):
         return self.joint_out(torch.tanh(self.joint_encoder(encoded) + self.joint_prediction(predicted)))
 
     def forward(self, feats: torch.Tensor, targets: torch.Tensor):
-        """Training pass. feats (B, F, n_mels); targets (N, U) padded with blank.
+        """Training pass up to the joint. feats (B, F, n_mels); targets (N, U) padded with blank.
 
-        Returns logits (N, T, U+1, V), activity logits (N, T), CTC logits (N, T, V).
+        Returns encoded (N, T, H), predicted (N, U+1, P), activity logits (N, T), CTC logits (N, T, V).
+        The joint is left to the loss, which skips the label rows of channels with no target (a single
+        talker's second channel): the (N, T, U+1, V) joint is the dominant cost of an update.
         """
         encoded, activity, _, _ = self.encode(feats)
         start = targets.new_zeros(targets.shape[0], 1)  # blank = start-of-sequence for the predictor
         predicted, _ = self.predict(torch.cat([start, targets], dim=1))
-        return self.join(encoded, predicted), activity, self.ctc(encoded)
+        return encoded, predicted, activity, self.ctc(encoded)
 
     def copy_branch(self, source: int = 0) -> None:
         """Copy one separator branch into the others (curriculum: single talker -> two channels)."""
