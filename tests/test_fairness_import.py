@@ -178,3 +178,20 @@ def test_fairness_run_builds_a_set_from_real_audio_with_the_cascade(tmp_path, db
     pd.DataFrame({"utterance_id": ["x"], "speaker_id": ["s"], "audio": ["missing.ogg"], "reference": ["hi"]}).to_csv(bad, index=False)
     with pytest.raises(UserError, match="Row 1, column 'audio': missing.ogg does not exist"):
         recognise_manifest(bad, "cascade")
+
+
+@pytest.mark.postgres
+def test_import_and_analyses_on_postgresql(postgres_url):
+    from engine.fairness import analyses
+    from engine.fairness.synthetic import Plan, make_set, with_embeddings
+
+    synthetic = make_set(Plan(n_utterances=1_000, utterances_per_speaker=5, box=(-100, 30, -90, 40), seed=2))
+    result = import_frame(with_embeddings(synthetic), "pg-set", url=postgres_url)
+    totals = persistence.speaker_totals(result.info.id, url=postgres_url)
+    assert int(totals["errors"].sum()) == result.errors and int(totals["words"].sum()) == result.ref_words
+    regions = analyses.run_regions("pg-set", url=postgres_url)
+    assert sum(r["n_speakers"] for r in regions.rows) == 200
+    cohorts = analyses.run_cohorts("pg-set", "automatic", url=postgres_url)
+    assert sum(r["n_speakers"] for r in cohorts.rows) == 200
+    with pytest.raises(UserError, match="exists already"):
+        import_frame(synthetic.utterances, "pg-set", url=postgres_url)

@@ -33,7 +33,7 @@ class GeocodeReport:
 
     def as_dict(self) -> dict:
         return {"speakers_with_place": self.speakers_with_place, "matched": self.matched,
-                "match_rate": self.match_rate, "levels": self.levels,
+                "match_rate": self.match_rate if self.speakers_with_place else None, "levels": self.levels,
                 "unmatched": [list(u) for u in self.unmatched[:UNMATCHED_LISTED]],
                 "unmatched_total": len(self.unmatched)}
 
