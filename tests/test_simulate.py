@@ -12,7 +12,7 @@ import pytest
 
 from engine.errors import UserError
 from engine.simulate import human, text_source, timeline
-from engine.simulate.meetings import build_meeting, random_spec
+from engine.simulate.meetings import build_meeting, pick_voices, random_spec
 from engine.simulate.sets import SetRecipe, write_set
 from engine.simulate.synth import SAMPLE_RATE, _espeak, synthesize
 from engine.simulate.voices import ESPEAK_VARIANTS, voice_population, voices
@@ -97,10 +97,14 @@ def test_reference_matches_audio_and_overlap_matches_condition(condition):
     assert len({r["speaker"] for r in ref}) == meeting.spec.num_speakers
 
 
-def test_talkers_are_balanced_by_sex_label():
-    sexes = [s["sex"] for seed in range(12)
-             for s in build_meeting(random_spec(seed, "0S", (4, 4), "test", duration_s=(1.0, 2.0))).speakers]
-    assert 0.3 < sexes.count("female") / len(sexes) < 0.7
+def test_talkers_are_balanced_by_sex_label_and_sound_distinct():
+    rng = np.random.default_rng(0)
+    for split in ("train", "dev", "test"):
+        meetings = [pick_voices(split, 4, rng) for _ in range(50)]
+        sexes = [v.sex for talkers in meetings for v in talkers]
+        assert 0.4 < sexes.count("female") / len(sexes) < 0.6
+        assert all(len({v.espeak_name.split("+")[-1] for v in talkers}) == 4 for talkers in meetings)
+        assert all(v.split == split for talkers in meetings for v in talkers)
 
 
 def test_gaps_are_digital_silence_before_noise_and_noise_is_10_to_30_db_below_speech():

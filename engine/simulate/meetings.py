@@ -93,7 +93,7 @@ def random_spec(seed: int, condition: str = "mixed", speakers: tuple[int, int] =
     return MeetingSpec(session_id or f"{resolved}_{seed}", seed, resolved, num, voices, **options)
 
 
-def _pick_voices(split: str, count: int, rng: np.random.Generator) -> list[Voice]:
+def pick_voices(split: str, count: int, rng: np.random.Generator) -> list[Voice]:
     """Distinct-sounding talkers: no two share an espeak variant or an mbrola base voice. Each talker's
     sex label is drawn first at even odds (most espeak variants are male, so uniform voices would not be)."""
     pool = voices(split)
@@ -127,7 +127,7 @@ def _turn_order(num_speakers: int, rng: np.random.Generator):
 
 
 def _synthetic_turns(spec: MeetingSpec, rng: np.random.Generator):
-    talkers = _pick_voices(spec.voices, spec.num_speakers, rng)
+    talkers = pick_voices(spec.voices, spec.num_speakers, rng)
     pool = text_source.sentences(spec.voices)
     target = rng.uniform(*spec.duration_s)
     for _ in range(MAX_DRAWS):
