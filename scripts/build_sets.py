@@ -9,8 +9,11 @@ docs/simulation.md lists them. Resumable: an interrupted build continues where i
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from engine.simulate.standard import STANDARD_SETS, build_standard_set
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from engine.simulate.standard import STANDARD_SETS, build_standard_set  # noqa: E402
 
 
 def main(names: list[str]) -> int:
