@@ -15,7 +15,7 @@ TRANSCRIBE_PAGE = "pages/transcribe.py"
 
 def open_run(run_id: int) -> None:
     st.session_state.run_id = run_id
-    st.switch_page(TRANSCRIBE_PAGE)
+    st.switch_page(TRANSCRIBE_PAGE, query_params={"run": str(run_id)})
 
 
 st.title("Library")

@@ -29,10 +29,13 @@ def submit(audio, filename: str, num_speakers: int) -> None:
         st.error(str(exc))
         return
     st.session_state.run_id, st.session_state.job_id = run.id, run.job_id
+    st.query_params["run"] = str(run.id)  # a reload of the browser comes back to this run
 
 
 def selected_run() -> persistence.RunInfo | None:
-    """The run this visitor is looking at; on a first visit, the demo's transcript."""
+    """The run this visitor is looking at (kept in the URL too); on a first visit, the demo's transcript."""
+    if "run_id" not in st.session_state and st.query_params.get("run", "").isdigit():
+        st.session_state.run_id = int(st.query_params["run"])
     if "run_id" not in st.session_state:
         demo = next((r for r in persistence.list_recordings() if r.is_demo), None)
         finished = demo and persistence.latest_finished_run(demo.id)

@@ -81,7 +81,8 @@ def test_upload_transcribe_timeline_download_rename(app_server, browser, tmp_pat
     assert "Traceback" not in page_text(browser)
 
     upload(browser, RECORDING)
-    wait_text(browser, "trn00.flac", 30)
+    WebDriverWait(browser, 60).until(lambda b: "run=" in b.current_url, "the page never selected the new run")
+    browser.refresh()  # the job lives in the worker, and the URL brings the page back to it
     # the job runs in the worker while the page polls it; then the page shows the transcript's exports
     seglst_button = download_button(browser, "trn00.seglst.json", timeout_s=240)
     settled(browser)
