@@ -54,9 +54,12 @@ class SSTBackend:
                 for start in range(0, len(samples), step):
                     decoder.accept(samples[start:start + step])
                 seen = decoder.samples_seen / audio.SAMPLE_RATE
-                report(DECODE_SHARE * min(1.0, seen / max(info.duration_s, 1e-6)), f"Decoded {seen:.0f} s")
+                partial = decoder.turns(self.table)
+                # The progress message carries the newest words, so any progress display shows partial results.
+                latest = f": …{partial[-1].text[-60:]}" if partial and partial[-1].text else ""
+                report(DECODE_SHARE * min(1.0, seen / max(info.duration_s, 1e-6)), f"Decoded {seen:.0f} s{latest}")
                 if on_partial:
-                    on_partial(decoder.turns(self.table))
+                    on_partial(partial)
             turns = [t for t in decoder.finish().turns(self.table) if t.words]
         finally:
             torch.set_num_threads(previous)
