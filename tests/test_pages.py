@@ -1,6 +1,7 @@
 """Every page renders (streamlit.testing AppTest) on a fresh temp database, and the demo is there."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from engine import persistence
 from engine.exports import FORMATS, render
 from tests.conftest import AMI_AUDIO, REPO_ROOT
 
-PAGE_FILES = sorted(p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "pages").glob("*.py"))
+# The pages app.py routes (one `st.Page("pages/….py", …)` line each); files starting with "_" are helpers.
+PAGE_FILES = re.findall(r'st\.Page\("([^"]+)"', (REPO_ROOT / "app.py").read_text())
 
 
 def run_app(page: str | None = None) -> AppTest:
@@ -35,6 +37,12 @@ def test_first_visit_shows_the_demo_transcript(db_url):
     assert len(app.get("download_button")) == n_files
     transcript = [m.value for m in app.markdown if m.value.startswith("`")]
     assert len(transcript) == len(turns) and turns[0].text in transcript[0]
+
+
+def test_every_page_file_is_routed():
+    files = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "pages").glob("*.py")
+             if not p.name.startswith("_")}
+    assert files == set(PAGE_FILES)
 
 
 @pytest.mark.parametrize("page", PAGE_FILES)
