@@ -63,14 +63,15 @@ def _summary(session_ids: list[str], wers: dict[str, dict[str, EditCounts]],
 
 
 def _transcribe(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
-                hyp_dir: Path | None) -> tuple[list[Turn], float]:
-    """The backend's turns and compute seconds, reused from `hyp_dir` when an earlier run kept them."""
+                hyp_dir: Path | None) -> tuple[list[Turn], float, float | None]:
+    """The backend's turns, compute seconds and the process's peak memory (MB) after transcribing,
+    reused from `hyp_dir` when an earlier run kept them."""
     saved = hyp_dir / f"{meeting['session_id']}.json" if hyp_dir else None
     if saved and saved.exists():
         data = json.loads(saved.read_text())
         turns = [Turn(t["speaker"], t["start"], t["end"], [Word(*w) for w in t["words"]], t["channel"],
                       t["unterminated"]) for t in data["turns"]]
-        return turns, data["compute_s"]
+        return turns, data["compute_s"], data.get("peak_memory_mb")
     meter = SpeedMeter()
     with meter.measure(meeting["duration_s"]):
         turns = backend.transcribe(set_dir / "audio" / f"{meeting['session_id']}.wav",
@@ -80,9 +81,10 @@ def _transcribe(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
         rows = [{"speaker": t.speaker, "start": t.start, "end": t.end, "channel": t.channel,
                  "unterminated": t.unterminated, "words": [[w.text, w.start, w.end] for w in t.words]} for t in turns]
         tmp = saved.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"turns": rows, "compute_s": meter.compute_s}))
+        tmp.write_text(json.dumps({"turns": rows, "compute_s": meter.compute_s,
+                                   "peak_memory_mb": peak_memory_mb()}))
         tmp.replace(saved)
-    return turns, meter.compute_s
+    return turns, meter.compute_s, peak_memory_mb()
 
 
 def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_speakers: bool = False,
@@ -96,13 +98,14 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
     meetings = select_meetings(set_dir, limit)
     backend = get_backend(backend_name)
     reference, by_stream = [], {"speaker": [], "channel": []}
-    turn_scores, speed, conditions = {}, {}, defaultdict(list)
+    turn_scores, speed, conditions, peaks = {}, {}, defaultdict(list), []
     for i, meeting in enumerate(meetings):
         session = meeting["session_id"]
         if progress:
             progress(i, len(meetings), session)
-        hyp, compute_s = _transcribe(backend, set_dir, meeting, oracle_speakers, hyp_dir)
+        hyp, compute_s, peak_mb = _transcribe(backend, set_dir, meeting, oracle_speakers, hyp_dir)
         speed[session] = (meeting["duration_s"], compute_s)
+        peaks.append(peak_mb or 0.0)
         reference += meeting["reference"]
         for stream in by_stream:
             by_stream[stream] += hypothesis_segments(session, hyp, stream)
@@ -119,7 +122,7 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
         "set": set_dir.name,
         "limit": limit,
         "oracle_speakers": oracle_speakers,
-        "overall": {**_summary(sessions, wers, turn_scores, speed), "peak_memory_mb": peak_memory_mb()},
+        "overall": {**_summary(sessions, wers, turn_scores, speed), "peak_memory_mb": max(peaks, default=0.0)},
         "conditions": {c: _summary(ids, wers, turn_scores, speed) for c, ids in sorted(conditions.items())},
         "sessions": {s: {name: _counts_json(wers[name][s]) for name in wers} | {
             "ref_turns": turn_scores[s].ref_turns, "hyp_turns": turn_scores[s].hyp_turns,

@@ -15,11 +15,13 @@ from engine.metrics.wer import EditCounts, edit_counts, total, wer
 from engine.text import normalize
 
 REFERENCE = [
-    {"session_id": "m1", "speaker": "A", "start_time": 0.0, "end_time": 3.0, "words": "please take the red bags home"},
+    {"session_id": "m1", "speaker": "A", "start_time": 0.0, "end_time": 3.0,
+     "words": "please take the red bags home"},
     {"session_id": "m1", "speaker": "B", "start_time": 2.5, "end_time": 5.0, "words": "we will meet at the station"},
     {"session_id": "m1", "speaker": "A", "start_time": 5.5, "end_time": 7.0, "words": "on wednesday then"},
     {"session_id": "m2", "speaker": "C", "start_time": 0.2, "end_time": 2.0, "words": "a small plastic snake"},
-    {"session_id": "m2", "speaker": "D", "start_time": 1.0, "end_time": 4.0, "words": "and a big toy frog for the kids"},
+    {"session_id": "m2", "speaker": "D", "start_time": 1.0, "end_time": 4.0,
+     "words": "and a big toy frog for the kids"},
     {"session_id": "m2", "speaker": "E", "start_time": 4.5, "end_time": 6.0, "words": "six spoons of snow peas"},
 ]
 HYPOTHESIS = [  # imperfect words, speakers partly confused, channels as streams for ORC

@@ -114,5 +114,6 @@ def load_meetings(directory: Path) -> list[dict]:
     """Every meeting's JSON (spec, measurements, reference), in session order."""
     directory = Path(directory)
     if not (directory / "recipe.json").exists():
-        raise UserError(f"{directory} is not a simulated set (no recipe.json); build one with `python -m engine simulate`.")
+        raise UserError(f"{directory} is not a simulated set (no recipe.json); "
+                        "build one with `python -m engine simulate`.")
     return [json.loads(p.read_text()) for p in sorted((directory / "meetings").glob("*.json"))]
