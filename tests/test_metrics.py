@@ -24,9 +24,10 @@ REFERENCE = [
      "words": "and a big toy frog for the kids"},
     {"session_id": "m2", "speaker": "E", "start_time": 4.5, "end_time": 6.0, "words": "six spoons of snow peas"},
 ]
-HYPOTHESIS = [  # imperfect words, speakers partly confused, channels as streams for ORC
+HYPOTHESIS = [  # imperfect words, speakers partly confused, a spurious turn
     {"session_id": "m1", "speaker": "spk0", "start_time": 0.1, "end_time": 3.1, "words": "Please take the bags home!"},
-    {"session_id": "m1", "speaker": "spk1", "start_time": 2.6, "end_time": 5.2, "words": "we will meet at a station today"},
+    {"session_id": "m1", "speaker": "spk1", "start_time": 2.6, "end_time": 5.2,
+     "words": "we will meet at a station today"},
     {"session_id": "m1", "speaker": "spk1", "start_time": 5.6, "end_time": 7.1, "words": "on wednesday"},
     {"session_id": "m2", "speaker": "spk0", "start_time": 0.2, "end_time": 2.1, "words": "a small plastic snack"},
     {"session_id": "m2", "speaker": "spk0", "start_time": 1.2, "end_time": 4.0, "words": "and big toy frogs for kids"},
