@@ -22,3 +22,9 @@ def refuse(params, progress):
 
 def crash(params, progress):
     return {"ratio": 1 / params["zero"]}
+
+
+def sleep_quietly(params, progress):
+    """Busy for a long time without reporting progress (like one long model call)."""
+    time.sleep(params["seconds"])
+    return {}

@@ -15,9 +15,11 @@ from engine import jobs, persistence
 from engine.jobs import LocalJobRunner
 from engine.storage import default_store
 from engine.transcribe_job import start_transcription
+from engine.worker import CANCEL_GRACE_S
 from tests.conftest import REPO_ROOT
 
-TEST_HANDLERS = {"count": "jobs_for_tests:count", "refuse": "jobs_for_tests:refuse", "crash": "jobs_for_tests:crash"}
+TEST_HANDLERS = {"count": "jobs_for_tests:count", "refuse": "jobs_for_tests:refuse", "crash": "jobs_for_tests:crash",
+                 "sleep_quietly": "jobs_for_tests:sleep_quietly"}
 WORKER_WITH_TEST_HANDLERS = f"""
 import sys
 sys.path.insert(0, {str(REPO_ROOT / 'tests')!r})
@@ -92,6 +94,16 @@ def test_cancel_queued_and_running_jobs(runner):
     after = runner.submit("count", {"steps": 2})  # the worker lives on and takes the next job
     assert wait_for(lambda: settled(runner, after), 30, "a job after the cancel").status == "done"
     assert runner.status(queued).started_at is None
+
+
+@pytest.mark.slow
+def test_a_handler_that_ignores_cancel_is_stopped_with_its_worker(runner):
+    job_id = runner.submit("sleep_quietly", {"seconds": 120})
+    wait_for(lambda: runner.status(job_id).status == "running", 30, "the job to start")
+    runner.cancel(job_id)
+    stopped = wait_for(lambda: settled(runner, job_id), CANCEL_GRACE_S + 10, "the forced stop")
+    assert stopped.status == "cancelled"
+    assert runner.worker.wait(timeout=10) == 3
 
 
 def test_failures_are_recorded_as_a_sentence(runner):
