@@ -266,8 +266,6 @@ def get_run(run_id: int, url: str | None = None) -> RunInfo:
 
 
 def list_runs(recording_id: int | None = None, url: str | None = None) -> list[RunInfo]:
-    from sqlalchemy import func
-
     with session_scope(url) as s:
         n_turns = (select(TurnRow.run_id, func.count().label("n")).group_by(TurnRow.run_id).subquery())
         query = (select(TranscriptionRun, func.coalesce(n_turns.c.n, 0))
