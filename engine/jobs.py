@@ -19,6 +19,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,7 @@ Handler = Callable[[dict[str, Any], Progress], dict[str, Any]]
 HEARTBEAT_S = 2.0  # how often a worker says it is alive while running a job
 STALE_AFTER_S = 60.0  # a job whose worker we cannot check by pid is failed after this long without a heartbeat
 WORKER_IDLE_EXIT_S = float(os.environ.get("CROSSTALK_WORKER_IDLE_S", "600"))
+WORKER_START_TIMEOUT_S = 60.0
 
 
 def check_kind(kind: str) -> None:
@@ -129,22 +131,30 @@ def pid_alive(host: str | None, pid: int | None) -> bool | None:
     return True
 
 
+def worker_starting_path(data_dir: Path | None = None) -> Path:
+    return (data_dir or config.data_dir()) / "worker.starting"
+
+
 def start_worker(data_dir: Path | None = None) -> None:
-    """Start a detached worker for this data dir unless one is running (a losing racer exits at once)."""
+    """Start a detached worker for this data dir unless one is running or starting; returns at once.
+
+    Importing the engine takes seconds, so the page does not wait for it: a marker file says a start is
+    under way (the worker removes it once it holds the lock; a start that failed is retried after
+    WORKER_START_TIMEOUT_S). Two racing starters are harmless: the loser of the lock exits at once.
+    """
     data_dir = data_dir or config.data_dir()
+    marker = worker_starting_path(data_dir)
     if running_worker_pid(data_dir) is not None:
         return
+    if marker.exists() and time.time() - marker.stat().st_mtime < WORKER_START_TIMEOUT_S:
+        return
+    marker.write_text(str(os.getpid()))
     env = {**os.environ, "CROSSTALK_DATA_DIR": str(data_dir), "CROSSTALK_DATABASE_URL": config.database_url()}
     with open(worker_log_path(data_dir), "ab") as log:
-        # --daemon double-forks: the worker is re-parented away from the app, so it never lingers as a
-        # zombie of the app and survives the app's script reruns.
-        started = subprocess.run([sys.executable, "-m", "engine", "worker", "--daemon"], cwd=config.REPO_ROOT,
-                                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60)
-    if started.returncode != 0:
-        raise RuntimeError(f"The background worker could not start; see {worker_log_path(data_dir)}.")
-    deadline = time.monotonic() + 10
-    while running_worker_pid(data_dir) is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+        # --daemon double-forks: the worker is re-parented away from the app and survives its reruns.
+        launcher = subprocess.Popen([sys.executable, "-m", "engine", "worker", "--daemon"], cwd=config.REPO_ROOT,
+                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    threading.Thread(target=launcher.wait, daemon=True).start()  # reap the launcher when it has forked
 
 
 def stop_worker(data_dir: Path | None = None, timeout_s: float = 10.0) -> None:

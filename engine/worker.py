@@ -16,7 +16,9 @@ import traceback
 
 from engine import config, persistence
 from engine.errors import UserError
-from engine.jobs import HANDLERS, HEARTBEAT_S, fail_orphaned_jobs, hold_worker_lock, resolve_handler
+from engine.jobs import (
+    HANDLERS, HEARTBEAT_S, fail_orphaned_jobs, hold_worker_lock, resolve_handler, worker_starting_path,
+)
 from engine.persistence import JobInfo
 
 CANCEL_GRACE_S = 15.0
@@ -46,6 +48,7 @@ def run_worker(idle_exit_s: float, poll_s: float = 0.5) -> int:
     lock = hold_worker_lock()
     if lock is None:
         return 0
+    worker_starting_path().unlink(missing_ok=True)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     os.nice(5)  # the dashboard stays responsive while a job computes
     print(f"worker {os.getpid()} started for {config.data_dir()}", flush=True)

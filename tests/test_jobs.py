@@ -132,8 +132,7 @@ def test_transcription_runs_in_an_on_demand_detached_worker(db_url, data_dir, sp
     try:
         refused = start_transcription(quiet.id, "cascade")
         run = start_transcription(rec.id, "cascade", num_speakers=2)
-        worker_pid = jobs.running_worker_pid(data_dir)
-        assert worker_pid is not None
+        worker_pid = wait_for(lambda: jobs.running_worker_pid(data_dir), 60, "the worker to start")
         with open(f"/proc/{worker_pid}/stat") as fh:  # detached: not a child of this process
             assert int(fh.read().rsplit(")", 1)[1].split()[1]) != os.getpid()
         runner = LocalJobRunner(data_dir)
