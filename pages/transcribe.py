@@ -123,7 +123,7 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
     st.markdown("#### Download")
     sid = session_id(rec.filename)
     for column, fmt in zip(st.columns(len(FORMATS)), FORMATS):
-        column.caption(FORMAT_TITLES[fmt])
+        column.caption(FORMAT_TITLES.get(fmt, fmt.upper()))
         for name, text in render(turns, fmt, sid, rec.duration_s):
             column.download_button(name.removeprefix(sid).lstrip(".-"), data=text, file_name=name,
                                    key=f"download-{name}", on_click="ignore", icon=":material/download:",
