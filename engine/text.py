@@ -9,6 +9,9 @@ _NUMBER_WORDS = {
     "6": "six", "7": "seven", "8": "eight", "9": "nine", "10": "ten",
 }
 
+_NOT_WORD_CHARS = re.compile(r"[^a-z0-9' ]+")
+_DIGIT = re.compile(r"[0-9]")
+
 
 def normalize(text: str) -> str:
     """Lower-case, strip accents and punctuation (keeping in-word apostrophes), spell single digits."""
@@ -17,7 +20,9 @@ def normalize(text: str) -> str:
         text = "".join(c for c in text if not unicodedata.combining(c))
     text = text.lower()
     text = text.replace("&", " and ").replace("-", " ")
-    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    text = _NOT_WORD_CHARS.sub(" ", text)
+    if "'" not in text and not _DIGIT.search(text):  # nothing to strip or spell: skip the per-word loop
+        return " ".join(text.split())
     words = []
     for w in text.split():
         w = w.strip("'")
