@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
 
 from engine import config
 from engine.errors import UserError
-from engine.simulate.synth import SAMPLE_RATE, quantise, resampler
+from engine.simulate.synth import SAMPLE_RATE, quantise, to_16k
 from engine.text import normalize
 
 FRAME = 480  # 30 ms at 16 kHz
@@ -71,6 +70,6 @@ def load_turn(speaker: HumanSpeaker) -> np.ndarray:
     audio, rate = sf.read(saa_dir() / speaker.file, dtype="float32", always_2d=True)
     audio = audio.mean(axis=1)
     if rate != SAMPLE_RATE:
-        audio = resampler(rate)(torch.from_numpy(audio)).numpy()
+        audio = to_16k(audio, rate)
     start, end = speech_bounds(audio)
     return quantise(audio[start:end])

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio
 
 from engine import config
 from engine.simulate.voices import Voice
@@ -48,14 +46,23 @@ def _espeak(text: str, voice: Voice) -> np.ndarray:
             raise RuntimeError(f"espeak-ng made no audio with voice {voice.espeak_name}: {result.stderr.strip()}")
     audio = audio.mean(axis=1)
     if rate != SAMPLE_RATE:
-        audio = resampler(rate)(torch.from_numpy(audio)).numpy()
+        audio = to_16k(audio, rate)
     return quantise(audio)
 
 
 @lru_cache(maxsize=4)
-def resampler(rate: int) -> torchaudio.transforms.Resample:
-    """To 16 kHz; the sinc kernel is built once per input rate (building it costs more than applying it)."""
+def _resampler(rate: int):
+    # Imported here so that merely listing CLI commands does not load torch.
+    import torchaudio
+
     return torchaudio.transforms.Resample(rate, SAMPLE_RATE)
+
+
+def to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Resample to 16 kHz; the sinc kernel is built once per input rate (building costs more than applying)."""
+    import torch
+
+    return _resampler(rate)(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))).numpy()
 
 
 def quantise(audio: np.ndarray) -> np.ndarray:
