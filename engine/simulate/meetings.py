@@ -10,7 +10,7 @@ its first and last non-silent sample, and a turn runs from its first sample to i
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -59,7 +59,6 @@ class Meeting:
     snr_db: float
     rt60_s: float | None
     sample_rate: int = SAMPLE_RATE
-    extra: dict = field(default_factory=dict)
 
     def reference(self) -> list[dict]:
         """SegLST segments, in start order."""
