@@ -54,8 +54,9 @@ def score_utterances(references: pd.Series, hypotheses: pd.Series,
     """
     ref_codes, ref_unique = pd.factorize(references, sort=False)
     hyp_codes, hyp_unique = pd.factorize(hypotheses, sort=False)
-    ref_words = [words(t) for t in ref_unique]
-    hyp_words = [words(t) for t in hyp_unique]
+    # object arrays first: iterating Arrow-backed strings one by one costs more than the conversion
+    ref_words = [words(t) for t in np.asarray(ref_unique, dtype=object)]
+    hyp_words = [words(t) for t in np.asarray(hyp_unique, dtype=object)]
     n = len(ref_codes)
     out = np.zeros((n, 4), dtype=np.int64)
     step = max(1, n // 100)
