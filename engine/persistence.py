@@ -465,6 +465,7 @@ def fail_orphaned_jobs(is_alive: Callable[[str | None, int | None], bool | None]
 # --- fairness: evaluation sets, speakers, utterances, stored analyses ----------------------------
 
 _INSERT_BATCH = 50_000  # rows per executemany: bounded memory, and a progress tick per batch
+_IN_CHUNK = 10_000  # ids per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -519,7 +520,9 @@ def save_evaluation_set(name: str, speakers: pd.DataFrame, utterances: pd.DataFr
             if not replace:
                 raise UserError(f"An evaluation set named '{name}' exists already; choose another name or replace it.")
             s.execute(delete(EvaluationSet).where(EvaluationSet.id == existing))
-        row = EvaluationSet(name=name, source=source, attribution=attribution, params=params or {})
+        # sets never change after import, so their sizes are stored once instead of counted on every listing
+        params = {**(params or {}), "n_speakers": len(speakers), "n_utterances": len(utterances)}
+        row = EvaluationSet(name=name, source=source, attribution=attribution, params=params)
         s.add(row)
         s.flush()
         conn = s.connection()
@@ -552,10 +555,9 @@ def save_evaluation_set(name: str, speakers: pd.DataFrame, utterances: pd.DataFr
 
 def list_evaluation_sets(url: str | None = None) -> list[EvaluationSetInfo]:
     with session_scope(url) as s:
-        n_speakers = dict(s.execute(select(Speaker.set_id, func.count()).group_by(Speaker.set_id)).all())
-        n_utts = dict(s.execute(select(Utterance.set_id, func.count()).group_by(Utterance.set_id)).all())
         return [EvaluationSetInfo(r.id, r.name, r.source, r.attribution, dict(r.params or {}),
-                                  n_speakers.get(r.id, 0), n_utts.get(r.id, 0), r.created_at)
+                                  int((r.params or {}).get("n_speakers", 0)), int((r.params or {}).get("n_utterances", 0)),
+                                  r.created_at)
                 for r in s.scalars(select(EvaluationSet).order_by(EvaluationSet.created_at, EvaluationSet.id))]
 
 
@@ -596,15 +598,20 @@ def worst_utterances(set_id: int, speaker_ids: Iterable[int], limit: int = 20,
     """The utterances with the most errors among these speakers (for the click-through to a region)."""
     errors = Utterance.substitutions + Utterance.deletions + Utterance.insertions
     ids = [int(i) for i in speaker_ids]
-    query = (select(Utterance.utterance_key, Speaker.speaker_key, Utterance.reference, Utterance.hypothesis,
-                    Utterance.substitutions, Utterance.deletions, Utterance.insertions, Utterance.ref_words)
-             .join(Speaker, Speaker.id == Utterance.speaker_id)
-             .where(Utterance.set_id == set_id, Utterance.speaker_id.in_(ids))
-             .order_by(errors.desc(), Utterance.id).limit(limit))
+    rows = []
     with session_scope(url) as s:
-        rows = s.execute(query).all()
-    return pd.DataFrame(rows, columns=["utterance", "speaker", "reference", "hypothesis", "substitutions",
-                                       "deletions", "insertions", "ref_words"])
+        # in chunks: databases cap the number of bound parameters, and a region may hold 50k speakers
+        for start in range(0, len(ids), _IN_CHUNK):
+            query = (select(Utterance.utterance_key, Speaker.speaker_key, Utterance.reference, Utterance.hypothesis,
+                            Utterance.substitutions, Utterance.deletions, Utterance.insertions, Utterance.ref_words,
+                            errors.label("errors"), Utterance.id)
+                     .join(Speaker, Speaker.id == Utterance.speaker_id)
+                     .where(Utterance.set_id == set_id, Utterance.speaker_id.in_(ids[start:start + _IN_CHUNK]))
+                     .order_by(errors.desc(), Utterance.id).limit(limit))
+            rows += s.execute(query).all()
+    rows = sorted(rows, key=lambda r: (-r.errors, r.id))[:limit]
+    return pd.DataFrame([r[:8] for r in rows], columns=["utterance", "speaker", "reference", "hypothesis",
+                                                        "substitutions", "deletions", "insertions", "ref_words"])
 
 
 def save_analysis(set_id: int, kind: str, method: str, params: dict[str, Any], definitions: dict[str, Any],

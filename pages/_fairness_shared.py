@@ -1,8 +1,12 @@
-"""What the Regional WER and Cohorts pages share: the evaluation-set picker and cached speaker totals."""
+"""What the fairness pages share: the evaluation-set picker, cached speaker totals, a compact pydeck Deck."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+import pydeck as pdk
 import streamlit as st
+from pydeck.bindings.json_tools import default_serialize
 
 from engine import persistence
 from engine.fairness.demo import DEMO_SET_NAME
@@ -24,3 +28,11 @@ def pick_evaluation_set(key: str) -> persistence.EvaluationSetInfo:
     name = st.selectbox("Evaluation set", names, index=names.index(DEMO_SET_NAME) if DEMO_SET_NAME in names else 0,
                         key=key)
     return next(s for s in sets if s.name == name)
+
+
+class CompactDeck(pdk.Deck):
+    """A Deck whose JSON is compact: pydeck indents it, which forces Python's slow pure-Python encoder
+    (0.2 s and 6x the bytes for the outline layer alone, on every rerun)."""
+
+    def to_json(self) -> str:
+        return json.dumps(self, default=default_serialize, separators=(",", ":"))

@@ -12,7 +12,7 @@ from engine.errors import UserError
 from engine.fairness import analyses, mapdata
 from engine.fairness.alignment import align_words
 from engine.fairness.regions import RegionParams
-from pages._fairness_shared import pick_evaluation_set, speaker_totals
+from pages._fairness_shared import CompactDeck, pick_evaluation_set, speaker_totals
 
 OP_STYLE = {"sub": "background:#f8d7a8", "del": "background:#f5b5b5;text-decoration:line-through",
             "ins": "background:#b9e4c0"}
@@ -70,14 +70,14 @@ points = speaker_totals(info.id, info.created_at)
 if where:
     points = points[[str(a.get(attribute)) == where[attribute] for a in points["attributes"]]]
 points = mapdata.speaker_points(points, float(regions["wer"].min()), float(regions["wer"].max()))
-deck = pdk.Deck(
+deck = CompactDeck(
     layers=[
         pdk.Layer("GeoJsonLayer", mapdata.boundaries(), id="boundaries", stroked=True, filled=True,
                   get_fill_color=[235, 235, 228, 255], get_line_color=[150, 150, 150, 255],
                   line_width_min_pixels=0.6),
         pdk.Layer("PolygonLayer", regions, id="regions", get_polygon="polygon", get_fill_color="colour",
                   get_line_color=[60, 60, 60, 200], line_width_min_pixels=1, pickable=True, auto_highlight=True),
-        pdk.Layer("ScatterplotLayer", points, id="speakers", get_position=["lon", "lat"], get_fill_color="colour",
+        pdk.Layer("ScatterplotLayer", points[["lon", "lat", "colour", "tooltip"]], id="speakers", get_position=["lon", "lat"], get_fill_color="colour",
                   radius_min_pixels=2.5, radius_max_pixels=6, get_radius=3000, pickable=True),
     ],
     initial_view_state=pdk.ViewState(**mapdata.view_of([r["bounds"] for r in analysis.rows])),

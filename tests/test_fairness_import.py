@@ -77,7 +77,7 @@ def test_offline_geocoding_of_cities_states_countries_and_zips():
     assert geocode.geocode_zip("not a zip") is None
 
 
-def test_import_stores_counts_per_utterance_and_reports_geocoding(db_url):
+def test_import_stores_counts_per_utterance_and_reports_geocoding(db_url, monkeypatch):
     result = import_frame(small_table(), "small", url=db_url)
     assert result.info.n_speakers == 4 and result.info.n_utterances == 5
     geo = result.geocoding
@@ -94,8 +94,11 @@ def test_import_stores_counts_per_utterance_and_reports_geocoding(db_url):
     assert attrs["native_language"] == "english" and attrs["geo_us_state"] == "PA"
     assert totals.loc["dan", "attributes"]["geo_us_state"] == "MA"  # from the ZIP
     assert pd.isna(totals.loc["carol", "lat"])
-    worst = persistence.worst_utterances(result.info.id, totals["speaker_id"], limit=1, url=db_url)
-    assert worst.loc[0, "utterance"] == "d1"  # 7 deletions
+    worst = persistence.worst_utterances(result.info.id, totals["speaker_id"], limit=2, url=db_url)
+    assert worst["utterance"].tolist() == ["d1", "a2"]  # 7 deletions; then 2 errors (a2 before b1 and c1 by id)
+    # the id list goes to the database in chunks; merging the chunks gives the same answer
+    monkeypatch.setattr(persistence, "_IN_CHUNK", 1)
+    assert persistence.worst_utterances(result.info.id, totals["speaker_id"], limit=2, url=db_url).equals(worst)
 
 
 def test_a_failed_import_leaves_nothing_behind(db_url):
