@@ -198,3 +198,21 @@ def test_import_and_analyses_on_postgresql(postgres_url):
     assert sum(r["n_speakers"] for r in cohorts.rows) == 200
     with pytest.raises(UserError, match="exists already"):
         import_frame(synthetic.utterances, "pg-set", url=postgres_url)
+
+
+def test_demo_set_seeds_once_and_refreshes_when_the_parquet_grows(db_url, tmp_path, monkeypatch):
+    from engine.fairness import demo
+
+    shipped = pd.read_parquet(demo.DEMO_PARQUET)
+    assert {"utterance_id", "speaker_id", "reference", "hypothesis", "lat", "lon", "place", "native_language",
+            "embedding"} <= set(shipped.columns)
+    assert shipped["reference"].str.startswith("Please call Stella").all()
+    smaller = tmp_path / "demo.parquet"
+    shipped.head(5).to_parquet(smaller)
+    monkeypatch.setattr(demo, "DEMO_PARQUET", smaller)
+    assert demo.seed_demo_set(db_url) is True
+    assert demo.seed_demo_set(db_url) is False  # idempotent
+    shipped.head(8).to_parquet(smaller)
+    assert demo.seed_demo_set(db_url) is True
+    (info,) = persistence.list_evaluation_sets(db_url)
+    assert info.name == demo.DEMO_SET_NAME and info.n_speakers == 8 and "CC BY-NC-SA" in info.attribution

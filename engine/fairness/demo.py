@@ -27,16 +27,21 @@ NOT_ATTRIBUTES = ("duration_s",)
 
 
 def seed_demo_set(url: str | None = None) -> bool:
-    """Import the demo set unless it is there (or no parquet ships); True when this call imported it."""
+    """Import the demo set unless it is there already (or no parquet ships); True when this call imported it.
+
+    A database seeded from an older, smaller parquet (the build resumes and grows it) gets the new one.
+    """
     if not DEMO_PARQUET.exists():
         return False
-    if any(info.name == DEMO_SET_NAME for info in persistence.list_evaluation_sets(url)):
+    frame = pd.read_parquet(DEMO_PARQUET).drop(columns=list(NOT_ATTRIBUTES), errors="ignore")
+    stored = next((info for info in persistence.list_evaluation_sets(url) if info.name == DEMO_SET_NAME), None)
+    if stored is not None and stored.n_utterances == len(frame):
         return False
     from engine.fairness.importing import import_frame
 
-    frame = pd.read_parquet(DEMO_PARQUET).drop(columns=list(NOT_ATTRIBUTES), errors="ignore")
     try:
-        import_frame(frame, DEMO_SET_NAME, source=SOURCE, attribution=ATTRIBUTION, url=url)
+        import_frame(frame, DEMO_SET_NAME, source=SOURCE, attribution=ATTRIBUTION, replace=stored is not None,
+                     url=url)
     except (UserError, IntegrityError):  # another process seeded it a moment ago
         return False
     return True
