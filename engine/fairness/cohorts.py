@@ -23,6 +23,7 @@ from engine.fairness import stats
 KMEANS_FULL_LIMIT = 10_000
 MAX_THRESHOLDS = 32
 MAX_CROSSTAB_CATEGORIES = 12
+PER_ATTRIBUTE_PERMUTATIONS = 199
 
 
 @dataclass(frozen=True)
@@ -228,15 +229,24 @@ def geodemographic(attrs: pd.DataFrame, errors: np.ndarray, words: np.ndarray,
     labels = (~best.bottom_mask).astype(np.int64)  # 0 = bottom side, 1 = rest
     cohorts = _describe(labels, [best.definition, best.rest_definition], [best.definition, best.rest_definition],
                         errors, words, params, bottom=0)
-    codes, uniques, numeric = _attribute_codes(attrs[best.attribute])
-    spk = np.bincount(codes, minlength=len(uniques))
-    p_value = stats.permutation_p_value(errors, words, codes, len(uniques),
-                                        _partition_statistic(spk, numeric, params), params.n_perm, params.seed)
+
+    def p_value_of(attribute: str, n_perm: int) -> float:
+        codes, uniques, numeric = _attribute_codes(attrs[attribute])
+        spk = np.bincount(codes, minlength=len(uniques))
+        return stats.permutation_p_value(errors, words, codes, len(uniques),
+                                         _partition_statistic(spk, numeric, params), n_perm, params.seed)
+
+    p_value = p_value_of(best.attribute, params.n_perm)
+    # Many-valued attributes (birth country) reach large differences by chance; a p-value per attribute
+    # shows the analyst which partitions are more than that.
+    p_values = [p_value] + [p_value_of(p.attribute, min(params.n_perm, PER_ATTRIBUTE_PERMUTATIONS))
+                            for p in partitions[1:]]
     categories = {p.attribute: _as_category(p, attrs) for p in partitions[:2]}
     extras = {
         "partitions": [{"attribute": p.attribute, "bottom": p.definition, "rest": p.rest_definition,
                         "wer_difference": p.score, "wer_gap_pct": p.gap_pct,
-                        "bottom_speakers": int(p.bottom_mask.sum())} for p in partitions],
+                        "bottom_speakers": int(p.bottom_mask.sum()), "p_value": pv}
+                       for p, pv in zip(partitions, p_values)],
         "intersections": _crosstab(pd.DataFrame(categories), *categories, errors, words, params)
         if len(categories) == 2 else [],
         "intersection_attributes": list(categories),
