@@ -41,7 +41,8 @@ def test_geodemographic_finds_the_raised_categories_and_the_hand_computed_gap():
     rng = np.random.default_rng(11)
     n = 500
     attrs = pd.DataFrame({"language": rng.choice(["english", "spanish", "mandarin", "arabic"], n),
-                          "sex": rng.choice(["female", "male"], n), "age": rng.integers(18, 80, n).astype(float)})
+                          "sex": rng.choice(["female", "male"], n), "age": rng.integers(18, 80, n).astype(float),
+                          "town": rng.choice([f"town{i}" for i in range(60)], n)})  # many values, no effect
     words = rng.integers(40, 80, n).astype(float)
     raised = attrs["language"].isin(["mandarin", "arabic"]).to_numpy()
     errors = rng.binomial(words.astype(int), np.where(raised, 0.35, 0.15)).astype(float)
@@ -53,7 +54,10 @@ def test_geodemographic_finds_the_raised_categories_and_the_hand_computed_gap():
     assert bottom.wer_gap_pct == pytest.approx(100 * (wer_b - wer_r) / wer_r)
     assert bottom.share_pct == pytest.approx(100 * raised.sum() / n)
     assert result.p_value < 0.01
+    by_attribute = {p["attribute"]: p for p in result.extras["partitions"]}
     assert result.extras["partitions"][0]["attribute"] == "language"
+    assert by_attribute["language"]["p_value"] < 0.01
+    assert by_attribute["town"]["p_value"] > 0.05  # a chance partition of 60 towns is told apart
     assert {row["language"] for row in result.extras["intersections"]} == {"english", "spanish", "mandarin", "arabic"}
 
 
