@@ -4,7 +4,7 @@
 
 Reports ORC-WER, cpWER and tcpWER (meeteval) as counts and rates, turn counting accuracy, start/end
 latency on matched turns, real-time factor and peak memory. ORC-WER streams are the backend's output
-channels where it has them (SST), else its speaker labels (the cascade).
+channels (SST: two); a backend without channels (the cascade) is one stream.
 """
 from __future__ import annotations
 
@@ -36,10 +36,15 @@ def select_meetings(set_dir: Path, limit: int | None = None) -> list[dict]:
 
 
 def hypothesis_segments(session_id: str, turns: list[Turn], stream: str) -> list[dict]:
-    """SegLST for a backend's turns; `stream` is "speaker" (cpWER) or "channel" (ORC-WER)."""
+    """SegLST for a backend's turns; `stream` is "speaker" (cpWER) or "channel" (ORC-WER).
+
+    A backend without output channels (the cascade) is one stream for ORC-WER. Its speaker labels are not
+    used as streams there: ORC-WER's cost grows exponentially with the number of streams (4-6 speakers
+    took over 10 GB and did not finish), and speaker attribution is what cpWER scores.
+    """
     rows = []
     for t in turns:
-        label = t.speaker if stream == "speaker" or t.channel is None else f"channel{t.channel}"
+        label = t.speaker if stream == "speaker" else f"channel{t.channel or 0}"
         rows.append({"session_id": session_id, "speaker": label, "start_time": t.start, "end_time": t.end,
                      "words": normalize(t.text)})
     return rows
@@ -105,7 +110,8 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
             progress(i, len(meetings), session)
         hyp, compute_s, peak_mb = _transcribe(backend, set_dir, meeting, oracle_speakers, hyp_dir)
         speed[session] = (meeting["duration_s"], compute_s)
-        peaks.append(peak_mb or 0.0)
+        if peak_mb is not None:  # unknown for hypotheses kept before peaks were recorded
+            peaks.append(peak_mb)
         reference += meeting["reference"]
         for stream in by_stream:
             by_stream[stream] += hypothesis_segments(session, hyp, stream)
@@ -122,7 +128,7 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
         "set": set_dir.name,
         "limit": limit,
         "oracle_speakers": oracle_speakers,
-        "overall": {**_summary(sessions, wers, turn_scores, speed), "peak_memory_mb": max(peaks, default=0.0)},
+        "overall": {**_summary(sessions, wers, turn_scores, speed), "peak_memory_mb": max(peaks, default=None)},
         "conditions": {c: _summary(ids, wers, turn_scores, speed) for c, ids in sorted(conditions.items())},
         "sessions": {s: {name: _counts_json(wers[name][s]) for name in wers} | {
             "ref_turns": turn_scores[s].ref_turns, "hyp_turns": turn_scores[s].hyp_turns,

@@ -41,8 +41,6 @@ def test_evaluate_cli_scores_the_cascade_and_stores_the_run(tiny_set, db_url, tm
         assert counts["errors"] == counts["substitutions"] + counts["deletions"] + counts["insertions"]
         assert counts["errors"] == sum(c[metric]["errors"] for c in results["conditions"].values())
         assert counts["wer"] == pytest.approx(counts["errors"] / counts["words"])
-    # Speaker-agnostic ORC-WER can only be lower than or equal to the speaker-attributed cpWER.
-    assert overall["orc_wer"]["errors"] <= overall["cp_wer"]["errors"]
     assert overall["turns"]["hyp_turns"] > 0  # the cascade found speech to transcribe
     assert overall["turns"]["ref_turns"] == len(reference) and overall["turns"]["sessions"] == 2
     assert overall["rtf"] > 0 and overall["peak_memory_mb"] > 100

@@ -67,7 +67,8 @@ def run(args) -> int:
     results = evaluate(args.backend, args.set_dir, args.limit, args.oracle_speakers, progress, args.hyp_dir)
     bar.close()
     print(format_table(results))
-    print(f"peak memory {results['overall']['peak_memory_mb']:.0f} MB")
+    peak = results["overall"]["peak_memory_mb"]
+    print("peak memory unknown (kept hypotheses carry none)" if peak is None else f"peak memory {peak:.0f} MB")
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     if not args.no_db:
