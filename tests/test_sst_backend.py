@@ -9,31 +9,16 @@ from engine import audio, config
 from engine.backends.sst import SSTBackend
 from engine.errors import UserError
 from engine.sst.checkpoint import save_model
-from engine.sst.config import SSTConfig
-from engine.sst.features import Fbank
-from engine.sst.model import SSTModel
-from engine.sst.tokens import TokenTable
+from tests.sst_models import TABLE, lively_model
 
 RECORDING = config.shared_data_dir() / "saa" / "audio" / "english_002.ogg"
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """An untrained model whose output varies with the audio (see tests/test_sst_model.py)."""
-    table = TokenTable()
-    cfg = SSTConfig(encoder_dim=48, subsampling_channels=32, mixture_layers=1, prediction_dim=40,
-                    prediction_embed_dim=16, joint_dim=40, vocab_size=len(table))
-    torch.manual_seed(0)
-    model = SSTModel(cfg)
-    feats = Fbank(cfg)(torch.from_numpy(audio.load(RECORDING))[None])[0]
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.5)
-        model.feat_mean.copy_(feats.mean(0))
-        model.feat_std.copy_(feats.std(0))
-        model.joint_out.bias[0] += 3.0
+    """An untrained model whose output varies with the audio (see tests/sst_models.py)."""
     path = tmp_path_factory.mktemp("models") / "sst.pt"
-    save_model(path, model, table, {})
+    save_model(path, lively_model(torch.from_numpy(audio.load(RECORDING))), TABLE, {})
     return path
 
 

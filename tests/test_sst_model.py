@@ -2,7 +2,6 @@
 turns from tokens, and the checkpoint round trip."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -10,37 +9,11 @@ import torchaudio.functional as AF
 
 from engine import config
 from engine.sst.checkpoint import load_model, save_model
-from engine.sst.config import SSTConfig
 from engine.sst.decode import Emission, StreamingDecoder, decode_streaming, decode_whole, tokens_to_turns
 from engine.sst.features import Fbank
 from engine.sst.heat import heat_assign
-from engine.sst.model import CausalConvSubsampling, SSTModel
-from engine.sst.tokens import TokenTable
-
-TABLE = TokenTable()
-TINY = SSTConfig(encoder_dim=48, subsampling_channels=32, mixture_layers=1, prediction_dim=40,
-                 prediction_embed_dim=16, joint_dim=40, vocab_size=len(TABLE))
-
-
-def tiny_model(seed: int = 0) -> SSTModel:
-    torch.manual_seed(seed)
-    return SSTModel(TINY).eval()
-
-
-def lively_model(speech: torch.Tensor) -> SSTModel:
-    """An untrained model whose greedy output varies with the audio: at the default initialisation
-    every frame gives the same symbols, which would make a streaming test blind. Larger random weights,
-    feature statistics of the audio, and a blank bias give a few hundred varied tokens on 7 s."""
-    model = tiny_model()
-    feats = Fbank(TINY)(speech[None])[0]
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.5)
-        model.feat_mean.copy_(feats.mean(0))
-        model.feat_std.copy_(feats.std(0))
-        model.joint_out.bias[0] += 3.0
-    return model
-
+from engine.sst.model import CausalConvSubsampling
+from tests.sst_models import TABLE, TINY, lively_model, tiny_model
 
 @pytest.fixture(scope="module")
 def speech() -> torch.Tensor:
