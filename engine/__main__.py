@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "engine.cli.train",
     "engine.cli.simulate",
     "engine.cli.evaluate",
+    "engine.cli.mitigate",
 ]
 
 
