@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
+from engine.errors import UserError
+from engine.fairness.stats import percentile_ci
+
 DEFAULTS = {
     "name": "arw",
     "steps": 400,
@@ -72,4 +77,152 @@ def params_from_args(args: argparse.Namespace) -> dict:
 
 def run(params: dict, url: str | None = None) -> int:
     """Train baseline and ARW, evaluate both on the held-out speakers, store; returns the experiment id."""
-    raise NotImplementedError("ARW experiment is being written (issue #6)")
+    import torch
+    from tqdm import tqdm
+
+    from engine import persistence
+    from engine.mitigation import arw, speaker_data
+
+    p = {**DEFAULTS, **params}
+    _check(p)
+    torch.set_num_threads(1)
+    saa = speaker_data.stratified_subset(speaker_data.saa_speakers(), p["max_saa_speakers"], p["seed"])
+    libri = speaker_data.stratified_subset(speaker_data.librispeech_speakers(), p["max_librispeech_speakers"],
+                                           p["seed"])
+    saa_train, heldout = speaker_data.split_heldout(saa, p["heldout_share"], p["seed"])
+    if len(heldout) < 2:
+        raise UserError("Fewer than two held-out speakers: raise --max-saa-speakers or --heldout-share.")
+    min_frames = int(2 * p["crop_max_s"] * speaker_data.FRAMES_PER_S)
+    train_features = []
+    for speaker in tqdm(saa_train + libri, desc="features (cached after the first run)", unit="speaker"):
+        features = speaker_data.speaker_features(speaker)
+        if len(features) >= min_frames:  # two non-overlapping training crops must fit
+            train_features.append(features)
+    if len(train_features) < 2:
+        raise UserError("Fewer than two training speakers have enough speech for two crops.")
+    enrol, test = eval_crops([speaker_data.speaker_features(s) for s in heldout],
+                             int(p["eval_crop_s"] * speaker_data.FRAMES_PER_S), p["eval_crops"])
+    models = []
+    for adversarial in (False, True):
+        config = arw.TrainConfig(
+            steps=p["steps"], seed=p["seed"], embedding_dim=p["embedding_dim"], channels=p["channels"],
+            speakers_per_batch=min(p["speakers_per_batch"], len(train_features)), crop_min_s=p["crop_min_s"],
+            crop_max_s=p["crop_max_s"], lr=p["lr"], adversarial=adversarial, adversary_lr=p["adversary_lr"],
+            adversary_warmup=p["adversary_warmup"], kmeans_clusters=p["kmeans_clusters"])
+        name = "arw" if adversarial else "baseline"
+        with tqdm(total=p["steps"], desc=f"training {name}", unit="step") as bar:
+            trained = arw.train(train_features, config,
+                                on_step=lambda step, loss: (bar.update(), bar.set_postfix(loss=f"{loss:.3f}")))
+        models.append({"model": name, **evaluate(trained.model, enrol, test, heldout, p),
+                       "training": trained.summary()})
+    results = {"models": models, "data": {
+        "train_speakers": len(train_features), "train_saa_speakers": len(saa_train),
+        "train_librispeech_speakers": len(libri), "heldout_speakers": len(heldout)}, "notes": NOTES}
+    return persistence.save_experiment("arw", p["name"], p, _json_safe(results), url=url)
+
+
+NOTES = (
+    "Speaker verification on held-out Speech Accent Archive speakers, all audio at 8 kHz (SAA is telephone band; "
+    "LibriSpeech is downsampled to match). Training: LibriSpeech excerpts + SAA training speakers, random 2–3 s "
+    "crops, angular prototypical loss; baseline and ARW share seed, batches and update budget. ARW: a linear "
+    "adversary on the detached embedding + k-means cluster id gives each crop λ = 1 + n·f/Σf, pairs weigh "
+    "λ_i + λ_j; the adversary never sees sex or country. Trials: per held-out speaker, crops from the first half "
+    "of the recording (enrolment) against crops from the second half (test), so target and non-target trials both "
+    "compare different words; non-targets within the group for by-group EER. Country groups are birth-country "
+    "regions (engine/mitigation/speaker_data.py COUNTRY_GROUPS); the spread is max − min over groups with at "
+    "least min_group_speakers held-out speakers; the gender gap is |EER_female − EER_male|. CIs: 95 % percentile "
+    "bootstrap over speakers (trials rebuilt from each draw). Training seconds are CPU seconds of one thread."
+)
+
+
+def eval_crops(features: list[np.ndarray], crop_frames: int, per_half: int) -> tuple[np.ndarray, np.ndarray]:
+    """Enrolment crops from each recording's first half, test crops from its second half: two arrays of shape
+    (n speakers, per_half, crop_frames, F), crops evenly spaced inside their half (shorter halves: padded by
+    repetition, which the statistics pooling tolerates)."""
+    enrol, test = [], []
+    for frames in features:
+        half = len(frames) // 2
+        enrol.append(_evenly_spaced(frames[:half], crop_frames, per_half))
+        test.append(_evenly_spaced(frames[half:], crop_frames, per_half))
+    return np.stack(enrol), np.stack(test)
+
+
+def _evenly_spaced(frames: np.ndarray, crop_frames: int, count: int) -> np.ndarray:
+    if len(frames) < crop_frames:
+        frames = np.resize(frames, (crop_frames, frames.shape[1]))
+    starts = np.linspace(0, len(frames) - crop_frames, count).astype(int)
+    return np.stack([frames[s:s + crop_frames] for s in starts])
+
+
+def evaluate(model, enrol: np.ndarray, test: np.ndarray, heldout: list, p: dict) -> dict:
+    """EER overall, by sex and by country group with bootstrap CIs; the gender gap and the country spread."""
+    from engine.mitigation.eer import bootstrap_eers, build_trials, eer_summary
+    from engine.mitigation.speaker_model import embed
+
+    n, k = enrol.shape[:2]
+    embeddings = embed(model, np.concatenate([enrol.reshape(n * k, *enrol.shape[2:]),
+                                              test.reshape(n * k, *test.shape[2:])]))
+    trials = build_trials(embeddings[:n * k].reshape(n, k, -1), embeddings[n * k:].reshape(n, k, -1))
+    groups = []
+    summaries = {}
+    for kind, labels in (("overall", ["all"] * n), ("sex", [s.sex for s in heldout]),
+                         ("country_group", [s.country_group for s in heldout])):
+        names = sorted(set(labels))
+        strata = [np.flatnonzero(np.array(labels) == name) for name in names]
+        replicates = bootstrap_eers(trials, strata, p["n_boot"], p["seed"])
+        rows = [{"group_kind": kind, "group": name, **eer_summary(trials, strata[g], replicates[:, g])}
+                for g, name in enumerate(names)]
+        groups += rows
+        observed = np.array([row["eer"] for row in rows])
+        summaries[kind] = (names, [len(members) for members in strata], observed, replicates)
+    return {"groups": groups, "gender_gap": _gender_gap(*summaries["sex"]),
+            "country_spread": _spread(*summaries["country_group"], p["min_group_speakers"])}
+
+
+def _gender_gap(names, sizes, observed, replicates) -> dict:
+    if set(names) != {"female", "male"}:
+        return {"value": None, "ci_low": None, "ci_high": None}
+    f, m = names.index("female"), names.index("male")
+    return _statistic_with_ci(lambda eers: np.abs(eers[..., f] - eers[..., m]), observed, replicates)
+
+
+def _spread(names, sizes, observed, replicates, min_speakers: int) -> dict:
+    kept = [g for g, size in enumerate(sizes) if size >= min_speakers]
+    if len(kept) < 2:
+        return {"value": None, "ci_low": None, "ci_high": None, "groups": [names[g] for g in kept]}
+    spread = _statistic_with_ci(lambda eers: eers[..., kept].max(axis=-1) - eers[..., kept].min(axis=-1),
+                                observed, replicates)
+    return {**spread, "groups": [names[g] for g in kept]}
+
+
+def _statistic_with_ci(statistic, observed: np.ndarray, replicates: np.ndarray) -> dict:
+    """statistic maps EERs (..., groups) → (...): its value on the observed EERs (groups,) and its percentile CI
+    over the joint replicates (n_boot, groups), where every group was resampled in the same replicate."""
+    low, high = percentile_ci(statistic(replicates))
+    return {"value": float(statistic(observed)), "ci_low": float(low), "ci_high": float(high)}
+
+
+def _check(p: dict) -> None:
+    if p["steps"] < 1:
+        raise UserError("--steps must be at least 1.")
+    if not 0 < p["heldout_share"] < 1:
+        raise UserError("--heldout-share must be between 0 and 1 (e.g. 0.3).")
+    if p["speakers_per_batch"] < 2:
+        raise UserError("--speakers-per-batch must be at least 2 (the other speakers are the negatives).")
+    if not 0 < p["crop_min_s"] <= p["crop_max_s"]:
+        raise UserError("--crop-min-s must be positive and not above --crop-max-s.")
+    if p["eval_crops"] < 1 or p["eval_crop_s"] <= 0 or p["n_boot"] < 1:
+        raise UserError("--eval-crops, --eval-crop-s and --n-boot must be positive.")
+
+
+def _json_safe(value):
+    """NaN and numpy scalars → JSON (NaN becomes null: PostgreSQL's JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
