@@ -280,6 +280,13 @@ def latest_finished_run(recording_id: int, url: str | None = None) -> RunInfo | 
     return next((r for r in list_runs(recording_id, url) if r.status == "done"), None)
 
 
+def _replace_turns(s, run_id: int, turns: list[Turn]) -> None:
+    s.execute(delete(TurnRow).where(TurnRow.run_id == run_id))
+    s.add_all(TurnRow(run_id=run_id, speaker=t.speaker, channel=t.channel, start=float(t.start),
+                      end=float(t.end), text=t.text, unterminated=bool(t.unterminated),
+                      words=[[w.text, w.start, w.end] for w in t.words]) for t in turns)
+
+
 def save_turns(run_id: int, turns: Iterable[Turn], *, rtf: float | None = None, url: str | None = None) -> int:
     """Replace the run's turns with `turns` and mark it done, all in one transaction. Returns the count."""
     turns = list(turns)
@@ -287,12 +294,24 @@ def save_turns(run_id: int, turns: Iterable[Turn], *, rtf: float | None = None, 
         run = s.get(TranscriptionRun, run_id)
         if run is None:
             raise UserError("This transcription no longer exists; its recording may have been deleted.")
-        s.execute(delete(TurnRow).where(TurnRow.run_id == run_id))
-        s.add_all(TurnRow(run_id=run_id, speaker=t.speaker, channel=t.channel, start=float(t.start),
-                          end=float(t.end), text=t.text, unterminated=bool(t.unterminated),
-                          words=[[w.text, w.start, w.end] for w in t.words]) for t in turns)
+        _replace_turns(s, run_id, turns)
         run.status, run.rtf, run.finished_at = "done", rtf, utcnow()
     return len(turns)
+
+
+def save_partial_turns(run_id: int, turns: Iterable[Turn], url: str | None = None) -> bool:
+    """Replace a running run's turns with the ones decoded so far (the page shows them while the job runs).
+
+    Only a run that is still running is touched: a late call can never overwrite a finished transcript.
+    Returns whether the turns were stored.
+    """
+    turns = list(turns)
+    with session_scope(url) as s:
+        run = s.get(TranscriptionRun, run_id)
+        if run is None or run.status != "running":
+            return False
+        _replace_turns(s, run_id, turns)
+    return True
 
 
 def get_turns(run_id: int, *, display_names: bool = False, url: str | None = None) -> list[Turn]:

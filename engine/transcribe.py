@@ -25,7 +25,8 @@ class TranscriptionResult:
 
 
 def transcribe_file(path: Path | str, backend: str | Backend = "cascade", num_speakers: int | None = None,
-                    progress: Callable[[float, str], None] | None = None) -> TranscriptionResult:
+                    progress: Callable[[float, str], None] | None = None,
+                    on_partial: Callable[[list[Turn]], None] | None = None) -> TranscriptionResult:
     """Validate the file (UserError for bad input), then run the backend (a name, or a configured instance)."""
     path = Path(path)
     if num_speakers is not None and num_speakers < 1:
@@ -33,7 +34,7 @@ def transcribe_file(path: Path | str, backend: str | Backend = "cascade", num_sp
     engine = get_backend(backend) if isinstance(backend, str) else backend
     info = audio.probe(path)
     started = time.perf_counter()
-    turns = sorted(engine.transcribe(path, num_speakers=num_speakers, progress=progress),
+    turns = sorted(engine.transcribe(path, num_speakers=num_speakers, progress=progress, on_partial=on_partial),
                    key=lambda t: (t.start, t.end))
     return TranscriptionResult(turns=turns, duration_s=info.duration_s,
                                processing_s=time.perf_counter() - started)

@@ -1,11 +1,15 @@
 """The "transcribe" job: start one for a recording, and its handler (run a backend, save the run's turns)."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from engine import persistence
 from engine.errors import UserError
 from engine.jobs import JobRunner, Progress, get_runner
+from engine.types import Turn
+
+PARTIAL_EVERY_S = 2.0  # how often partial turns are written for the page (it polls every second)
 
 
 def start_transcription(recording_id: int, backend: str, num_speakers: int | None = None,
@@ -22,9 +26,16 @@ def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
 
     run = persistence.mark_run_running(params["run_id"])
     path = persistence.recording_audio_path(run.recording_id)
+    last_published = [float("-inf")]
+
+    def publish(partial: list[Turn]) -> None:
+        if time.monotonic() - last_published[0] >= PARTIAL_EVERY_S:
+            persistence.save_partial_turns(run.id, partial)
+            last_published[0] = time.monotonic()
+
     try:
         result = transcribe_file(path, backend=run.backend, num_speakers=run.params.get("num_speakers"),
-                                 progress=progress)
+                                 progress=progress, on_partial=publish)
     except UserError:
         # Bad input that only the backend can see (silence only): an upload that never got a transcript
         # is not kept. The job keeps the sentence for the page.

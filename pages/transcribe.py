@@ -49,8 +49,11 @@ def selected_run() -> persistence.RunInfo | None:
         return None
 
 
+PARTIAL_LINES = 6  # newest partial turns shown as text while a job runs
+
+
 @st.fragment(run_every=1.0)
-def follow_job(job_id: int) -> None:
+def follow_job(job_id: int, run_id: int, duration_s: float) -> None:
     job = runner.status(job_id)
     if job is None or not job.active:
         st.rerun()  # the whole page: the transcript (or the failure) is ready
@@ -59,6 +62,14 @@ def follow_job(job_id: int) -> None:
         st.progress(job.progress, text=job.message or "…")
         st.button("Cancel", key=f"cancel-{job_id}", on_click=runner.cancel, args=(job_id,),
                   disabled=job.status == "cancelling")
+    partial = persistence.get_turns(run_id)
+    if partial:
+        st.caption("Partial turns as the audio is decoded; speakers are attributed when decoding ends "
+                   "(until then a label is an output channel, or … for not yet known).")
+        st.plotly_chart(timeline_figure(partial, duration_s), key=f"partial-{run_id}", width="stretch")
+        for t in partial[-PARTIAL_LINES:]:
+            st.markdown(f"`{clock(t.start)}–{clock(t.end)}` **{t.speaker}**: {t.text or '…'}"
+                        + (" *(open)*" if t.unterminated else ""))
 
 
 def session_id(filename: str) -> str:
@@ -165,7 +176,7 @@ if recording.is_demo:
             "backend. Upload or record your own audio above.", icon=":material/waving_hand:")
 
 if job is not None and job.active:
-    follow_job(job.id)
+    follow_job(job.id, run.id, recording.duration_s)
 elif status in ("failed", "cancelled"):
     st.error(job.error if job and job.error else "This transcription was cancelled before it finished.")
 elif status == "done":

@@ -10,6 +10,7 @@ import soundfile as sf
 from dialogue import synthesise_dialogue
 from engine import audio, config
 from engine.backends import BACKENDS, get_backend
+from engine.cascade.pipeline import UNATTRIBUTED
 from engine.cascade.segments import iter_segment_audio
 from engine.errors import UserError
 from engine.speakers import cluster_speakers, embed_segments
@@ -39,9 +40,10 @@ def dialogue(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dialogue_result(dialogue):
-    progress = []
-    result = transcribe_file(dialogue[0], backend="cascade", progress=lambda f, msg: progress.append((f, msg)))
-    return result, progress
+    progress, partials = [], []
+    result = transcribe_file(dialogue[0], backend="cascade", progress=lambda f, msg: progress.append((f, msg)),
+                             on_partial=partials.append)
+    return result, progress, partials
 
 
 def assert_well_formed(turns, duration_s):
@@ -54,7 +56,7 @@ def assert_well_formed(turns, duration_s):
 
 def test_dialogue_two_voices_become_two_speakers_at_the_right_times(dialogue, dialogue_result):
     path, reference = dialogue
-    result, _ = dialogue_result
+    result, _, _ = dialogue_result
     assert_well_formed(result.turns, result.duration_s)
     assert len({t.speaker for t in result.turns}) >= 2
     # every reference line is covered by hypothesis turns, and mostly by a single hypothesis speaker
@@ -73,7 +75,7 @@ def test_dialogue_two_voices_become_two_speakers_at_the_right_times(dialogue, di
 
 
 def test_dialogue_words_are_recognised(dialogue_result):
-    result, _ = dialogue_result
+    result, _, _ = dialogue_result
     words = [w.text for t in result.turns for w in t.words]
     assert len(words) >= 30
     # the synthetic speech is clean: many of the script's content words must come back
@@ -81,10 +83,18 @@ def test_dialogue_words_are_recognised(dialogue_result):
 
 
 def test_progress_is_reported_up_to_completion(dialogue_result):
-    _, progress = dialogue_result
+    _, progress, _ = dialogue_result
     fractions = [f for f, _ in progress]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) > 3
     assert all(isinstance(msg, str) and msg for _, msg in progress)
+
+
+def test_partial_turns_grow_segment_by_segment_into_the_final_words(dialogue_result):
+    result, _, partials = dialogue_result
+    assert len(partials) > 3 and [len(p) for p in partials] == list(range(1, len(partials) + 1))
+    assert all(t.speaker == UNATTRIBUTED for t in partials[-1])  # clustering has not run yet
+    # the last partial holds every recognised word; the final turns only add speakers (and merge segments)
+    assert [w for t in partials[-1] for w in t.words] == [w for t in result.turns for w in t.words]
 
 
 @pytest.fixture(scope="module")

@@ -151,3 +151,22 @@ def test_transcription_runs_in_an_on_demand_detached_worker(db_url, data_dir, sp
     finally:
         jobs.stop_worker(data_dir)
     assert jobs.running_worker_pid(data_dir) is None
+
+
+def test_transcription_handler_publishes_partial_turns_then_the_final_ones(db_url, speech_wav):
+    from engine import transcribe_job
+    from engine.cascade.pipeline import UNATTRIBUTED
+
+    rec = persistence.add_recording(speech_wav, "two_voices.wav")
+    run = persistence.create_run(rec.id, "cascade", {"num_speakers": 2})
+    seen_while_running = []
+
+    def progress(fraction, message):
+        if message == "Done":  # the backend has finished, the handler has not saved yet
+            seen_while_running.extend(persistence.get_turns(run.id))
+
+    result = transcribe_job.handle({"run_id": run.id}, progress)
+    assert seen_while_running and {t.speaker for t in seen_while_running} == {UNATTRIBUTED}
+    final = persistence.get_turns(run.id)
+    assert len(final) == result["turns"] and {t.speaker for t in final} <= {"S1", "S2"}
+    assert persistence.get_run(run.id).status == "done"

@@ -80,3 +80,25 @@ def test_library_deletes_after_confirmation(db_url):
     assert rec.id not in {r.id for r in persistence.list_recordings()}
     assert not Path(audio).exists()
     assert persistence.list_runs(rec.id) == []
+
+
+def test_a_running_transcription_shows_its_partial_turns(db_url):
+    from engine.types import Turn, Word
+
+    run_app()  # migrations and the demo, as on a first visit
+    rec = persistence.add_recording(AMI_AUDIO / "trn02.flac", "trn02.flac")
+    run = persistence.create_run(rec.id, "sst")
+    persistence.attach_job(run.id, persistence.enqueue_job("transcribe", {"run_id": run.id}))
+    assert persistence.claim_next_job(["transcribe"]).params == {"run_id": run.id}  # this process is the worker
+    persistence.mark_run_running(run.id)
+    persistence.save_partial_turns(run.id, [
+        Turn("ch0", 0.5, 2.0, [Word("good", 0.6, 0.9), Word("morning", 1.0, 1.6)], 0),
+        Turn("ch1", 1.8, 3.0, [Word("hello", 2.0, 2.5)], 1, unterminated=True)])
+
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=180)
+    app.query_params["run"] = str(run.id)
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert len(app.get("plotly_chart")) == 1  # the partial timeline
+    lines = [m.value for m in app.markdown if m.value.startswith("`")]
+    assert lines == ["`0:00.5–0:02.0` **ch0**: good morning", "`0:01.8–0:03.0` **ch1**: hello *(open)*"]

@@ -141,6 +141,20 @@ def test_runs_turns_and_renamed_speakers(any_db_url):
     assert row_counts(any_db_url)["run_speakers"] == 0
 
 
+def test_partial_turns_are_shown_while_running_and_never_overwrite_a_finished_run(any_db_url):
+    rec = persistence.add_recording(AMI_AUDIO / "trn02.flac", "trn02.flac")
+    run = persistence.create_run(rec.id, "sst")
+    assert not persistence.save_partial_turns(run.id, two_speaker_turns()[:1])  # queued: not yet
+    persistence.mark_run_running(run.id)
+    assert persistence.save_partial_turns(run.id, two_speaker_turns()[:1])
+    assert persistence.save_partial_turns(run.id, two_speaker_turns()[:2])  # replaces, never appends
+    assert [t.text for t in persistence.get_turns(run.id)] == [t.text for t in two_speaker_turns()[:2]]
+    assert persistence.get_run(run.id).status == "running"
+    persistence.save_turns(run.id, two_speaker_turns())
+    assert not persistence.save_partial_turns(run.id, [])  # a late partial result is ignored
+    assert len(persistence.get_turns(run.id)) == 3
+
+
 def test_save_turns_is_one_transaction(any_db_url):
     rec = persistence.add_recording(AMI_AUDIO / "trn02.flac", "trn02.flac")
     run = persistence.create_run(rec.id, "cascade")

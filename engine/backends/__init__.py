@@ -24,8 +24,10 @@ class Backend(Protocol):
     name: str
 
     def transcribe(self, path: Path, num_speakers: int | None = None,
-                   progress: Callable[[float, str], None] | None = None) -> list[Turn]:
-        """Turns sorted by start; words carry times where the backend has them."""
+                   progress: Callable[[float, str], None] | None = None,
+                   on_partial: Callable[[list[Turn]], None] | None = None) -> list[Turn]:
+        """Turns sorted by start; words carry times where the backend has them. `on_partial` receives the
+        turns recognised so far (before speaker attribution) as the work goes on."""
 
 
 @cache

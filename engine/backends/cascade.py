@@ -16,5 +16,7 @@ class CascadeBackend:
         self.threshold = threshold  # clustering distance when the number of speakers is not given
 
     def transcribe(self, path: Path, num_speakers: int | None = None,
-                   progress: Callable[[float, str], None] | None = None) -> list[Turn]:
-        return run_cascade(Path(path), num_speakers=num_speakers, progress=progress, threshold=self.threshold)
+                   progress: Callable[[float, str], None] | None = None,
+                   on_partial: Callable[[list[Turn]], None] | None = None) -> list[Turn]:
+        return run_cascade(Path(path), num_speakers=num_speakers, progress=progress, threshold=self.threshold,
+                           on_partial=on_partial)

@@ -27,13 +27,20 @@ VAD_SHARE = 0.15  # rough share of the run spent in pass 1, for the progress bar
 _MODELS_IN_USE = threading.Lock()
 
 
+UNATTRIBUTED = "…"  # the speaker of a partial turn: clustering runs once every segment is recognised
+
+
 def run_cascade(path: Path, num_speakers: int | None = None, progress: Progress | None = None,
-                threshold: float = DEFAULT_THRESHOLD, chunk_s: float = 30.0) -> list[Turn]:
+                threshold: float = DEFAULT_THRESHOLD, chunk_s: float = 30.0,
+                on_partial: Callable[[list[Turn]], None] | None = None) -> list[Turn]:
+    """Speaker-attributed turns; `on_partial` receives the segments recognised so far (speaker not yet known)."""
     with _MODELS_IN_USE, one_torch_thread():
-        return _run(path, num_speakers, progress or (lambda fraction, message: None), threshold, chunk_s)
+        return _run(path, num_speakers, progress or (lambda fraction, message: None), threshold, chunk_s,
+                    on_partial or (lambda partial: None))
 
 
-def _run(path: Path, num_speakers: int | None, report: Progress, threshold: float, chunk_s: float) -> list[Turn]:
+def _run(path: Path, num_speakers: int | None, report: Progress, threshold: float, chunk_s: float,
+         publish: Callable[[list[Turn]], None]) -> list[Turn]:
     info = audio.probe(path)
     expected = max(1, round(info.duration_s * audio.SAMPLE_RATE))
 
@@ -52,6 +59,7 @@ def _run(path: Path, num_speakers: int | None, report: Progress, threshold: floa
         words.append(asr.recognize(samples, offset_s=segment[0]))
         report(VAD_SHARE + (1 - VAD_SHARE) * len(found) / len(segments),
                f"Recognising segment {len(found)} of {len(segments)}")
+        publish([Turn(UNATTRIBUTED, start, end, list(w)) for (start, end), w in zip(found, words)])
 
     labels = cluster_speakers(np.stack(embeddings), num_speakers, threshold)
     labelled = [(speaker_label(label), start, end, w) for label, (start, end), w in zip(labels, found, words)]
