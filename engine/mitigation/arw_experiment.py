@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from engine.errors import UserError
-from engine.fairness.stats import percentile_ci
+from engine.mitigation.eer import bootstrap_eers, build_trials, eer_summary, replicate_ci
 
 DEFAULTS = {
     "name": "arw",
@@ -156,7 +156,6 @@ def _evenly_spaced(frames: np.ndarray, crop_frames: int, count: int) -> np.ndarr
 
 def evaluate(model, enrol: np.ndarray, test: np.ndarray, heldout: list, p: dict) -> dict:
     """EER overall, by sex and by country group with bootstrap CIs; the gender gap and the country spread."""
-    from engine.mitigation.eer import bootstrap_eers, build_trials, eer_summary
     from engine.mitigation.speaker_model import embed
 
     n, k = enrol.shape[:2]
@@ -198,8 +197,8 @@ def _spread(names, sizes, observed, replicates, min_speakers: int) -> dict:
 def _statistic_with_ci(statistic, observed: np.ndarray, replicates: np.ndarray) -> dict:
     """statistic maps EERs (..., groups) → (...): its value on the observed EERs (groups,) and its percentile CI
     over the joint replicates (n_boot, groups), where every group was resampled in the same replicate."""
-    low, high = percentile_ci(statistic(replicates))
-    return {"value": float(statistic(observed)), "ci_low": float(low), "ci_high": float(high)}
+    low, high = replicate_ci(statistic(replicates))
+    return {"value": float(statistic(observed)), "ci_low": low, "ci_high": high}
 
 
 def _check(p: dict) -> None:

@@ -112,19 +112,35 @@ def bootstrap_eers(trials: Trials, strata: list[np.ndarray], n_boot: int, seed: 
     out = np.full((n_boot, len(strata)), np.nan)
     for r in range(n_boot):
         for g, (members, sorted_scores, a, b) in enumerate(prepared):
-            counts = np.bincount(rng.choice(members, size=len(members)), minlength=n_speakers).astype(np.float64)
-            weights = counts[a] * counts[b]
-            targets = sorted_scores.target_positions
-            weights[targets] = counts[a[targets]]
-            out[r, g] = sorted_scores.eer(weights)
+            counts = np.bincount(rng.choice(members, size=len(members)), minlength=n_speakers)
+            out[r, g] = sorted_scores.eer(resampled_weights(counts, a, b, sorted_scores.target_positions))
     return out
+
+
+def resampled_weights(counts: np.ndarray, speaker_a: np.ndarray, speaker_b: np.ndarray,
+                      target_positions: np.ndarray) -> np.ndarray:
+    """How often each trial occurs in the trial list rebuilt from a speaker draw (counts: times each speaker was
+    drawn): a target trial once per copy of its speaker, a non-target once per pair of copies (c_a·c_b). Two
+    copies of one speaker give no extra trials: they are the same recording."""
+    counts = np.asarray(counts, dtype=np.float64)
+    weights = counts[speaker_a] * counts[speaker_b]
+    weights[target_positions] = counts[speaker_a[target_positions]]
+    return weights
+
+
+def replicate_ci(replicates: np.ndarray) -> tuple[float, float]:
+    """95 % percentile CI of bootstrap replicates (n_boot,); NaN when no replicate has a value (a stratum of one
+    speaker has no non-target trials), rather than numpy's all-NaN warning."""
+    if not np.isfinite(replicates).any():
+        return float("nan"), float("nan")
+    low, high = percentile_ci(replicates)
+    return float(low), float(high)
 
 
 def eer_summary(trials: Trials, members: np.ndarray, replicates: np.ndarray) -> dict:
     """EER of the trials within `members`, its CI from that stratum's bootstrap replicates (n_boot,), and counts."""
     sub = trials.within(members)
-    # A stratum of one speaker has no non-target trials: no EER, and no CI (rather than a NaN warning).
-    low, high = percentile_ci(replicates) if np.isfinite(replicates).any() else (np.nan, np.nan)
+    low, high = replicate_ci(replicates)
     n_target = int(sub.is_target.sum())
-    return {"eer": sub.eer(), "ci_low": float(low), "ci_high": float(high), "n_speakers": int(len(members)),
+    return {"eer": sub.eer(), "ci_low": low, "ci_high": high, "n_speakers": int(len(members)),
             "n_target_trials": n_target, "n_nontarget_trials": int(len(sub.scores) - n_target)}
