@@ -57,3 +57,27 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, data_dir):
     assert (out / "best.pt").exists() and (out / "curves.html").exists()
     record = json.loads((out / "validation.jsonl").read_text().splitlines()[-1])
     assert record["step"] == 8 and {"single", "overlap"} <= set(record["dev"])
+
+
+
+def test_a_new_run_can_start_from_a_shipped_checkpoint(tmp_path, data_dir, monkeypatch):
+    from engine.sst.checkpoint import save_model
+    from engine.sst.config import SSTConfig
+    from engine.sst.model import SSTModel
+    from engine.sst.tokens import TokenTable
+    from engine.sst.train import TrainConfig, train
+
+    monkeypatch.setenv("CROSSTALK_DATA_DIR", str(data_dir))
+    train(TrainConfig.from_dict({**TINY_RUN, "out_dir": str(tmp_path / "first")}), stop_after=2)
+    table = TokenTable()
+    shipped = SSTModel(SSTConfig.from_dict({**TINY_RUN["model"], "vocab_size": len(table)}))
+    shipped.load_state_dict(torch.load(tmp_path / "first" / "last.pt", weights_only=False)["model"])
+    save_model(tmp_path / "shipped.pt", shipped, table, {})
+
+    # lr 0: one update leaves the weights (feature statistics included) exactly those it started from
+    train(TrainConfig.from_dict({**TINY_RUN, "out_dir": str(tmp_path / "second"), "lr": 0.0,
+                                 "init_from": str(tmp_path / "shipped.pt")}), stop_after=1)
+    continued = torch.load(tmp_path / "second" / "last.pt", weights_only=False)["model"]
+    assert continued.keys() == shipped.state_dict().keys()
+    for name, value in shipped.state_dict().items():
+        assert torch.equal(continued[name], value), name

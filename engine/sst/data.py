@@ -23,6 +23,7 @@ from engine.sst.model import CausalConvSubsampling
 from engine.sst.tokens import TokenTable
 
 SPEECH_THRESHOLD = 1e-3  # |sample| above this counts as speech when trimming TTS silence
+BUCKET_OVERDRAW = 2.0  # make_batch mixes this many times the batch's audio and keeps similar lengths
 
 
 @dataclass
@@ -200,10 +201,22 @@ def collate(examples: list[Example], table: TokenTable, config: SSTConfig, fbank
 
 
 def make_batch(pool: Pool, spec: MixingSpec, rng: random.Random, batch_seconds: float, sample_rate: int) -> list[Example]:
-    """Examples until their audio adds up to `batch_seconds` (batches of similar audio, not of similar count)."""
-    examples, total = [], 0.0
-    while total < batch_seconds:
+    """Examples of similar length whose audio adds up to `batch_seconds` (batches of similar audio, not of
+    similar count).
+
+    The transducer lattice is padded to the longest example and the longest target of a batch, so a batch
+    of mixed lengths spends most of its (T, U) joint on padding. Twice the needed audio is mixed (cheap next
+    to an update), sorted by length, and a run of neighbours from a random place is kept.
+    """
+    candidates, total = [], 0.0
+    while total < BUCKET_OVERDRAW * batch_seconds:
         example = make_example(pool, spec, rng, sample_rate)
-        examples.append(example)
+        candidates.append(example)
         total += len(example.audio) / sample_rate
-    return examples
+    candidates.sort(key=lambda e: len(e.audio))
+    seconds = np.cumsum([len(e.audio) / sample_rate for e in candidates])
+    last_start = int(np.searchsorted(seconds, seconds[-1] - batch_seconds, side="right"))  # runs that still fill a batch
+    start = rng.randint(0, max(0, last_start))
+    before = seconds[start - 1] if start else 0.0
+    stop = int(np.searchsorted(seconds, before + batch_seconds, side="left")) + 1
+    return candidates[start:stop]

@@ -55,6 +55,9 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     device: str = "cpu"
+    # A shipped checkpoint (engine/sst/checkpoint.py format, same model sizes) that a new run starts from,
+    # feature statistics included: continuing a model in a new run folder, e.g. on another machine.
+    init_from: str | None = None
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -166,6 +169,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         step, best = saved["step"], saved["best"]
         _forget_after(out, step)
         print(f"resuming from update {step}", flush=True)
+    elif cfg.init_from:
+        from engine.sst.checkpoint import load_model
+
+        model.load_state_dict(load_model(Path(cfg.init_from))[0].state_dict())
+        print(f"starting from the weights of {cfg.init_from}", flush=True)
     else:
         mean, std = feature_statistics(train_pool, fbank)
         model.feat_mean.copy_(mean)
