@@ -19,7 +19,7 @@ from engine.mitigation.eer import bootstrap_eers, build_trials, eer_summary, rep
 
 DEFAULTS = {
     "name": "arw",
-    "steps": 400,
+    "steps": 600,
     "seed": 0,
     "embedding_dim": 128,
     "channels": 128,
