@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from db import init_db
 from engine import config, demo
 from engine.fairness import demo as fairness_demo
+from engine.mitigation import demo as mitigation_demo
 from engine.backends import BACKENDS
 
 st.set_page_config(page_title="Crosstalk", layout="wide")  # no page_icon: icons load from a CDN
@@ -21,6 +22,7 @@ PAGES = [
     st.Page("pages/library.py", title="Library", icon=":material/library_music:"),
     st.Page("pages/regional_wer.py", title="Regional WER", icon=":material/map:"),
     st.Page("pages/cohorts.py", title="Cohorts", icon=":material/groups:"),
+    st.Page("pages/mitigation.py", title="Mitigation", icon=":material/healing:"),
     st.Page("pages/model.py", title="Model", icon=":material/model_training:"),
     st.Page("pages/docs.py", title="Docs", icon=":material/menu_book:"),
 ]
@@ -32,6 +34,7 @@ def prepared_database(url: str):
     engine = init_db(url)
     demo.seed_demo(url)
     fairness_demo.seed_demo_set(url)
+    mitigation_demo.seed_demo_experiments(url)
     return engine
 
 

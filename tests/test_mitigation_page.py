@@ -1,0 +1,103 @@
+"""The Mitigation page: AppTest over an empty database and over real stored experiments, and the real app in
+headless Chromium (the seeded demo experiment: both maps and the trade-off plot drawn)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from streamlit.testing.v1 import AppTest
+
+from engine import persistence
+from engine.mitigation import ewc_experiment
+from engine.mitigation.demo import DEMO_JSON, export_experiments, seed_demo_experiments
+from tests.mitigation_data import saa_set, tiny_checkpoint, tiny_params
+from tests.test_fairness_browser import open_page, page_text, wait_for
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "mitigation.py")
+
+# An ARW result in the schema of docs/arw.md (made-up numbers; the ARW tests run the real experiment).
+ARW_RESULTS = {"models": [
+    {"model": name, "groups": [
+        {"group_kind": "overall", "group": "all", "eer": eer, "ci_low": eer - 0.02, "ci_high": eer + 0.02,
+         "n_speakers": 40, "n_target_trials": 80, "n_nontarget_trials": 3000},
+        {"group_kind": "sex", "group": "female", "eer": eer + 0.03, "ci_low": eer, "ci_high": eer + 0.06,
+         "n_speakers": 20, "n_target_trials": 40, "n_nontarget_trials": 760},
+        {"group_kind": "sex", "group": "male", "eer": eer - 0.01, "ci_low": eer - 0.04, "ci_high": eer + 0.02,
+         "n_speakers": 20, "n_target_trials": 40, "n_nontarget_trials": 760}],
+     "gender_gap": {"value": 0.04, "ci_low": 0.0, "ci_high": 0.08},
+     "country_spread": {"value": 0.1, "ci_low": 0.05, "ci_high": 0.15},
+     "training": {"steps": 10, "seconds": 1.0, "loss_curve": [1.0, 0.9]}}
+    for name, eer in (("baseline", 0.2), ("arw", 0.18))], "notes": "test data"}
+
+
+def test_page_without_experiments_says_how_to_run_one(db_url):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception and not at.error
+    assert "No mitigation experiment yet" in at.info[0].value
+    assert "python -m engine mitigate ewc" in at.code[0].value
+
+
+def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tmp_path):
+    saa_set(db_url)
+    experiment_id = ewc_experiment.run(tiny_params(tiny_checkpoint(tmp_path)), url=db_url)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception and not at.error
+    assert at.dataframe[0].value["ID"].tolist() == [experiment_id]
+    regions = at.dataframe[1].value
+    assert regions["Region"].tolist() == [1, 2] and regions["Targeted"].tolist() == ["◎", ""]
+    assert regions["Held-out speakers"].tolist() == [1, 1]
+    arms = at.dataframe[2].value
+    assert arms["Arm"].tolist()[0] == "no fine-tuning" and len(arms) == 3
+    assert any(f"mitigate rerun {experiment_id}" in c.value and "--regions 1" in c.value for c in at.code)
+    assert "No ARW experiment yet" in [i.value for i in at.info][-1]
+
+    at.selectbox(key="ewc-after").set_value(0).run()  # plain fine-tuning as the "after" arm
+    assert not at.exception
+    assert any(m.value.startswith("**After: plain fine-tuning (λ = 0") for m in at.markdown)
+
+    persistence.save_experiment("arw", "arw test", {"steps": 10}, ARW_RESULTS, url=db_url)
+    at.run()
+    assert not at.exception and not at.error
+    assert at.dataframe[0].value["Kind"].tolist() == ["ARW", "EWC"]
+    gaps = at.dataframe[-1].value
+    assert gaps["Measure"].tolist() == ["Gender gap (EER points)", "Spread across countries"] * 2
+
+
+@pytest.mark.browser
+def test_mitigation_page_draws_both_maps_and_the_tradeoff_plot(app_server, browser):
+    browser.get(app_server["url"])  # the app seeds the shipped demo experiment on its first run
+    open_page(browser, "Mitigation")
+    wait_for(browser, lambda b: "Trade-off across λ" in page_text(b), "the EWC experiment never appeared")
+    wait_for(browser, lambda b: b.execute_script(
+        "return [...document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"] canvas')]"
+        ".filter(c => c.width > 100 && c.height > 100).length;") >= 2, "the two maps were never drawn", 60)
+    wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .point")) >= 2,
+             "the trade-off plot was never drawn", 60)
+    text = page_text(browser)
+    assert "mitigate rerun" in text and "Traceback" not in text
+
+
+def test_shipped_experiments_are_seeded_once_and_render(db_url, tmp_path):
+    saa_set(db_url)
+    experiment_id = ewc_experiment.run(tiny_params(tiny_checkpoint(tmp_path)), url=db_url)
+    asset = tmp_path / "mitigation_demo.json"
+    export_experiments([experiment_id], asset, url=db_url)
+    assert seed_demo_experiments(db_url, asset) == 0  # already there (same kind and name)
+    persistence.delete_experiment(experiment_id, url=db_url)
+    assert seed_demo_experiments(db_url, asset) == 1
+    assert seed_demo_experiments(db_url, asset) == 0
+    [seeded] = persistence.list_experiments(url=db_url)
+    assert seeded.params == tiny_params(tiny_checkpoint(tmp_path)) and seeded.set_name == "saa-mini"
+
+
+def test_the_shipped_asset_renders_on_a_fresh_database(db_url):
+    if not DEMO_JSON.exists():
+        pytest.fail(f"{DEMO_JSON} is missing: export the shipped experiments (docs/mitigation.md)")
+    assert seed_demo_experiments(db_url) >= 1
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception and not at.error
+    assert any(s.value.startswith("EWC") for s in at.subheader)
