@@ -9,7 +9,8 @@ import torchaudio.functional as AF
 
 from engine import config
 from engine.sst.checkpoint import load_model, save_model
-from engine.sst.decode import Emission, StreamingDecoder, decode_streaming, decode_whole, tokens_to_turns
+from engine.sst.decode import (Emission, StreamingDecoder, activity_to_turns, decode_streaming, decode_whole,
+                               tokens_to_turns)
 from engine.sst.features import Fbank
 from engine.sst.heat import heat_assign
 from engine.sst.model import CausalConvSubsampling
@@ -109,6 +110,20 @@ def test_text_without_sot_opens_a_turn_and_a_stray_eot_is_ignored():
     turns = tokens_to_turns([[Emission(TABLE.eot, 0), Emission(t["a"], 1), Emission(TABLE.eot, 2)], []],
                             TABLE, 0.04, end_of_audio=1.0)
     assert [(turn.text, turn.unterminated) for turn in turns] == [("a", False)]
+
+
+def test_activity_segmentation_ignores_sot_eot_bridges_short_pauses_and_drops_bursts():
+    t = TABLE.index
+    # frames of 0.1 s: channel 0 speaks 1-4 and 6-8 (a 0.2 s pause: one turn), then 15-19; channel 1 a
+    # 0.1 s burst only (dropped). Characters land in the turn that contains them, or the nearest one.
+    activity = torch.zeros(2, 22)
+    activity[0, 1:5] = activity[0, 6:9] = activity[0, 15:20] = 0.9
+    activity[1, 3] = 0.9
+    ch0 = [Emission(TABLE.sot, 1), Emission(t["h"], 2), Emission(t["i"], 7), Emission(TABLE.eot, 8),
+           Emission(t["y"], 12), Emission(t["o"], 16)]
+    turns = activity_to_turns([ch0, [Emission(t["x"], 3)]], activity, TABLE, 0.1)
+    assert [(turn.channel, round(turn.start, 2), round(turn.end, 2), turn.text) for turn in turns] == [
+        (0, 0.1, 0.9, "hi"), (0, 1.5, 2.0, "yo")]
 
 
 def test_checkpoint_round_trip_carries_config_feature_stats_and_tokens(tmp_path, speech):

@@ -112,10 +112,16 @@ class StreamingDecoder:
 @torch.no_grad()
 def decode_whole(model: SSTModel, waveform: torch.Tensor) -> list[list[Emission]]:
     """Whole-utterance decoding of mono samples (S,): one encoder pass, then the same greedy search."""
+    return decode_whole_with_activity(model, waveform)[0]
+
+
+@torch.no_grad()
+def decode_whole_with_activity(model: SSTModel, waveform: torch.Tensor) -> tuple[list[list[Emission]], torch.Tensor]:
+    """`decode_whole` plus the speech-activity probability of each channel, (C, T)."""
     model.eval()
     feats = Fbank(model.config)(waveform.reshape(1, -1))
-    encoded, _, _, _ = model.encode(feats)
-    return greedy_search(model, encoded, SearchState.start(model)).emissions
+    encoded, activity, _, _ = model.encode(feats)
+    return greedy_search(model, encoded, SearchState.start(model)).emissions, torch.sigmoid(activity)
 
 
 def decode_streaming(model: SSTModel, waveform: torch.Tensor, chunk_samples: int = 5120) -> StreamingDecoder:
@@ -166,4 +172,36 @@ def tokens_to_turns(emissions: list[list[Emission]], table: TokenTable, frame_se
         if start is not None:
             turns.append(Turn(f"ch{channel}", start, end_of_audio, _words(chars, frame_seconds), channel,
                               unterminated=True))
+    return sorted(turns, key=lambda turn: turn.start)
+
+
+ACTIVITY_MIN_GAP_S = 0.3  # activity segmentation: shorter pauses do not end a turn
+ACTIVITY_MIN_TURN_S = 0.2  # ...and shorter bursts are not turns
+
+
+def activity_to_turns(emissions: list[list[Emission]], activity: torch.Tensor, table: TokenTable,
+                      frame_seconds: float, threshold: float = 0.5) -> list[Turn]:
+    """The ablation without <sot>/<eot>: turns are the runs of each channel's speech-activity head above
+    `threshold` (pauses under ACTIVITY_MIN_GAP_S bridged, bursts under ACTIVITY_MIN_TURN_S dropped), and
+    each emitted character goes to the turn of its channel that contains (or is nearest to) its frame.
+    activity (C, T) probabilities. <sot>/<eot> tokens are ignored."""
+    turns: list[Turn] = []
+    for channel, (probs, channel_emissions) in enumerate(zip(activity, emissions)):
+        spans: list[list[int]] = []
+        for t in (probs > threshold).nonzero().flatten().tolist():
+            if spans and (t - spans[-1][1]) * frame_seconds <= ACTIVITY_MIN_GAP_S:
+                spans[-1][1] = t + 1
+            else:
+                spans.append([t, t + 1])
+        spans = [s for s in spans if (s[1] - s[0]) * frame_seconds >= ACTIVITY_MIN_TURN_S]
+        if not spans:
+            continue
+        chars: list[list[tuple[str, float]]] = [[] for _ in spans]
+        for e in channel_emissions:
+            if e.token in (table.sot, table.eot):
+                continue
+            nearest = min(range(len(spans)), key=lambda i: max(spans[i][0] - e.frame, e.frame - spans[i][1] + 1, 0))
+            chars[nearest].append((table.symbols[e.token], e.frame * frame_seconds))
+        turns += [Turn(f"ch{channel}", s * frame_seconds, e * frame_seconds, _words(c, frame_seconds), channel)
+                  for (s, e), c in zip(spans, chars)]
     return sorted(turns, key=lambda turn: turn.start)

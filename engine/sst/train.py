@@ -87,19 +87,21 @@ DEV_SPECS = {"single": MixingSpec(kind="single"), "meeting": MixingSpec(kind="me
              "overlap": MixingSpec(kind="meeting", overlap_prob=1.0, max_overlap=0.4)}
 
 
-def build_pools(cfg: TrainConfig) -> tuple[Pool, Pool]:
+def build_pools(cfg: TrainConfig, train: bool = True) -> tuple[Pool | None, Pool]:
+    """(train pool, dev pool); with train=False only the dev pool is built (scoring, ablations)."""
     data = cfg.data
     if data["source"] == "manifest":
-        return manifest_pool(Path(data["train"]), 16000), manifest_pool(Path(data["dev"]), 16000)
-    bar = tqdm(total=data["pool_size"] + data["dev_pool_size"], desc="synthesising utterances", unit="utt")
+        return manifest_pool(Path(data["train"]), 16000) if train else None, manifest_pool(Path(data["dev"]), 16000)
+    total = data["dev_pool_size"] + (data["pool_size"] if train else 0)
+    bar = tqdm(total=total, desc="synthesising utterances", unit="utt")
 
     def tick(done, total):
         bar.update(1)
 
-    train = tts_pool("train", data["pool_size"], data["voices"], cfg.seed, tick)
+    train_pool = tts_pool("train", data["pool_size"], data["voices"], cfg.seed, tick) if train else None
     dev = tts_pool("dev", data["dev_pool_size"], data["dev_voices"], cfg.seed + 1, tick)
     bar.close()
-    return train, dev
+    return train_pool, dev
 
 
 def dev_examples(cfg: TrainConfig, pool: Pool, sample_rate: int) -> dict:

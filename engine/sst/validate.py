@@ -9,7 +9,7 @@ import torch
 from meeteval.wer import orc_word_error_rate
 
 from engine.sst.data import Example
-from engine.sst.decode import decode_whole, tokens_to_turns
+from engine.sst.decode import activity_to_turns, decode_whole_with_activity, tokens_to_turns
 from engine.sst.model import SSTModel
 from engine.sst.tokens import TokenTable
 from engine.text import normalize
@@ -39,15 +39,23 @@ def _percentiles(values: list[float]) -> dict:
             "p90": float(np.percentile(arr, 90)), "share_early": float((arr < 0).mean())}
 
 
+SEGMENTATIONS = ("tokens", "activity")
+
+
 @torch.no_grad()
-def score(model: SSTModel, table: TokenTable, examples: list[Example]) -> dict:
-    """Decode every mixture (greedy, whole utterance: equal to streaming) and score it."""
+def score(model: SSTModel, table: TokenTable, examples: list[Example], segmentation: str = "tokens") -> dict:
+    """Decode every mixture (greedy, whole utterance: equal to streaming) and score it.
+
+    segmentation "tokens": turns from <sot>/<eot> (the model's design); "activity": the ablation that
+    ignores them and segments by the speech-activity head (engine/sst/decode.activity_to_turns)."""
     errors = ref_words = turn_count_ok = 0
     sot_latency, eot_latency = [], []
+    frame_s = model.config.frame_seconds
     for example in examples:
-        emissions = decode_whole(model, torch.from_numpy(example.audio))
+        emissions, activity = decode_whole_with_activity(model, torch.from_numpy(example.audio))
         end = len(example.audio) / model.config.sample_rate
-        hyp = tokens_to_turns(emissions, table, model.config.frame_seconds, end)
+        hyp = tokens_to_turns(emissions, table, frame_s, end) if segmentation == "tokens" \
+            else activity_to_turns(emissions, activity, table, frame_s)
         channels = [" ".join(t.text for t in hyp if t.channel == c) for c in range(model.config.num_channels)]
         # Turns are given in start order and channels as whole strings, so no time-based sorting is needed.
         result = orc_word_error_rate([normalize(t.text) for t in sorted(example.turns, key=lambda t: t.start)],
