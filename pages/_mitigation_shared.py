@@ -50,6 +50,8 @@ def region_layer_table(arm: dict, low: float, high: float) -> pd.DataFrame:
 def region_deck(arm: dict, low: float, high: float) -> CompactDeck:
     """Regions coloured by held-out WER on the shared scale; targeted regions outlined in black."""
     table = region_layer_table(arm, low, high)
+    view = mapdata.view_of([r["bounds"] for r in arm["regions"]])
+    view["zoom"] = max(0.0, view["zoom"] - 1)  # two maps side by side: each is half as wide as view_of assumes
     return CompactDeck(
         layers=[
             pdk.Layer("GeoJsonLayer", mapdata.boundaries(), id="boundaries", stroked=True, filled=True,
@@ -59,7 +61,7 @@ def region_deck(arm: dict, low: float, high: float) -> CompactDeck:
                       get_polygon="polygon", get_fill_color="colour", get_line_color="line",
                       line_width_min_pixels=1.5, pickable=True, auto_highlight=True),
         ],
-        initial_view_state=pdk.ViewState(**mapdata.view_of([r["bounds"] for r in arm["regions"]])),
+        initial_view_state=pdk.ViewState(**view),
         map_style=None, tooltip={"html": "{tooltip}"},
     )
 

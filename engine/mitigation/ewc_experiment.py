@@ -219,7 +219,10 @@ def notes(arms: list[dict]) -> str:
             "untargeted regions read it too, so their change is the text effect; only the targeted regions' change "
             "beyond it is evidence of adaptation to the targeted speakers. Evaluation speakers are held out (never "
             "fine-tuned on). 'general' is WER on simulated dev utterances (forgetting check).")
-    lines = []
+    spread = [r["wer"] for r in base["regions"]]
+    lines = [f"Without fine-tuning the checkpoint's held-out WER ranges {100 * min(spread):.1f}–{100 * max(spread):.1f} % "
+             "across regions; the regions were found and flagged on the evaluation set's own hypotheses, which may "
+             "come from another recogniser."]
     for arm in arms:
         if arm["arm"] == "none" or base["untargeted"] is None:
             continue
