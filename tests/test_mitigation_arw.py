@@ -152,13 +152,29 @@ def test_metric_learning_loss_decreases_on_real_audio(data_dir):
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
 
 
+def test_adversary_steps_up_the_weighted_loss_towards_the_hard_pairs():
+    torch.manual_seed(0)
+    embeddings = torch.nn.functional.normalize(torch.randn(16, 4), dim=1)  # 8 pairs
+    hard = embeddings[:8, 0] > 0  # a region of the embedding space where the pairs' loss is high
+    losses = torch.where(hard, 3.0, 0.5)
+    adversary = arw.Adversary(4, n_clusters=0)
+    optimiser = torch.optim.Adam(adversary.parameters(), lr=0.1)
+    clusters = torch.zeros(16, dtype=torch.long)
+    first = arw.adversary_step(adversary, optimiser, embeddings, clusters, losses)
+    for _ in range(30):
+        last = arw.adversary_step(adversary, optimiser, embeddings, clusters, losses)
+    weighted = [float((w * losses).sum() / w.sum()) for w in (first, last)]
+    assert weighted[1] > weighted[0] + 0.2
+    assert last[hard].min() > last[~hard].max()
+
+
 def test_adversarial_training_reweights_pairs(data_dir):
     config = arw.TrainConfig(steps=6, seed=0, embedding_dim=16, channels=16, speakers_per_batch=6,
                              crop_min_s=1.0, crop_max_s=1.0, adversarial=True, adversary_warmup=0.5,
                              kmeans_clusters=2)
     result = arw.train(_real_features(6, 2), config)
     assert len(result.losses) == 6 and len(result.max_pair_weights) == 3  # the adversary starts half-way
-    assert all(w >= 2 for w in result.max_pair_weights)  # pair weights are ≥ 2, and the maximum above the mean 4
+    assert all(w > 4 for w in result.max_pair_weights)  # above the mean pair weight: the weights are not uniform
     assert result.summary()["steps"] == 6
 
 
@@ -166,6 +182,8 @@ def test_adversarial_training_reweights_pairs(data_dir):
 
 def _check_results(results: dict) -> None:
     assert [m["model"] for m in results["models"]] == ["baseline", "arw"]
+    data = results["data"]
+    assert data["train_speakers"] == data["train_saa_speakers"] + data["train_librispeech_speakers"] > 0
     for model in results["models"]:
         kinds = {g["group_kind"] for g in model["groups"]}
         assert kinds == {"overall", "sex", "country_group"}

@@ -113,13 +113,9 @@ def train(features: list[np.ndarray], config: TrainConfig,
         embeddings = model(crops)
         losses = loss_fn(embeddings)  # (S,)
         if config.adversarial and step >= warmup_steps:
-            speaker_clusters_batch = torch.from_numpy(np.concatenate([clusters[speakers]] * 2))
-            weights = pair_weights(arw_weights(adversary(embeddings.detach(), speaker_clusters_batch)))
-            adversary_loss = -(weights * losses.detach()).sum() / weights.sum()  # ascend the weighted loss
-            adversary_optimiser.zero_grad()
-            adversary_loss.backward()
-            adversary_optimiser.step()
-            weights = weights.detach()
+            crop_clusters = torch.from_numpy(np.concatenate([clusters[speakers]] * 2))
+            weights = adversary_step(adversary, adversary_optimiser, embeddings.detach(), crop_clusters,
+                                     losses.detach())
             result.max_pair_weights.append(float(weights.max()))
         else:
             weights = torch.ones_like(losses)
@@ -133,6 +129,20 @@ def train(features: list[np.ndarray], config: TrainConfig,
             on_step(step, result.losses[-1])
     result.seconds = time.process_time() - start
     return result
+
+
+def adversary_step(adversary: Adversary, optimiser: torch.optim.Optimizer, embeddings: torch.Tensor,
+                   clusters: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+    """One ascent step of the adversary on the weighted loss Σ w·ℓ / Σ w.
+
+    embeddings (2S, D) and clusters (2S,) of the crops, per-pair losses (S,), all detached from the model.
+    Returns the pair weights w (S,) the adversary gave *before* its step (detached), for the model's step.
+    """
+    weights = pair_weights(arw_weights(adversary(embeddings, clusters)))
+    optimiser.zero_grad()
+    (-(weights * losses).sum() / weights.sum()).backward()
+    optimiser.step()
+    return weights.detach()
 
 
 def speaker_clusters(model: SpeakerEmbedder, features: list[np.ndarray], k: int, seed: int) -> np.ndarray:

@@ -93,11 +93,12 @@ def run(params: dict, url: str | None = None) -> int:
     if len(heldout) < 2:
         raise UserError("Fewer than two held-out speakers: raise --max-saa-speakers or --heldout-share.")
     min_frames = int(2 * p["crop_max_s"] * speaker_data.FRAMES_PER_S)
-    train_features = []
+    train_features, kept = [], {"saa": 0, "libri": 0}
     for speaker in tqdm(saa_train + libri, desc="features (cached after the first run)", unit="speaker"):
         features = speaker_data.speaker_features(speaker)
         if len(features) >= min_frames:  # two non-overlapping training crops must fit
             train_features.append(features)
+            kept[speaker.id.split(":")[0]] += 1
     if len(train_features) < 2:
         raise UserError("Fewer than two training speakers have enough speech for two crops.")
     enrol, test = eval_crops([speaker_data.speaker_features(s) for s in heldout],
@@ -116,8 +117,8 @@ def run(params: dict, url: str | None = None) -> int:
         models.append({"model": name, **evaluate(trained.model, enrol, test, heldout, p),
                        "training": trained.summary()})
     results = {"models": models, "data": {
-        "train_speakers": len(train_features), "train_saa_speakers": len(saa_train),
-        "train_librispeech_speakers": len(libri), "heldout_speakers": len(heldout)}, "notes": NOTES}
+        "train_speakers": len(train_features), "train_saa_speakers": kept["saa"],
+        "train_librispeech_speakers": kept["libri"], "heldout_speakers": len(heldout)}, "notes": NOTES}
     return persistence.save_experiment("arw", p["name"], p, _json_safe(results), url=url)
 
 
