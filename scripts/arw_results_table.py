@@ -31,8 +31,9 @@ def table(experiment_id: int) -> str:
     arw_rows = {(g["group_kind"], g["group"]): g for g in arw["groups"]}
     for g in baseline["groups"]:
         label = "**overall**" if g["group_kind"] == "overall" else f"{g['group_kind']}: {g['group']}"
+        arw_row = arw_rows[(g["group_kind"], g["group"])]
         lines.append(f"| {label} | {g['n_speakers']} | {g['n_target_trials']:,} / "
-                     f"{g['n_nontarget_trials']:,} | {with_ci(g)} | {with_ci(arw_rows[(g['group_kind'], g['group'])])} |")
+                     f"{g['n_nontarget_trials']:,} | {with_ci(g)} | {with_ci(arw_row)} |")
     lines.append(f"| **gender gap** \\|EER_f − EER_m\\| | | | {with_ci(baseline['gender_gap'], 'value')} | "
                  f"{with_ci(arw['gender_gap'], 'value')} |")
     lines.append(f"| **country spread** max − min ({len(baseline['country_spread']['groups'])} groups) | | | "

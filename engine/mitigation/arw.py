@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from engine.mitigation.speaker_data import FRAMES_PER_S
 from engine.mitigation.speaker_model import AngularPrototypical, SpeakerEmbedder, embed, sample_batch
 
 CURVE_POINTS = 50  # the stored loss curve is averaged down to about this many points
@@ -90,8 +91,6 @@ def train(features: list[np.ndarray], config: TrainConfig,
 
     The same seed gives the baseline and the ARW model the same initialisation and the same batches.
     """
-    from engine.mitigation.speaker_data import FRAMES_PER_S
-
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = SpeakerEmbedder(config.channels, config.embedding_dim)
@@ -148,8 +147,6 @@ def adversary_step(adversary: Adversary, optimiser: torch.optim.Optimizer, embed
 def speaker_clusters(model: SpeakerEmbedder, features: list[np.ndarray], k: int, seed: int) -> np.ndarray:
     """k-means cluster id per training speaker, from the embedding of the first 3 s of its speech."""
     from sklearn.cluster import KMeans
-
-    from engine.mitigation.speaker_data import FRAMES_PER_S
 
     crop = min(3 * FRAMES_PER_S, min(len(f) for f in features))
     embeddings = embed(model, np.stack([f[:crop] for f in features]))
