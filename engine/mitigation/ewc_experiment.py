@@ -283,7 +283,6 @@ def run(params: dict, url: str | None = None) -> int:
         fisher_data = _general_examples(int(params["fisher_utterances"]), "train", GENERAL_TRAIN_VOICES,
                                         GENERAL_TRAIN_SEED, rate)
         fisher = diagonal_fisher(base, tqdm([[e] for e in fisher_data], desc="Fisher", unit="utt", leave=False), loss)
-        base.eval()
     batch_size = int(params["batch_utterances"])
 
     def batch_at(rng):
