@@ -122,17 +122,22 @@ def tradeoff_figure(arms: list[dict]) -> go.Figure:
 ARW_GROUP_KINDS = ("overall", "sex", "country_group")
 
 
+def _pct(value) -> float:
+    """A stored fraction as a percentage; null (a stratum too small to score, stored as JSON null) as NaN."""
+    return float("nan") if value is None else 100 * value
+
+
 def arw_figure(results: dict) -> go.Figure:
-    """EER by group, baseline beside ARW, with bootstrap CIs over speakers."""
+    """EER by group, baseline beside ARW, with bootstrap CIs over speakers (an unscorable group has no bar)."""
     fig = go.Figure()
     for model, colour in zip(results["models"], ("#888888", "#4575b4", "#d73027")):
         groups = sorted(model["groups"], key=lambda g: (ARW_GROUP_KINDS.index(g["group_kind"])
                                                         if g["group_kind"] in ARW_GROUP_KINDS else 9, str(g["group"])))
-        eer = [100 * g["eer"] for g in groups]
+        eer = [_pct(g["eer"]) for g in groups]
         fig.add_trace(go.Bar(
             name=model["model"], x=[f"{g['group_kind']}: {g['group']}" for g in groups], y=eer, marker_color=colour,
-            error_y={"type": "data", "symmetric": False, "array": [100 * g["ci_high"] - e for g, e in zip(groups, eer)],
-                     "arrayminus": [e - 100 * g["ci_low"] for g, e in zip(groups, eer)]},
+            error_y={"type": "data", "symmetric": False, "array": [_pct(g["ci_high"]) - e for g, e in zip(groups, eer)],
+                     "arrayminus": [e - _pct(g["ci_low"]) for g, e in zip(groups, eer)]},
             customdata=[g["n_speakers"] for g in groups],
             hovertemplate="%{x}<br>EER %{y:.1f} %<br>n = %{customdata} speakers<extra>" + model["model"] + "</extra>"))
     fig.update_layout(barmode="group", height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10},
@@ -146,8 +151,8 @@ def arw_gaps(results: dict) -> pd.DataFrame:
         for key, label in (("gender_gap", "Gender gap (EER points)"), ("country_spread", "Spread across countries")):
             gap = model.get(key) or {}
             if gap.get("value") is not None:
-                rows.append({"Model": model["model"], "Measure": label, "Value": round(100 * gap["value"], 2),
-                             "95 % CI": f"{100 * gap['ci_low']:.2f}–{100 * gap['ci_high']:.2f}"})
+                rows.append({"Model": model["model"], "Measure": label, "Value": round(_pct(gap["value"]), 2),
+                             "95 % CI": f"{_pct(gap['ci_low']):.2f}–{_pct(gap['ci_high']):.2f}"})
     return pd.DataFrame(rows)
 
 

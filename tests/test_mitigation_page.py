@@ -24,7 +24,9 @@ ARW_RESULTS = {"models": [
         {"group_kind": "sex", "group": "female", "eer": eer + 0.03, "ci_low": eer, "ci_high": eer + 0.06,
          "n_speakers": 20, "n_target_trials": 40, "n_nontarget_trials": 760},
         {"group_kind": "sex", "group": "male", "eer": eer - 0.01, "ci_low": eer - 0.04, "ci_high": eer + 0.02,
-         "n_speakers": 20, "n_target_trials": 40, "n_nontarget_trials": 760}],
+         "n_speakers": 20, "n_target_trials": 40, "n_nontarget_trials": 760},
+        {"group_kind": "country_group", "group": "oceania", "eer": None, "ci_low": None, "ci_high": None,
+         "n_speakers": 1, "n_target_trials": 2, "n_nontarget_trials": 0}],  # one speaker: no non-target trial
      "gender_gap": {"value": 0.04, "ci_low": 0.0, "ci_high": 0.08},
      "country_spread": {"value": 0.1, "ci_low": 0.05, "ci_high": 0.15},
      "training": {"steps": 10, "seconds": 1.0, "loss_curve": [1.0, 0.9]}}
