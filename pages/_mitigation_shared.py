@@ -166,6 +166,7 @@ def ewc_command(params: dict) -> str:
     """The `mitigate ewc` command line that gives these parameters (n_boot has no flag: it stays default)."""
     regions = params["regions"] if params["regions"] == "flagged" else ",".join(map(str, params["regions"]))
     parts = ["python", "-m", "engine", "mitigate", "ewc", "--eval-set", params["eval_set"], "--regions", regions,
+             "--text-split", params.get("text_split", "none"),
              "--lambda", *[f"{lam:g}" for lam in params["lambdas"]], "--checkpoint", params["checkpoint"]]
     for key in ("train_speakers_per_region", "heldout_speakers_per_region", "updates", "batch_utterances", "lr",
                 "max_train_seconds", "fisher_utterances", "general_utterances", "seed"):

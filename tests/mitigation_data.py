@@ -15,14 +15,17 @@ from engine.sst.checkpoint import save_model
 from tests.sst_models import TABLE, tiny_model
 
 SET_NAME = "saa-mini"
-# (archive speakerid, lon, lat, recogniser got it right): two speakers west, two east, so a two-region tree
-# splits west from east and the east, recognised badly, is region 1. The archive's shortest recordings
-# (11-14 s): a fine-tuning update costs in proportion to the audio's length.
-SPEAKERS = [(1720, -100.0, 35.0, True), (1559, -98.0, 36.0, True), (66, 40.0, 30.0, False), (824, 42.0, 31.0, False)]
+# (archive speakerid, lon, lat, recogniser got it right): two speakers west, three east, so a two-region tree
+# splits west from east and the east, recognised badly, is region 1. Short recordings (13-15 s): a
+# fine-tuning update costs in proportion to the audio's length. The aligner cannot follow saa1559's reading
+# (too fast), so the experiment must skip it.
+SPEAKERS = [(1119, -100.0, 35.0, True), (631, -98.0, 36.0, True),
+            (66, 40.0, 30.0, False), (824, 42.0, 31.0, False), (1559, 41.0, 29.0, False)]
+UNALIGNABLE = "saa1559"
 
 
 def saa_set(url: str) -> None:
-    """The four speakers as an evaluation set with a stored two-region regions analysis."""
+    """The five speakers as an evaluation set with a stored two-region regions analysis."""
     reference = saa.paragraph()
     frame = pd.DataFrame([{"utterance_id": f"u{sid}", "speaker_id": f"saa{sid}", "reference": reference,
                            "hypothesis": reference if right else "please call", "lon": lon, "lat": lat}
@@ -44,7 +47,8 @@ def tiny_checkpoint(folder: Path) -> Path:
 
 def tiny_params(checkpoint: Path, **overrides) -> dict:
     """One held-out speaker per region, one fine-tuning speaker, one update per arm, one general utterance."""
-    return {"eval_set": SET_NAME, "regions": [1], "lambdas": [0.0, 10.0], "checkpoint": str(checkpoint),
+    return {"eval_set": SET_NAME, "regions": [1], "text_split": "halves", "lambdas": [0.0, 10.0],
+            "checkpoint": str(checkpoint),
             "train_speakers_per_region": 1, "heldout_speakers_per_region": 1, "updates": 1, "batch_utterances": 1,
             "lr": 1e-3, "max_train_seconds": 60.0, "fisher_utterances": 1, "general_utterances": 1, "n_boot": 50,
             "seed": 0, "name": None, **overrides}

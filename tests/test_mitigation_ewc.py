@@ -14,7 +14,7 @@ from engine.errors import UserError
 from engine.mitigation import ewc_experiment, saa
 from engine.mitigation.ewc import EWCPenalty, diagonal_fisher, fine_tune
 from engine.mitigation.sst_adapt import SSTLoss, utterance_example
-from tests.mitigation_data import SET_NAME, saa_set, tiny_checkpoint, tiny_params
+from tests.mitigation_data import SET_NAME, UNALIGNABLE, saa_set, tiny_checkpoint, tiny_params
 from tests.sst_models import TABLE, TINY, tiny_model
 
 
@@ -38,7 +38,7 @@ def test_penalty_equals_a_hand_computation():
 @pytest.fixture(scope="module")
 def stella():
     """The first 3 s of a real archive recording ("Please call Stella") as an SST training example."""
-    samples = audio.load(saa.audio_paths(["saa1720"])["saa1720"])[:3 * audio.SAMPLE_RATE]
+    samples = audio.load(saa.audio_paths(["saa66"])["saa66"])[:3 * audio.SAMPLE_RATE]
     return utterance_example(samples, "please call stella", audio.SAMPLE_RATE)
 
 
@@ -75,6 +75,23 @@ def test_lambda_zero_is_plain_fine_tuning_and_lambda_pulls_towards_the_anchor(st
     assert distance(strong).item() < 0.5 * distance(plain).item()
 
 
+def test_readings_are_cut_between_sentences_three_and_four():
+    keys = ["saa66", UNALIGNABLE]
+    halves = saa.Readings(saa.audio_paths(keys), "halves")
+    first, first_text = halves.fine_tuning("saa66")
+    second, second_text = halves.evaluation("saa66")
+    whole = audio.load(saa.audio_paths(["saa66"])["saa66"])
+    assert len(first) + len(second) == len(whole)
+    assert 5.0 < len(first) / audio.SAMPLE_RATE < 9.0  # a 14 s reading, cut near its middle
+    assert first_text.endswith("her brother Bob.") and second_text.startswith("We also need")
+    assert len(first_text.split()) == 34 and len(second_text.split()) == 35
+    assert not halves.usable(UNALIGNABLE)
+    none = saa.Readings(saa.audio_paths(keys), "none")
+    assert none.usable(UNALIGNABLE) and none.evaluation(UNALIGNABLE)[1] == saa.paragraph()
+    with pytest.raises(UserError, match="text split"):
+        saa.Readings({}, "thirds")
+
+
 def test_tiny_experiment_is_stored_and_rerun_from_its_parameters(db_url, tmp_path, capsys):
     saa_set(db_url)
     params = tiny_params(tiny_checkpoint(tmp_path))
@@ -86,8 +103,9 @@ def test_tiny_experiment_is_stored_and_rerun_from_its_parameters(db_url, tmp_pat
     for arm in arms:
         assert [r["rank"] for r in arm["regions"]] == [1, 2]
         assert [r["targeted"] for r in arm["regions"]] == [True, False]
-        assert all(r["n_speakers"] == 1 and r["ref_words"] == 69 for r in arm["regions"])
-        assert arm["overall"]["ref_words"] == 138 and arm["overall"]["n_speakers"] == 2
+        # evaluated on sentences 4-5 only (35 words), never on the fine-tuning sentences
+        assert all(r["n_speakers"] == 1 and r["ref_words"] == 35 for r in arm["regions"])
+        assert arm["overall"]["ref_words"] == 70 and arm["overall"]["n_speakers"] == 2
         assert arm["overall"]["ci_low"] <= arm["overall"]["wer"] <= arm["overall"]["ci_high"]
         assert arm["targeted_wer"] == arm["regions"][0]["wer"]
         assert arm["max_region_wer"] == max(r["wer"] for r in arm["regions"])
@@ -96,6 +114,9 @@ def test_tiny_experiment_is_stored_and_rerun_from_its_parameters(db_url, tmp_pat
     split = stored.results["split"]
     assert set(split["train"]) == {"1"} and set(split["heldout"]) == {"1", "2"}
     assert not set(split["train"]["1"]) & set(split["heldout"]["1"])  # evaluation speakers are held out
+    assert UNALIGNABLE not in split["train"]["1"] + split["heldout"]["1"]
+    assert set(split["not_usable"]) <= {UNALIGNABLE}
+    assert stored.results["texts"]["evaluation"].startswith("We also need")
 
     assert main(["mitigate", "rerun", str(experiment_id)]) == 0
     assert f"experiment {experiment_id + 1} stored" in capsys.readouterr().out

@@ -9,15 +9,18 @@ Every fine-tuning arm starts from the checkpoint and trains on the same batches 
 
 Data (the set's speakers are Speech Accent Archive speakers; their audio is read from ../shared/data/saa):
 the speakers of every region of the set's regions analysis are put in a fixed pseudo-random order (hash
-of seed and speaker key); the first `heldout_speakers_per_region` of every region are held out for
-evaluation, the next `train_speakers_per_region` of each targeted region are the fine-tuning speakers.
+of seed and speaker key); the first `heldout_speakers_per_region` usable ones of every region are held out
+for evaluation, the next `train_speakers_per_region` of each targeted region are the fine-tuning speakers.
 The diagonal Fisher is estimated on general data: utterances of the SST training pool (simulated speech).
 The "general" score is WER on simulated dev utterances, the forgetting check.
 
-All archive speakers read the same paragraph, so fine-tuning text = evaluation text. A fine-tuned model
-can improve by learning the paragraph rather than the accents; held-out speakers of the untargeted regions
-read it too, so the change there measures that text effect, and only the targeted regions' change beyond
-it can be credited to adaptation to the speakers (the results' "notes" say this with the numbers).
+All archive speakers read the same paragraph. With text_split "halves" (default) every recording is cut
+between sentences 3 and 4 by forced alignment: fine-tuning reads sentences 1–3, evaluation sentences 4–5,
+so no evaluated sentence is trained on (a reading the aligner cannot follow is skipped). With "none" both
+use the whole paragraph, and a fine-tuned model can improve by learning the text rather than the accents.
+Either way held-out speakers of the untargeted regions are the control: their change is what fine-tuning
+does for everyone, and only the targeted regions' change beyond it can be credited to adaptation to the
+targeted speakers (the results' "notes" give these numbers).
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from engine import audio, persistence
+from engine import persistence
 from engine.errors import UserError
 from engine.fairness import analyses, stats
 from engine.fairness.demo import DEMO_SET_NAME, seed_demo_set
@@ -46,6 +49,7 @@ from engine.sst.data import MixingSpec, make_example, tts_pool
 DEFAULTS = {
     "eval_set": DEMO_SET_NAME,
     "regions": "flagged",  # or a list of region ranks
+    "text_split": "halves",  # fine-tune on sentences 1–3, evaluate on 4–5; "none": the whole paragraph for both
     "lambdas": [0.0, 1e2, 1e3, 1e4, 1e5],  # F sums squared gradients of a loss summed over tokens: λ ~ 1e3 bites
     "checkpoint": "models/sst.pt",
     "train_speakers_per_region": 6,
@@ -74,6 +78,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lambda", dest="lambdas", type=float, nargs="+", default=d["lambdas"],
                         help="EWC strengths; 0 = plain fine-tuning (the no-fine-tuning arm always runs)")
     parser.add_argument("--checkpoint", default=d["checkpoint"], help="SST checkpoint to start from")
+    parser.add_argument("--text-split", choices=saa.TEXT_SPLITS, default=d["text_split"],
+                        help="halves: fine-tune on sentences 1-3 and evaluate on sentences 4-5 of the paragraph; "
+                             "none: the whole paragraph for both")
     parser.add_argument("--train-speakers-per-region", type=int, default=d["train_speakers_per_region"])
     parser.add_argument("--heldout-speakers-per-region", type=int, default=d["heldout_speakers_per_region"])
     parser.add_argument("--updates", type=int, default=d["updates"], help="fine-tuning updates per arm")
@@ -140,20 +147,33 @@ def targeted_ranks(rows: list[dict], spec) -> list[int]:
 
 
 def split_speakers(rows: list[dict], keys: dict[int, str], targeted: list[int], n_train: int, n_heldout: int,
-                   seed: int) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
-    """(fine-tuning speakers of each targeted region, held-out speakers of every region), by rank.
+                   seed: int, usable=lambda key: True) -> tuple[dict[int, list[str]], dict[int, list[str]], list[str]]:
+    """(fine-tuning speakers of each targeted region, held-out speakers of every region, speakers skipped as
+    not `usable`), by rank.
 
     Each region's speakers are ordered by a hash of (seed, speaker key): deterministic, independent of
-    database ids and of the other regions, and a larger split keeps a smaller one's speakers.
+    database ids and of the other regions, and a larger split keeps a smaller one's speakers. `usable` is
+    asked in that order, only until a region has what it needs (it may load and align a recording).
     """
-    train, heldout = {}, {}
+    train, heldout, skipped = {}, {}, []
     for row in rows:
         ordered = sorted((keys[i] for i in row["speaker_ids"]),
                          key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
-        heldout[row["rank"]] = ordered[:n_heldout]
+        wanted = n_heldout + (n_train if row["rank"] in targeted else 0)
+        chosen = []
+        for key in ordered:
+            if len(chosen) == wanted:
+                break
+            if usable(key):
+                chosen.append(key)
+            else:
+                skipped.append(key)
+        if not chosen:
+            raise UserError(f"Region {row['rank']} has no usable recording to evaluate on.")
+        heldout[row["rank"]] = chosen[:n_heldout]
         if row["rank"] in targeted:
-            train[row["rank"]] = ordered[n_heldout:n_heldout + n_train]
-    return train, heldout
+            train[row["rank"]] = chosen[n_heldout:]
+    return train, heldout, skipped
 
 
 def _wer_block(counts: list[EditCounts], n_boot: int, seed: int) -> dict:
@@ -166,14 +186,14 @@ def _wer_block(counts: list[EditCounts], n_boot: int, seed: int) -> dict:
 
 
 def evaluate_arm(model, table, rows: list[dict], targeted: list[int], heldout: dict[int, list[str]],
-                 heldout_audio: dict[str, np.ndarray], reference: str, general: list[tuple[np.ndarray, str]],
+                 heldout_audio: dict[str, tuple[np.ndarray, str]], general: list[tuple[np.ndarray, str]],
                  n_boot: int, seed: int, desc: str) -> dict:
     """Per-region, targeted, untargeted and overall WER on held-out speakers (CIs over speakers), the spread
     across regions, and the general (forgetting) check."""
     bar = tqdm(total=len(heldout_audio) + len(general), desc=desc, unit="utt", leave=False)
     per_speaker = {}
-    for key, samples in heldout_audio.items():
-        per_speaker[key] = score(model, table, samples, reference)
+    for key, (samples, text) in heldout_audio.items():
+        per_speaker[key] = score(model, table, samples, text)
         bar.update(1)
     general_counts = []
     for samples, text in general:
@@ -211,14 +231,24 @@ def _general_examples(count: int, split: str, voices: int, seed: int, sample_rat
     return [make_example(pool, spec, rng, sample_rate) for _ in range(count)]
 
 
-def notes(arms: list[dict]) -> str:
-    """What the numbers can and cannot show, with the text-overlap control spelled out."""
-    base = next(a for a in arms if a["arm"] == "none")
-    text = ("All Speech Accent Archive speakers read the same paragraph, so the fine-tuning text is the evaluation "
-            "text: a fine-tuned model can improve by learning the paragraph, not the accents. Held-out speakers of "
+TEXT_NOTES = {
+    "halves": "All Speech Accent Archive speakers read the same paragraph; every recording was cut between sentences "
+              "3 and 4 by forced alignment, fine-tuning used sentences 1–3 and evaluation sentences 4–5, so no "
+              "evaluated sentence was trained on (words such as 'her', 'and', 'the' occur in both halves). Held-out "
+              "speakers of untargeted regions are the control: their change is what fine-tuning does for everyone; "
+              "only the targeted regions' change beyond it is evidence of adaptation to the targeted speakers.",
+    "none": "All Speech Accent Archive speakers read the same paragraph, and this run fine-tuned and evaluated on all "
+            "of it: a fine-tuned model can improve by learning the paragraph, not the accents. Held-out speakers of "
             "untargeted regions read it too, so their change is the text effect; only the targeted regions' change "
-            "beyond it is evidence of adaptation to the targeted speakers. Evaluation speakers are held out (never "
-            "fine-tuned on). 'general' is WER on simulated dev utterances (forgetting check).")
+            "beyond it is evidence of adaptation to the targeted speakers.",
+}
+
+
+def notes(arms: list[dict], text_split: str) -> str:
+    """What the numbers can and cannot show, with the untargeted-region control spelled out."""
+    base = next(a for a in arms if a["arm"] == "none")
+    text = (TEXT_NOTES[text_split] + " Evaluation speakers are held out (never fine-tuned on). 'general' is WER on "
+            "simulated dev utterances (forgetting check).")
     spread = [r["wer"] for r in base["regions"]]
     lines = [f"Without fine-tuning the checkpoint's held-out WER ranges {100 * min(spread):.1f}–{100 * max(spread):.1f} % "
              "across regions; the regions were found and flagged on the evaluation set's own hypotheses, which may "
@@ -250,22 +280,25 @@ def run(params: dict, url: str | None = None) -> int:
     targeted = targeted_ranks(rows, params["regions"])
     totals = persistence.speaker_totals(info.id, url=url)
     keys = dict(zip(totals["speaker_id"].astype(int), totals["speaker_key"]))
-    train, heldout = split_speakers(rows, keys, targeted, int(params["train_speakers_per_region"]),
-                                    int(params["heldout_speakers_per_region"]), int(params["seed"]))
-    train_keys = [k for rank in targeted for k in train[rank]]
-    heldout_keys = [k for rank in heldout for k in heldout[rank]]
-    paths = saa.audio_paths(train_keys + heldout_keys)
     checkpoint = Path(params["checkpoint"])
     base, table, _ = load_model(checkpoint)
     checkpoint_sha256 = _sha256(checkpoint)  # now: the file may be replaced while the arms run
     rate = base.config.sample_rate
-    reference = saa.paragraph()
+    readings = saa.Readings(saa.audio_paths([keys[i] for row in rows for i in row["speaker_ids"]]),
+                            params["text_split"])
+    bar = tqdm(desc="loading and cutting recordings", unit="file", leave=False)
 
-    loaded = {key: audio.load(paths[key]) for key in tqdm(train_keys + heldout_keys, desc="loading audio",
-                                                          unit="file", leave=False)}
-    heldout_audio = {k: loaded[k] for k in heldout_keys}
-    train_examples = [utterance_example(loaded[k], reference, rate) for k in train_keys
-                      if len(loaded[k]) <= params["max_train_seconds"] * rate]
+    def usable(key: str) -> bool:
+        bar.update(1)
+        return readings.usable(key)
+
+    train, heldout, skipped = split_speakers(rows, keys, targeted, int(params["train_speakers_per_region"]),
+                                             int(params["heldout_speakers_per_region"]), int(params["seed"]), usable)
+    bar.close()
+    heldout_audio = {k: readings.evaluation(k) for rank in heldout for k in heldout[rank]}
+    fine_tuning = [readings.fine_tuning(k) for rank in targeted for k in train[rank]]
+    train_examples = [utterance_example(samples, text, rate) for samples, text in fine_tuning
+                      if len(samples) <= params["max_train_seconds"] * rate]
     if not train_examples:
         raise UserError(f"No fine-tuning recording of the targeted regions is at most {params['max_train_seconds']:g} s "
                         "long; raise --max-train-seconds or --train-speakers-per-region.")
@@ -275,7 +308,7 @@ def run(params: dict, url: str | None = None) -> int:
     n_boot, seed = int(params["n_boot"]), int(params["seed"])
 
     arms = [{"arm": "none", "lambda": 0.0, "updates": 0,
-             **evaluate_arm(base, table, rows, targeted, heldout, heldout_audio, reference, general, n_boot, seed,
+             **evaluate_arm(base, table, rows, targeted, heldout, heldout_audio, general, n_boot, seed,
                             "evaluating: no fine-tuning"),
              "training": None}]
     fisher = None
@@ -296,14 +329,15 @@ def run(params: dict, url: str | None = None) -> int:
                           desc=f"fine-tuning λ = {lam:g}")
         seconds = time.time() - arm_started
         arms.append({"arm": "ewc" if lam > 0 else "finetune", "lambda": float(lam), "updates": int(params["updates"]),
-                     **evaluate_arm(model, table, rows, targeted, heldout, heldout_audio, reference, general, n_boot,
+                     **evaluate_arm(model, table, rows, targeted, heldout, heldout_audio, general, n_boot,
                                     seed, f"evaluating λ = {lam:g}"),
                      "training": {"seconds": round(seconds, 1), "loss_curve": curve}})
 
     results = {
-        "arms": arms, "notes": notes(arms), "targeted_ranks": targeted, "analysis_id": analysis.id,
+        "arms": arms, "notes": notes(arms, params["text_split"]), "targeted_ranks": targeted,
+        "analysis_id": analysis.id, "texts": {"fine_tuning": readings.texts[0], "evaluation": readings.texts[1]},
         "split": {"train": {str(r): v for r, v in train.items()}, "heldout": {str(r): v for r, v in heldout.items()},
-                  "n_train_utterances": len(train_examples)},
+                  "not_usable": skipped, "n_train_utterances": len(train_examples)},
         "checkpoint_sha256": checkpoint_sha256, "fisher": fisher_summary(fisher) if fisher else None,
         "seconds": round(time.time() - started, 1),
     }

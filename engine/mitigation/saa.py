@@ -1,7 +1,8 @@
 """Speech Accent Archive audio behind an evaluation set's speakers (../shared/data/saa, read in place).
 
 A set built from the archive (engine/fairness/demo.py) names its speakers "saa<speakerid>"; metadata.csv
-maps the archive's `speakerid` to its `file`, and every speaker reads the paragraph in transcript.txt.
+maps the archive's `speakerid` to its `file`, and every speaker reads the paragraph in transcript.txt
+(which `Readings` can cut in two, so fine-tuning and evaluation read different sentences).
 """
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from engine import config
+from engine import audio, config
 from engine.errors import UserError
+from engine.mitigation import align
 
 SPEAKER_KEY = re.compile(r"^saa(\d+)$")
 
@@ -46,3 +49,47 @@ def audio_paths(speaker_keys: list[str]) -> dict[str, Path]:
                             f"with a row in {folder / 'metadata.csv'}).")
         paths[key] = files[int(match.group(1))]
     return paths
+
+
+# The paragraph's sentences 1–3 end after word 34 ("… a snack for her brother Bob."), sentences 4–5 are the
+# other 35 words ("We also need … at the train station.").
+SPLIT_AFTER_WORD = 34
+TEXT_SPLITS = ("halves", "none")
+
+
+class Readings:
+    """Each archive speaker's reading, cut for an experiment (loaded and aligned once, on first use).
+
+    text_split "halves": fine-tuning uses sentences 1–3 and evaluation sentences 4–5 (cut by forced
+    alignment, engine/mitigation/align.py), so no evaluated sentence is ever trained on; a reading the
+    aligner cannot follow to sentence 4 is not usable. "none": both use the whole paragraph.
+    """
+
+    def __init__(self, paths: dict[str, Path], text_split: str):
+        if text_split not in TEXT_SPLITS:
+            raise UserError(f"The text split is one of {', '.join(TEXT_SPLITS)}, not '{text_split}'.")
+        self.paths, self.text_split = paths, text_split
+        text = paragraph()
+        cut = len(" ".join(text.split()[:SPLIT_AFTER_WORD]))
+        self.texts = (text[:cut].strip(), text[cut:].strip()) if text_split == "halves" else (text, text)
+        self._parts: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+
+    def _split(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
+        if key not in self._parts:
+            samples = audio.load(self.paths[key])
+            if self.text_split == "none":
+                self._parts[key] = (samples, samples)
+            else:
+                cut = align.cut_after(samples, paragraph(), SPLIT_AFTER_WORD)
+                at = None if cut is None else int(cut * audio.SAMPLE_RATE)
+                self._parts[key] = None if at is None else (samples[:at], samples[at:])
+        return self._parts[key]
+
+    def usable(self, key: str) -> bool:
+        return self._split(key) is not None
+
+    def fine_tuning(self, key: str) -> tuple[np.ndarray, str]:
+        return self._split(key)[0], self.texts[0]
+
+    def evaluation(self, key: str) -> tuple[np.ndarray, str]:
+        return self._split(key)[1], self.texts[1]
