@@ -114,6 +114,12 @@ def test_bootstrap_replicates_scatter_around_the_observed_eer():
         assert low <= observed <= high and high - low > 0
 
 
+def test_gender_gap_ci_is_the_signed_ci_folded():
+    fold = arw_experiment._folded
+    assert fold({"value": -0.01, "ci_low": -0.02, "ci_high": 0.03}) == {"value": 0.01, "ci_low": 0.0, "ci_high": 0.03}
+    assert fold({"value": -0.05, "ci_low": -0.07, "ci_high": -0.02}) == {"value": 0.05, "ci_low": 0.02, "ci_high": 0.07}
+
+
 # ---- speakers -----------------------------------------------------------------------------------------------
 
 def test_country_groups_and_a_deterministic_stratified_split():
@@ -190,7 +196,8 @@ def _check_results(results: dict) -> None:
         overall = next(g for g in model["groups"] if g["group_kind"] == "overall")
         assert 0 <= overall["eer"] <= 1 and overall["ci_low"] <= overall["ci_high"]
         assert overall["n_target_trials"] == overall["n_speakers"] and overall["n_nontarget_trials"] > 0
-        assert {"value", "ci_low", "ci_high"} <= set(model["gender_gap"]) and "country_spread" in model
+        gap = model["gender_gap"]
+        assert gap["value"] == pytest.approx(abs(gap["signed"]["value"])) and "country_spread" in model
         assert model["training"]["steps"] == TINY["steps"] and len(model["training"]["loss_curve"]) == TINY["steps"]
 
 
