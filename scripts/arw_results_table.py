@@ -36,6 +36,8 @@ def table(experiment_id: int) -> str:
                      f"{g['n_nontarget_trials']:,} | {with_ci(g)} | {with_ci(arw_row)} |")
     lines.append(f"| **gender gap** \\|EER_f − EER_m\\| | | | {with_ci(baseline['gender_gap'], 'value')} | "
                  f"{with_ci(arw['gender_gap'], 'value')} |")
+    lines.append(f"| (signed EER_f − EER_m) | | | {with_ci(baseline['gender_gap']['signed'], 'value')} | "
+                 f"{with_ci(arw['gender_gap']['signed'], 'value')} |")
     lines.append(f"| **country spread** max − min ({len(baseline['country_spread']['groups'])} groups) | | | "
                  f"{with_ci(baseline['country_spread'], 'value')} | {with_ci(arw['country_spread'], 'value')} |")
     lines.append(f"| training (CPU s, final loss) | | | {baseline['training']['seconds']:.0f} s, "
