@@ -341,6 +341,8 @@ def run(params: dict, url: str | None = None) -> int:
         "checkpoint_sha256": checkpoint_sha256, "fisher": fisher_summary(fisher) if fisher else None,
         "seconds": round(time.time() - started, 1),
     }
+    texts = "sentences 1–3 → 4–5" if params["text_split"] == "halves" else "whole paragraph"
     name = params.get("name") or (f"EWC, regions {','.join(map(str, targeted))}, λ "
-                                  f"{'/'.join(f'{lam:g}' for lam in params['lambdas'])}, {params['updates']} updates")
+                                  f"{'/'.join(f'{lam:g}' for lam in params['lambdas'])}, {params['updates']} updates, "
+                                  f"{texts}")
     return persistence.save_experiment("ewc", name, dict(params), results, set_name=info.name, url=url)
