@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -93,7 +94,7 @@ def seed_from_shipped(meta: pd.DataFrame, saa: Path, cache: Path, shipped: Path,
         write_cache(cache, file, {"hypothesis": row["hypothesis"],
                                   "embedding": np.asarray(row["embedding"], dtype=np.float64).round(5).tolist(),
                                   "audio_s": float(row["duration_s"]), "compute_s": None, "asr": ASR_NAME,
-                                  "seeded_from": str(shipped.relative_to(config.REPO_ROOT))})
+                                  "seeded_from": os.path.relpath(shipped, config.REPO_ROOT)})
     print(f"{min(n_check, len(missing))} shipped rows reproduced exactly; seeded {max(len(missing) - n_check, 0)} "
           f"more from {shipped.name}")
     return max(len(missing) - n_check, 0)
