@@ -30,14 +30,14 @@ def recognize(samples: np.ndarray, offset_s: float = 0.0) -> list[Word]:
     dec.end_utt()
     words = []
     for seg in dec.seg():
-        text = _spoken_word(seg.word)
+        text = spoken_word(seg.word)
         if text:
             words.append(Word(text, round(offset_s + seg.start_frame / FRAMES_PER_SECOND, 3),
                               round(offset_s + (seg.end_frame + 1) / FRAMES_PER_SECOND, 3)))
     return words
 
 
-def _spoken_word(token: str) -> str | None:
+def spoken_word(token: str) -> str | None:
     """Drop silence/filler/noise tokens (<s>, <sil>, [NOISE], ...) and pronunciation variants' "(2)"."""
     if not token or token[0] in "<[" or token == "(NULL)":
         return None

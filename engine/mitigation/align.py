@@ -11,7 +11,7 @@ from functools import cache
 import numpy as np
 
 from engine.audio import SAMPLE_RATE
-from engine.cascade.asr import FRAMES_PER_SECOND, _spoken_word
+from engine.cascade.asr import FRAMES_PER_SECOND, spoken_word
 from engine.text import words
 
 # Forced alignment searches one path through a known text: wide beams cost little there and keep
@@ -36,7 +36,7 @@ def word_times(samples: np.ndarray, text: str) -> list[tuple[str, float, float]]
     dec.start_utt()
     dec.process_raw((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes(), full_utt=True)
     dec.end_utt()
-    found = [(_spoken_word(s.word), s.start_frame / FRAMES_PER_SECOND, (s.end_frame + 1) / FRAMES_PER_SECOND)
+    found = [(spoken_word(s.word), s.start_frame / FRAMES_PER_SECOND, (s.end_frame + 1) / FRAMES_PER_SECOND)
              for s in (dec.seg() or [])]
     found = [(w, start, end) for w, start, end in found if w]
     matching = 0
