@@ -81,3 +81,12 @@ def test_a_new_run_can_start_from_a_shipped_checkpoint(tmp_path, data_dir, monke
     assert continued.keys() == shipped.state_dict().keys()
     for name, value in shipped.state_dict().items():
         assert torch.equal(continued[name], value), name
+
+    # reinit: the named modules start afresh, everything else is the shipped model's
+    train(TrainConfig.from_dict({**TINY_RUN, "out_dir": str(tmp_path / "third"), "lr": 0.0,
+                                 "init_from": str(tmp_path / "shipped.pt"), "reinit": ["joint_out", "prediction"]}),
+          stop_after=1)
+    restarted = torch.load(tmp_path / "third" / "last.pt", weights_only=False)["model"]
+    for name, value in shipped.state_dict().items():
+        fresh = name.startswith(("joint_out.", "prediction."))
+        assert torch.equal(restarted[name], value) != fresh, name

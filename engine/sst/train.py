@@ -58,6 +58,11 @@ class TrainConfig:
     # A shipped checkpoint (engine/sst/checkpoint.py format, same model sizes) that a new run starts from,
     # feature statistics included: continuing a model in a new run folder, e.g. on another machine.
     init_from: str | None = None
+    # Modules (SSTModel attribute names) re-initialised after init_from: e.g. the prediction network and
+    # joint of a model whose encoder has learnt to align (its CTC head reads the audio) while the transducer
+    # output is still a language-model prior (DESIGN.md section 7's plateau), so a fresh joint meets an
+    # informative encoder.
+    reinit: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -175,7 +180,12 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         from engine.sst.checkpoint import load_model
 
         model.load_state_dict(load_model(Path(cfg.init_from))[0].state_dict())
-        print(f"starting from the weights of {cfg.init_from}", flush=True)
+        for name in cfg.reinit:
+            for module in getattr(model, name).modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+        print(f"starting from the weights of {cfg.init_from}" + (f", {', '.join(cfg.reinit)} re-initialised"
+                                                               if cfg.reinit else ""), flush=True)
     else:
         mean, std = feature_statistics(train_pool, fbank)
         model.feat_mean.copy_(mean)
