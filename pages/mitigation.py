@@ -74,18 +74,13 @@ if not experiments:
 st.subheader("Experiments")
 st.dataframe(experiments_table(experiments), hide_index=True, width="stretch")
 
-st.subheader("EWC: fine-tuning the SST model for the flagged regions")
-ewc = [e for e in experiments if e.kind == "ewc"]
-if ewc:
-    show_ewc(pick(ewc, "ewc-experiment"))
-else:
-    st.info("No EWC experiment yet; run one with:")
-    st.code(EWC_COMMAND, language="bash")
-
-st.subheader("ARW: adversarial reweighting for speaker verification")
-arw = [e for e in experiments if e.kind == "arw"]
-if arw:
-    show_arw(pick(arw, "arw-experiment"))
-else:
-    st.info("No ARW experiment yet; run one with:")
-    st.code(ARW_COMMAND, language="bash")
+SECTIONS = [("ewc", "EWC: fine-tuning the SST model for the flagged regions", show_ewc, EWC_COMMAND),
+            ("arw", "ARW: adversarial reweighting for speaker verification", show_arw, ARW_COMMAND)]
+for kind, title, show, command in SECTIONS:
+    st.subheader(title)
+    of_kind = [e for e in experiments if e.kind == kind]
+    if of_kind:
+        show(pick(of_kind, f"{kind}-experiment"))
+    else:
+        st.info(f"No {kind.upper()} experiment yet; run one with:")
+        st.code(command, language="bash")
