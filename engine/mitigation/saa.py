@@ -13,15 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine import audio, config
+from engine import audio
 from engine.errors import UserError
 from engine.mitigation import align
+from engine.simulate.human import saa_dir
 
 SPEAKER_KEY = re.compile(r"^saa(\d+)$")
-
-
-def saa_dir() -> Path:
-    return config.shared_data_dir() / "saa"
 
 
 @lru_cache(maxsize=4)
@@ -31,7 +28,8 @@ def _files_by_speakerid(folder: Path) -> dict[int, Path]:
 
 
 def paragraph() -> str:
-    """The one reference text every archive speaker reads."""
+    """The one reference text every archive speaker reads, punctuation kept (the forced aligner cuts it
+    between sentences; engine.simulate.human.paragraph is the normalised form)."""
     return " ".join((saa_dir() / "transcript.txt").read_text().split())
 
 
