@@ -14,6 +14,7 @@ from engine.errors import UserError
 from engine.fairness import geocode, tables
 from engine.fairness.importing import import_frame
 from engine.metrics.wer import edit_counts
+from engine.persistence import fairness as stored_fairness
 
 REPO = Path(__file__).resolve().parent.parent
 SAA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "saa"
@@ -97,7 +98,7 @@ def test_import_stores_counts_per_utterance_and_reports_geocoding(db_url, monkey
     worst = persistence.worst_utterances(result.info.id, totals["speaker_id"], limit=2, url=db_url)
     assert worst["utterance"].tolist() == ["d1", "a2"]  # 7 deletions; then 2 errors (a2 before b1 and c1 by id)
     # the id list goes to the database in chunks; merging the chunks gives the same answer
-    monkeypatch.setattr(persistence, "_IN_CHUNK", 1)
+    monkeypatch.setattr(stored_fairness, "IN_CHUNK", 1)  # set where worst_utterances reads it
     assert persistence.worst_utterances(result.info.id, totals["speaker_id"], limit=2, url=db_url).equals(worst)
 
 

@@ -1,0 +1,41 @@
+"""Evaluation runs: scored runs of the harness (engine/evaluate.py), counts beside rates."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from db import session_scope
+from db.models import EvaluationRun
+
+
+@dataclass(frozen=True)
+class EvaluationRunInfo:
+    id: int
+    backend: str
+    set_name: str
+    params: dict[str, Any]
+    results: dict[str, Any]
+    created_at: datetime
+
+
+def save_evaluation_run(backend: str, set_name: str, params: dict[str, Any], results: dict[str, Any],
+                        url: str | None = None) -> int:
+    """Store one scored run (results hold counts beside rates); returns its id."""
+    with session_scope(url) as s:
+        row = EvaluationRun(backend=backend, set_name=set_name, params=params, results=results)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def list_evaluation_runs(backend: str | None = None, url: str | None = None) -> list[EvaluationRunInfo]:
+    """Newest first."""
+    with session_scope(url) as s:
+        query = select(EvaluationRun).order_by(EvaluationRun.created_at.desc(), EvaluationRun.id.desc())
+        if backend:
+            query = query.where(EvaluationRun.backend == backend)
+        return [EvaluationRunInfo(r.id, r.backend, r.set_name, r.params, r.results, r.created_at)
+                for r in s.scalars(query)]
