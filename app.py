@@ -9,7 +9,7 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 
 from db import init_db
-from engine import config, demo
+from engine import config, demo, evaluation_demo
 from engine.fairness import demo as fairness_demo
 from engine.mitigation import demo as mitigation_demo
 from engine.backends import BACKENDS
@@ -35,6 +35,7 @@ def prepared_database(url: str):
     demo.seed_demo(url)
     fairness_demo.seed_demo_set(url)
     mitigation_demo.seed_demo_experiments(url)
+    evaluation_demo.seed_demo_runs(url)
     return engine
 
 

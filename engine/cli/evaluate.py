@@ -54,7 +54,7 @@ def format_table(results: dict) -> str:
 
 def run(args) -> int:
     from engine import persistence
-    from engine.evaluate import evaluate
+    from engine.evaluate import evaluate, run_params
 
     bar = tqdm(desc=f"evaluate {args.backend}", unit="meeting")
 
@@ -75,8 +75,7 @@ def run(args) -> int:
         from db import init_db
 
         init_db()
-        run_id = persistence.save_evaluation_run(
-            args.backend, args.set_dir.name,
-            {"set_dir": args.set_dir.name, "limit": args.limit, "oracle_speakers": args.oracle_speakers}, results)
+        params = run_params(args.backend, args.set_dir, args.limit, args.oracle_speakers)
+        run_id = persistence.save_evaluation_run(args.backend, args.set_dir.name, params, results)
         print(f"stored as evaluation run {run_id}")
     return 0

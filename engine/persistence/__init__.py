@@ -18,7 +18,9 @@ Callers import from here (`from engine import persistence`); which file holds wh
     evaluations.py  scored runs of the evaluation harness
     experiments.py  mitigation experiments
 """
-from engine.persistence.evaluations import EvaluationRunInfo, list_evaluation_runs, save_evaluation_run
+from engine.persistence.evaluations import (
+    EvaluationRunInfo, get_evaluation_run, list_evaluation_runs, save_evaluation_run,
+)
 from engine.persistence.experiments import (
     ExperimentInfo, delete_experiment, get_experiment, list_experiments, save_experiment,
 )
@@ -51,6 +53,6 @@ __all__ = [
     "request_cancel", "fail_orphaned_jobs",
     "ensure_schema", "save_evaluation_set", "list_evaluation_sets", "get_evaluation_set", "delete_evaluation_set",
     "speaker_totals", "worst_utterances", "save_analysis", "latest_analysis", "cohort_member_ids",
-    "save_evaluation_run", "list_evaluation_runs",
+    "save_evaluation_run", "list_evaluation_runs", "get_evaluation_run",
     "save_experiment", "list_experiments", "get_experiment", "delete_experiment",
 ]

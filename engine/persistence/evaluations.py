@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from db import session_scope
 from db.models import EvaluationRun
+from engine.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,22 @@ def save_evaluation_run(backend: str, set_name: str, params: dict[str, Any], res
         return row.id
 
 
+def _info(row: EvaluationRun) -> EvaluationRunInfo:
+    return EvaluationRunInfo(row.id, row.backend, row.set_name, row.params, row.results, row.created_at)
+
+
+def get_evaluation_run(run_id: int, url: str | None = None) -> EvaluationRunInfo:
+    with session_scope(url) as s:
+        row = s.get(EvaluationRun, run_id)
+        if row is None:
+            raise UserError(f"There is no evaluation run {run_id}.")
+        return _info(row)
+
+
 def list_evaluation_runs(backend: str | None = None, url: str | None = None) -> list[EvaluationRunInfo]:
     """Newest first."""
     with session_scope(url) as s:
         query = select(EvaluationRun).order_by(EvaluationRun.created_at.desc(), EvaluationRun.id.desc())
         if backend:
             query = query.where(EvaluationRun.backend == backend)
-        return [EvaluationRunInfo(r.id, r.backend, r.set_name, r.params, r.results, r.created_at)
-                for r in s.scalars(query)]
+        return [_info(r) for r in s.scalars(query)]

@@ -5,6 +5,7 @@ module is the small, self-describing file that inference loads.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -16,6 +17,7 @@ from engine.sst.tokens import TokenTable
 
 FORMAT = "crosstalk-sst/1"
 MAX_BYTES = 25 * 1024 * 1024
+ID_HEX_DIGITS = 12  # enough to tell checkpoints apart, short enough to read in a table
 
 
 def save_model(path: Path, model: SSTModel, table: TokenTable, card: dict | None = None) -> None:
@@ -48,3 +50,12 @@ def load_model(path: Path) -> tuple[SSTModel, TokenTable, dict]:
     model = SSTModel(SSTConfig.from_dict(payload["config"]))
     model.load_state_dict(payload["state_dict"])
     return model.eval(), table, payload["card"]
+
+
+def checkpoint_id(path: Path) -> str:
+    """The first hex digits of the file's sha256: which checkpoint a stored evaluation run scored."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:ID_HEX_DIGITS]
