@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.backends import get_backend
+from engine.errors import UserError
 from engine.metrics import multitalker, turns as turn_metrics
 from engine.metrics.speed import SpeedMeter, peak_memory_mb
 from engine.metrics.wer import EditCounts, total, wer
@@ -92,6 +93,18 @@ def _transcribe(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
     return turns, meter.compute_s, peak_memory_mb()
 
 
+def _claim_hyp_dir(hyp_dir: Path, backend_name: str, backend) -> None:
+    """Kept hypotheses belong to the model that made them: the folder records it (model.json) on first use
+    and refuses another backend or checkpoint, so a rerun never scores an old model under a new id."""
+    made_by = {"backend": backend_name, **(backend.describe() if hasattr(backend, "describe") else {})}
+    record = hyp_dir / "model.json"
+    if record.exists() and json.loads(record.read_text()) != made_by:
+        raise UserError(f"The hypotheses kept in {hyp_dir} were made by another model "
+                        f"({record.read_text().strip()}); give a fresh --hyp-dir.")
+    hyp_dir.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(made_by, sort_keys=True) + "\n")
+
+
 def run_params(backend_name: str, set_dir: Path, limit: int | None, oracle_speakers: bool) -> dict:
     """What a stored run records of how it was made: the set, the options, and what the backend says
     identifies its model (SST: the checkpoint's sha256 prefix and step; the cascade says nothing, its
@@ -111,6 +124,8 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
     set_dir = Path(set_dir)
     meetings = select_meetings(set_dir, limit)
     backend = get_backend(backend_name)
+    if hyp_dir:
+        _claim_hyp_dir(Path(hyp_dir), backend_name, backend)
     reference, by_stream = [], {"speaker": [], "channel": []}
     turn_scores, speed, conditions, peaks = {}, {}, defaultdict(list), []
     for i, meeting in enumerate(meetings):

@@ -23,7 +23,7 @@ def test_evaluate_cli_scores_the_cascade_and_stores_the_run(tiny_set, db_url, tm
     out, hyps = tmp_path / "results.json", tmp_path / "hyps"
     assert main(["evaluate", "--backend", "cascade", "--set", str(tiny_set), "--out", str(out),
                  "--hyp-dir", str(hyps), "--limit", "1"]) == 0
-    assert [p.name for p in hyps.iterdir()] == ["0S_0000.json"]
+    assert sorted(p.name for p in hyps.iterdir()) == ["0S_0000.json", "model.json"]
     first = json.loads(out.read_text())["sessions"]["0S_0000"]
     assert main(["evaluate", "--backend", "cascade", "--set", str(tiny_set), "--out", str(out),
                  "--hyp-dir", str(hyps)]) == 0  # transcribes only the second meeting
@@ -45,6 +45,9 @@ def test_evaluate_cli_scores_the_cascade_and_stores_the_run(tiny_set, db_url, tm
     assert overall["turns"]["ref_turns"] == len(reference) and overall["turns"]["sessions"] == 2
     assert overall["rtf"] > 0 and overall["peak_memory_mb"] > 100
     assert results["sessions"]["0S_0000"] == first  # the kept hypothesis scores as when it was fresh
+
+    with pytest.raises(UserError, match="another model"):  # kept cascade output is not an SST run
+        evaluate("sst", tiny_set, hyp_dir=hyps)
 
     runs = persistence.list_evaluation_runs("cascade", url=db_url)
     assert len(runs) == 2 and runs[0].set_name == "tiny"
