@@ -11,6 +11,7 @@ trained with that loss term at 0, passed as further --model entries. Prints one 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import sys
 from pathlib import Path
@@ -29,17 +30,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("engine/sst/configs/continue.json"))
     parser.add_argument("--model", action="append", required=True, help="NAME=PATH of a shipped-format checkpoint")
+    parser.add_argument("--dev-scale", type=int, default=1, help=DEV_SCALE_HELP)
     args = parser.parse_args()
+    print_table(TrainConfig.load(args.config), [entry.split("=", 1) for entry in args.model], args.dev_scale)
+
+
+DEV_SCALE_HELP = ("score on K times the recipe's dev mixtures, drawn from a K times larger dev pool (the recipe's "
+                  "8-meeting dev set moves a turn-count rate by 12.5 points per meeting)")
+
+
+def print_table(cfg: TrainConfig, models: list[tuple[str, str]], dev_scale: int = 1) -> None:
+    """Score each (name, checkpoint path) on the recipe's dev mixtures, both segmentations; one markdown table."""
     torch.set_num_threads(1)
     random.seed(0)
-    cfg = TrainConfig.load(args.config)
+    cfg = dataclasses.replace(cfg, data={**cfg.data, "dev_pool_size": cfg.data["dev_pool_size"] * dev_scale},
+                              dev_mixtures={k: n * dev_scale for k, n in cfg.dev_mixtures.items()})
     _, dev_pool = build_pools(cfg, train=False)
     dev = dev_examples(cfg, dev_pool, 16000)
     print("| model | turns from | condition | mixtures | ORC-WER % (errors/words) | turn count acc % | "
           "<sot> lat. p50 s | <eot> lat. p50 / p90 s |")
     print("|---|---|---|---|---|---|---|---|")
-    for entry in tqdm(args.model, desc="models"):
-        name, path = entry.split("=", 1)
+    for name, path in tqdm(models, desc="models"):
         model, table, _ = load_model(Path(path))
         for segmentation in SEGMENTATIONS:
             for kind, examples in dev.items():
