@@ -1,10 +1,10 @@
 """Training-time SST ablations, FastEmit off vs on and end-of-turn penalty off vs on:
     .venv/bin/python bench/sst_loss_ablations.py [--config engine/sst/configs/curriculum.json] \
-        [--stage turns] [--init models/sst.pt] [--updates 400] [--dev-scale 4]
+        [--stage turns] [--init models/sst.pt] [--updates 400] [--dev-scale 4] [--variants design fastemit-off ...]
 
 Trains one stage of a recipe (default: `turns`, meetings without overlap, copy branch) three times from the
-same checkpoint on the same batches: as designed, with `fastemit_lambda` 0, and with `eot_beta` 0. Runs go
-to data/sst/ablation-<variant>/ and resume after a kill like any training run. Then prints the dev table of
+same checkpoint on the same batches: as designed, with `fastemit_lambda` 0, and with `eot_beta` 0 (or only the
+`--variants` named). Runs go to data/sst/ablation-<stage>-<variant>/ and resume after a kill like any run. Then prints the dev table of
 bench/sst_ablations.py (both segmentations) for the three final checkpoints, on a 4x larger dev set.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ def variant_config(cfg: TrainConfig, stage_name: str, init: str, updates: int, v
     stage = next(s for s in cfg.stages if s.name == stage_name)
     stage = dataclasses.replace(stage, updates=updates, loss=dataclasses.replace(stage.loss, **VARIANTS[variant]))
     # One validation at the end: the table below re-scores the final checkpoints anyway.
-    return dataclasses.replace(cfg, out_dir=f"data/sst/ablation-{variant}", init_from=init, reinit=[],
+    return dataclasses.replace(cfg, out_dir=f"data/sst/ablation-{stage_name}-{variant}", init_from=init, reinit=[],
                                stages=[stage], epoch_updates=updates)
 
 
@@ -38,10 +38,11 @@ def main() -> None:
     parser.add_argument("--init", default="models/sst.pt")
     parser.add_argument("--updates", type=int, default=400, help="a rerun with more updates resumes the runs")
     parser.add_argument("--dev-scale", type=int, default=4, help=DEV_SCALE_HELP)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
     base = TrainConfig.load(args.config)
     finals = []
-    for variant in VARIANTS:
+    for variant in args.variants:
         cfg = variant_config(base, args.stage, args.init, args.updates, variant)
         out = train(cfg)
         finals.append((variant, str(out / f"model-{args.updates:06d}.pt")))
