@@ -43,7 +43,9 @@ prepared_database(config.database_url())
 page = st.navigation(PAGES)
 
 with st.sidebar:
-    st.selectbox("Backend", BACKENDS, key="backend", help="The transcription system new jobs use.")
+    if st.selectbox("Backend", BACKENDS, key="backend", help="The transcription system new jobs use.") == "sst":
+        st.warning("SST is trained on synthetic speech only: it fails on real recordings (the cascade does "
+                   "better). Its numbers are on the Model page.", icon=":material/warning:")
     st.caption("Database")
     st.code(make_url(config.database_url()).render_as_string(hide_password=True), language=None, wrap_lines=True)
     st.page_link(PAGES[-1], label="How Crosstalk works", icon=":material/help:")
