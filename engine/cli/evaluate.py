@@ -75,7 +75,6 @@ def run(args) -> int:
         from db import init_db
 
         init_db()
-        params = run_params(args.backend, args.set_dir, args.limit, args.oracle_speakers)
-        run_id = persistence.save_evaluation_run(args.backend, args.set_dir.name, params, results)
+        run_id = persistence.save_evaluation_run(args.backend, args.set_dir.name, run_params(results), results)
         print(f"stored as evaluation run {run_id}")
     return 0
