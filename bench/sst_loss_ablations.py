@@ -3,9 +3,11 @@
         [--stage turns] [--init models/sst.pt] [--updates 400] [--dev-scale 4] [--variants design fastemit-off ...]
 
 Trains one stage of a recipe (default: `turns`, meetings without overlap, copy branch) three times from the
-same checkpoint on the same batches: as designed, with `fastemit_lambda` 0, and with `eot_beta` 0 (or only the
-`--variants` named). Runs go to data/sst/ablation-<stage>-<variant>/ and resume after a kill like any run. Then prints the dev table of
-bench/sst_ablations.py (both segmentations) for the three final checkpoints, on a 4x larger dev set.
+same checkpoint on the same batches: as designed, with `fastemit_lambda` 0, and with `eot_beta` 0 (or only
+the `--variants` named). Runs go to data/sst/ablation-<stage>-<variant>/ and resume after a kill like any
+run. Then prints the dev table of bench/sst_ablations.py (both segmentations) for the final checkpoints, on a
+4x larger dev set. The table in models/MODEL_CARD.md started from the checkpoint shipped before it
+(`git show dc4c09b:models/sst.pt > PREVIOUS.pt`, then `--init PREVIOUS.pt`).
 """
 from __future__ import annotations
 
