@@ -5,7 +5,6 @@ module is the small, self-describing file that inference loads.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -14,6 +13,7 @@ from engine.errors import UserError
 from engine.sst.config import SSTConfig
 from engine.sst.model import SSTModel
 from engine.sst.tokens import TokenTable
+from engine.storage import sha256_of_file
 
 FORMAT = "crosstalk-sst/1"
 MAX_BYTES = 25 * 1024 * 1024
@@ -54,8 +54,4 @@ def load_model(path: Path) -> tuple[SSTModel, TokenTable, dict]:
 
 def checkpoint_id(path: Path) -> str:
     """The first hex digits of the file's sha256: which checkpoint a stored evaluation run scored."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:ID_HEX_DIGITS]
+    return sha256_of_file(Path(path))[:ID_HEX_DIGITS]
