@@ -21,8 +21,10 @@ TINY_RUN = {
     "batch_seconds": 4, "epoch_updates": 100, "checkpoint_updates": 2, "threads": 1,
     "stages": [{"name": "single", "updates": 4, "mixing": {"kind": "single"}},
                {"name": "overlap", "updates": 4, "copy_branch": True,
-                "mixing": {"kind": "meeting", "overlap_prob": 1.0, "max_turns": 2},
+                "mixing": {"kind": "meeting", "overlap_prob": 1.0, "max_turns": 2, "speed": [0.9, 1.1]},
+                "spec_augment": {"freq_masks": 2, "max_freq_width": 8},
                 "loss": {"fastemit_lambda": 0.005, "eot_beta": 1.0}}],
+    "final_lr_ratio": 0.1,
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.sst.augment import speed_perturb
 from engine.sst.config import SSTConfig
 from engine.sst.features import Fbank
 from engine.sst.heat import heat_assign
@@ -120,6 +121,7 @@ class MixingSpec:
     level_db: float = 5.0  # per-speaker gain spread
     snr_db: tuple[float, float] = (10.0, 30.0)
     max_seconds: float = 20.0
+    speed: tuple[float, float] = (1.0, 1.0)  # per-speaker speed perturbation factor range (augment.py)
 
 
 def _pick_utterances(pool: Pool, spec: MixingSpec, rng: random.Random) -> list[Utterance]:
@@ -131,12 +133,16 @@ def _pick_utterances(pool: Pool, spec: MixingSpec, rng: random.Random) -> list[U
 
 def make_example(pool: Pool, spec: MixingSpec, rng: random.Random, sample_rate: int) -> Example:
     """One mixture: turns alternate two speakers, with gaps or (spec.overlap_prob) overlaps, level
-    differences between speakers, white noise at a random SNR and a random overall level."""
+    differences between speakers, per-speaker speed perturbation, white noise at a random SNR and a random
+    overall level."""
     picks = _pick_utterances(pool, spec, rng)
     gains = {u.speaker: 10 ** (rng.uniform(-spec.level_db, spec.level_db) / 20) for u in picks}
+    # No draw when perturbation is off, so earlier recipes (and their dev sets) see the same random stream.
+    speeds = {u.speaker: rng.uniform(*spec.speed) for u in picks} if tuple(spec.speed) != (1.0, 1.0) else {}
     turns, placed = [], []
     for utt in picks:
-        duration = len(utt.audio) / sample_rate
+        samples = speed_perturb(utt.audio.astype(np.float32) / 32767, speeds.get(utt.speaker, 1.0))
+        duration = len(samples) / sample_rate
         if turns:
             previous = turns[-1]
             if rng.random() < spec.overlap_prob:
@@ -149,12 +155,12 @@ def make_example(pool: Pool, spec: MixingSpec, rng: random.Random, sample_rate: 
         else:
             start = rng.uniform(0.1, 0.5)
         turns.append(RefTurn(utt.speaker, start, start + duration, utt.text))
-        placed.append(utt)
+        placed.append(samples)
     end = max(t.end for t in turns)
     audio = np.zeros(int((end + rng.uniform(0.3, 0.8)) * sample_rate), dtype=np.float32)
-    for turn, utt in zip(turns, placed):
+    for turn, samples in zip(turns, placed):
         begin = int(turn.start * sample_rate)
-        audio[begin:begin + len(utt.audio)] += utt.audio.astype(np.float32) / 32767 * gains[utt.speaker]
+        audio[begin:begin + len(samples)] += samples * gains[turn.speaker]
     power = float(np.mean(audio ** 2)) or 1e-8
     noise_power = power / 10 ** (rng.uniform(*spec.snr_db) / 10)
     audio += np.random.default_rng(rng.getrandbits(32)).normal(0, np.sqrt(noise_power), audio.shape).astype(np.float32)

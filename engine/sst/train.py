@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from engine.sst.augment import SpecAugment
 from engine.sst.checkpoint import save_model
 from engine.sst.config import SSTConfig
 from engine.sst.data import MixingSpec, Pool, collate, make_batch, make_example, manifest_pool, tts_pool
@@ -34,6 +36,7 @@ class Stage:
     mixing: MixingSpec = field(default_factory=MixingSpec)
     loss: LossWeights = field(default_factory=LossWeights)
     copy_branch: bool = False  # copy separator branch 0 into the others when the stage starts
+    spec_augment: SpecAugment = field(default_factory=SpecAugment)
 
 
 @dataclass
@@ -49,6 +52,9 @@ class TrainConfig:
     batch_seconds: float = 60.0
     lr: float = 1e-3
     warmup: int = 150
+    # Cosine decay from lr to lr * final_lr_ratio over the run (1.0 keeps it constant). Continuation runs
+    # at a constant 1e-3 flattened within 100 updates; annealing lets Adam settle into the minimum it circles.
+    final_lr_ratio: float = 1.0
     clip: float = 5.0
     epoch_updates: int = 200
     checkpoint_updates: int = 50
@@ -67,7 +73,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         stages = [Stage(s["name"], s["updates"], MixingSpec(**s.get("mixing", {})), LossWeights(**s.get("loss", {})),
-                        s.get("copy_branch", False)) for s in values["stages"]]
+                        s.get("copy_branch", False), SpecAugment(**s.get("spec_augment", {})))
+                  for s in values["stages"]]
         return cls(**{**values, "stages": stages})
 
     @classmethod
@@ -198,10 +205,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         if step == stage_begin and stage.copy_branch:
             model.copy_branch(0)
         for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup)
+            group["lr"] = learning_rate(cfg, step)
         rng = random.Random(cfg.seed * 1_000_003 + step)
         batch = collate(make_batch(train_pool, stage.mixing, rng, cfg.batch_seconds, model_config.sample_rate),
                         table, model_config, fbank)
+        batch["feats"] = stage.spec_augment.apply(batch["feats"], model.feat_mean.cpu(), rng)
         model.train()
         encoded, predicted, activity, ctc = model(batch["feats"].to(cfg.device), batch["targets"].long().to(cfg.device))
         device_batch = {k: v.to(cfg.device) if torch.is_tensor(v) else v for k, v in batch.items()}
@@ -226,6 +234,13 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
     bar.close()
     write_plot(out)
     return out
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to cfg.lr * cfg.final_lr_ratio at the last update."""
+    progress = step / max(1, cfg.total_updates - 1)
+    decay = cfg.final_lr_ratio + (1 - cfg.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.lr * min(1.0, (step + 1) / cfg.warmup) * decay
 
 
 def _forget_after(out: Path, step: int) -> None:
