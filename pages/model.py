@@ -19,7 +19,7 @@ else:
     cols = st.columns(4)
     cols[0].metric("Parameters", f"{card['parameters'] / 1e6:.2f} M")
     cols[1].metric("Checkpoint", f"{card['size_mb']:.1f} MB")
-    cols[2].metric("Training updates", card.get("step", "—"))
+    cols[2].metric("Training updates", card.get("total_updates", card.get("step", "—")))
     cols[3].metric("Vocabulary", card["tokens"])
     st.subheader("Training curves")
     curves = curves_frame(card)

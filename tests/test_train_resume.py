@@ -67,14 +67,14 @@ def test_a_new_run_can_start_from_a_shipped_checkpoint(tmp_path, data_dir, monke
     from engine.sst.config import SSTConfig
     from engine.sst.model import SSTModel
     from engine.sst.tokens import TokenTable
-    from engine.sst.train import TrainConfig, train
+    from engine.sst.train import TrainConfig, model_card_data, train
 
     monkeypatch.setenv("CROSSTALK_DATA_DIR", str(data_dir))
     train(TrainConfig.from_dict({**TINY_RUN, "out_dir": str(tmp_path / "first")}), stop_after=2)
     table = TokenTable()
     shipped = SSTModel(SSTConfig.from_dict({**TINY_RUN["model"], "vocab_size": len(table)}))
     shipped.load_state_dict(torch.load(tmp_path / "first" / "last.pt", weights_only=False)["model"])
-    save_model(tmp_path / "shipped.pt", shipped, table, {})
+    save_model(tmp_path / "shipped.pt", shipped, table, {"step": 2, "total_updates": 7})
 
     # lr 0: one update leaves the weights (feature statistics included) exactly those it started from
     train(TrainConfig.from_dict({**TINY_RUN, "out_dir": str(tmp_path / "second"), "lr": 0.0,
@@ -83,6 +83,12 @@ def test_a_new_run_can_start_from_a_shipped_checkpoint(tmp_path, data_dir, monke
     assert continued.keys() == shipped.state_dict().keys()
     for name, value in shipped.state_dict().items():
         assert torch.equal(continued[name], value), name
+    # the card counts the updates behind the starting weights too, and keeps counting them after a resume
+    assert model_card_data(tmp_path / "second", 1, "single", {}, "single")["total_updates"] == 8
+    save_model(tmp_path / "shipped.pt", shipped, table, {"step": 1})  # e.g. the export replaced the shipped file
+    train(TrainConfig.from_dict({**TINY_RUN, "out_dir": str(tmp_path / "second"), "lr": 0.0,
+                                 "init_from": str(tmp_path / "shipped.pt")}), stop_after=1)
+    assert model_card_data(tmp_path / "second", 2, "single", {}, "single")["total_updates"] == 9
 
     # reinit: the named modules start afresh, everything else is the shipped model's
     train(TrainConfig.from_dict({**TINY_RUN, "out_dir": str(tmp_path / "third"), "lr": 0.0,

@@ -186,7 +186,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
     elif cfg.init_from:
         from engine.sst.checkpoint import load_model
 
-        model.load_state_dict(load_model(Path(cfg.init_from))[0].state_dict())
+        initial, _, initial_card = load_model(Path(cfg.init_from))
+        model.load_state_dict(initial.state_dict())
+        _record_lineage(out, cfg.init_from, initial_card)
         for name in cfg.reinit:
             for module in getattr(model, name).modules():
                 if hasattr(module, "reset_parameters"):
@@ -259,6 +261,14 @@ def _forget_after(out: Path, step: int) -> None:
         records.write_text("".join(line + "\n" for line in kept))
 
 
+def _record_lineage(out: Path, init_from: str, card: dict) -> None:
+    """Write how many updates lie behind the starting weights (init.json), once: init_from may be the
+    shipped file that this run's export later replaces, so a resumed run or a re-export must not re-read it."""
+    path = out / "init.json"
+    if not path.exists():
+        path.write_text(json.dumps({"init_from": init_from, "updates_before": card.get("total_updates", card.get("step", 0))}))
+
+
 def _save_training_state(out: Path, model, optimizer, step: int, best: dict) -> None:
     tmp = out / "last.pt.tmp"
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best}, tmp)
@@ -276,7 +286,9 @@ def model_card_data(out: Path, step: int, stage: str, dev: dict, selected: str) 
     curves = [{k: (v if k == "stage" else float(v)) for k, v in row.items()} for row in keep]
     validation = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines() if line] \
         if (out / "validation.jsonl").exists() else []
-    return {"step": step, "stage": stage, "dev": dev, "selected_on": selected, "curves": curves,
+    lineage = json.loads((out / "init.json").read_text()) if (out / "init.json").exists() else {}
+    return {"step": step, "total_updates": lineage.get("updates_before", 0) + step, "stage": stage, "dev": dev,
+            "selected_on": selected, "curves": curves,
             "validation": validation,
             "train_config": json.loads((out / "config.json").read_text())}
 
