@@ -122,26 +122,58 @@ class MixingSpec:
     snr_db: tuple[float, float] = (10.0, 30.0)
     max_seconds: float = 20.0
     speed: tuple[float, float] = (1.0, 1.0)  # per-speaker speed perturbation factor range (augment.py)
+    # Talkers per meeting (consecutive turns always change talker) and sentences per turn, joined by short
+    # pauses: the simulated evaluation meetings have 2-4 talkers and turns of 1-3 sentences, so a pause
+    # inside a turn must not end it. The defaults (two talkers, one sentence) draw nothing extra from rng.
+    speakers: tuple[int, int] = (2, 2)
+    sentences_per_turn: tuple[int, int] = (1, 1)
+    pause_in_turn_s: tuple[float, float] = (0.15, 0.45)
 
 
-def _pick_utterances(pool: Pool, spec: MixingSpec, rng: random.Random) -> list[Utterance]:
+def _draw(rng: random.Random, bounds: tuple[int, int]) -> int:
+    return bounds[0] if bounds[0] == bounds[1] else rng.randint(*bounds)
+
+
+def _pick_turns(pool: Pool, spec: MixingSpec, rng: random.Random) -> list[list[Utterance]]:
+    """The utterances of each turn, one talker per turn."""
     if spec.kind == "single":
-        return [rng.choice(pool.utterances)]
-    speakers = rng.sample(pool.speakers, 2) if len(pool.speakers) > 1 else pool.speakers * 2
-    return [rng.choice(pool.by_speaker[speakers[k % 2]]) for k in range(rng.randint(spec.min_turns, spec.max_turns))]
+        return [[rng.choice(pool.utterances)]]
+    count = min(_draw(rng, spec.speakers), len(pool.speakers))
+    speakers = rng.sample(pool.speakers, count) if count > 1 else pool.speakers * 2
+    order, turns = 0, []
+    for k in range(rng.randint(spec.min_turns, spec.max_turns)):
+        if k and len(speakers) > 2:
+            order = rng.choice([i for i in range(len(speakers)) if i != order])
+        else:
+            order = k % 2
+        choices = pool.by_speaker[speakers[order]]
+        turns.append([rng.choice(choices) for _ in range(_draw(rng, spec.sentences_per_turn))])
+    return turns
+
+
+def _turn_audio(utterances: list[Utterance], speed: float, spec: MixingSpec, rng: random.Random,
+                sample_rate: int) -> np.ndarray:
+    """One talker's sentences at `speed`, joined by pauses: (S,) float32."""
+    pieces = []
+    for k, utt in enumerate(utterances):
+        if k:
+            pieces.append(np.zeros(int(rng.uniform(*spec.pause_in_turn_s) * sample_rate), np.float32))
+        pieces.append(speed_perturb(utt.audio.astype(np.float32) / 32767, speed))
+    return np.concatenate(pieces)
 
 
 def make_example(pool: Pool, spec: MixingSpec, rng: random.Random, sample_rate: int) -> Example:
-    """One mixture: turns alternate two speakers, with gaps or (spec.overlap_prob) overlaps, level
+    """One mixture: turns change talker, with gaps or (spec.overlap_prob) overlaps, level
     differences between speakers, per-speaker speed perturbation, white noise at a random SNR and a random
     overall level."""
-    picks = _pick_utterances(pool, spec, rng)
-    gains = {u.speaker: 10 ** (rng.uniform(-spec.level_db, spec.level_db) / 20) for u in picks}
+    picks = _pick_turns(pool, spec, rng)
+    gains = {turn[0].speaker: 10 ** (rng.uniform(-spec.level_db, spec.level_db) / 20) for turn in picks}
     # No draw when perturbation is off, so earlier recipes (and their dev sets) see the same random stream.
-    speeds = {u.speaker: rng.uniform(*spec.speed) for u in picks} if tuple(spec.speed) != (1.0, 1.0) else {}
+    speeds = {turn[0].speaker: rng.uniform(*spec.speed) for turn in picks} if tuple(spec.speed) != (1.0, 1.0) else {}
     turns, placed = [], []
-    for utt in picks:
-        samples = speed_perturb(utt.audio.astype(np.float32) / 32767, speeds.get(utt.speaker, 1.0))
+    for utterances in picks:
+        speaker = utterances[0].speaker
+        samples = _turn_audio(utterances, speeds.get(speaker, 1.0), spec, rng, sample_rate)
         duration = len(samples) / sample_rate
         if turns:
             previous = turns[-1]
@@ -154,7 +186,7 @@ def make_example(pool: Pool, spec: MixingSpec, rng: random.Random, sample_rate: 
                 break
         else:
             start = rng.uniform(0.1, 0.5)
-        turns.append(RefTurn(utt.speaker, start, start + duration, utt.text))
+        turns.append(RefTurn(speaker, start, start + duration, " ".join(u.text for u in utterances)))
         placed.append(samples)
     end = max(t.end for t in turns)
     audio = np.zeros(int((end + rng.uniform(0.3, 0.8)) * sample_rate), dtype=np.float32)
