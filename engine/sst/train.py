@@ -303,15 +303,26 @@ def export_model(cfg: TrainConfig, dest: Path, source: str = "best.pt", note: st
     fresh = model_card_data(out, card["step"], card["stage"], card["dev"], card["selected_on"])
     fresh["validation"] = [r for r in fresh["validation"] if r["step"] <= card["step"]]
     fresh["curves"] = [r for r in fresh["curves"] if r["step"] <= card["step"]]
-    data = cfg.data
-    fresh["training_data"] = (
-        f"{data.get('pool_size')} espeak-ng/mbrola utterances of {data.get('voices')} train-split voices reading "
-        "train-split fortunes sentences (engine/simulate), mixed on the fly into single-talker examples and "
-        "two-speaker meetings with gaps or overlap, level differences and white noise at 10-30 dB SNR"
-        if data["source"] == "tts" else f"manifest {data.get('train')}")
+    fresh["training_data"] = training_data_description(cfg)
     fresh["quality_note"] = note
     save_model(Path(dest), model, table, fresh)
     return fresh
+
+
+def training_data_description(cfg: TrainConfig) -> str:
+    """One sentence for the card: the utterance pool, how this run's stages mixed it, and any augmentation."""
+    data = cfg.data
+    if data["source"] != "tts":
+        return f"manifest {data.get('train')}"
+    meetings = [s.mixing for s in cfg.stages if s.mixing.kind == "meeting"]
+    talkers = max((m.speakers[1] for m in meetings), default=2)
+    augment = [name for name, used in (
+        ("speed perturbation", any(tuple(s.mixing.speed) != (1.0, 1.0) for s in cfg.stages)),
+        ("frequency masking", any(s.spec_augment.freq_masks for s in cfg.stages))) if used]
+    return (f"{data.get('pool_size')} espeak-ng/mbrola utterances of {data.get('voices')} train-split voices reading "
+            "train-split fortunes sentences (engine/simulate), mixed on the fly into single-talker examples and "
+            f"meetings of {'two' if talkers == 2 else f'2-{talkers}'} talkers with gaps or overlap, level differences and white noise at 10-30 dB SNR"
+            + (f"; {' and '.join(augment)}" if augment else ""))
 
 
 def _validate(model, table, dev: dict, out: Path, step: int, stage: Stage, best: dict) -> dict:
