@@ -1,7 +1,8 @@
 """Training-time augmentation against the gap between training voices and unseen ones.
 
-The shipped model recognised its training voices far better than held-out ones (single-talker WER 48 % on
-train-split voices, 64 % on dev voices, 80 % on test voices), so a stage can perturb what makes a voice:
+A checkpoint trained without it (overlap30, 5,600 updates) recognised its training voices far better than
+held-out ones (single-talker WER 48 % on train-split voices, 64 % on dev voices, 80 % on test voices), so a
+stage can perturb what makes a voice:
 * speed perturbation (`speed_perturb`): resampling by a factor near 1 changes tempo, pitch and formant
   positions together, like Kaldi's 0.9/1.0/1.1 sox speed; applied per speaker before mixing;
 * frequency masking (`SpecAugment`): bands of mel channels hidden from the encoder. Time masks are left
