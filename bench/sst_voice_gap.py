@@ -21,7 +21,8 @@ from engine.sst.checkpoint import load_model  # noqa: E402
 from engine.sst.data import MixingSpec, make_example, tts_pool  # noqa: E402
 from engine.sst.validate import score  # noqa: E402
 
-# (split, pool seed, voices, utterances): train/dev seeds as in the recipes; the test split is the test set's.
+# (split, pool seed, voices, utterances): train/dev seeds as in the recipes; test-split voices and sentences
+# (not the test set's meetings).
 SPLITS = (("train", 1, 500, 200), ("dev", 2, 20, 80), ("test", 3, 40, 120))
 KINDS = {"single": (MixingSpec(kind="single"), 24), "meeting": (MixingSpec(kind="meeting"), 24),
          "long meeting": (MixingSpec(kind="meeting", min_turns=8, max_turns=12, max_seconds=60.0,
