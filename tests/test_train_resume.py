@@ -85,7 +85,7 @@ def test_a_new_run_can_start_from_a_shipped_checkpoint(tmp_path, data_dir, monke
         assert torch.equal(continued[name], value), name
     # the card counts the updates behind the starting weights too, and keeps counting them after a resume
     assert model_card_data(tmp_path / "second", 1, "single", {}, "single")["total_updates"] == 8
-    save_model(tmp_path / "shipped.pt", shipped, table, {"step": 1})  # e.g. the export replaced the shipped file
+    save_model(tmp_path / "shipped.pt", shipped, table, {"step": 1})  # the export replaced the starting file
     train(TrainConfig.from_dict({**TINY_RUN, "out_dir": str(tmp_path / "second"), "lr": 0.0,
                                  "init_from": str(tmp_path / "shipped.pt")}), stop_after=1)
     assert model_card_data(tmp_path / "second", 2, "single", {}, "single")["total_updates"] == 9

@@ -52,8 +52,8 @@ class TrainConfig:
     batch_seconds: float = 60.0
     lr: float = 1e-3
     warmup: int = 150
-    # Cosine decay from lr to lr * final_lr_ratio over the run (1.0 keeps it constant). Continuation runs
-    # at a constant 1e-3 flattened within 100 updates; annealing lets Adam settle into the minimum it circles.
+    # Cosine decay from lr to lr * final_lr_ratio over the run (1.0 keeps it constant): continuation runs at
+    # a constant 1e-3 flattened within 100 updates, with dev scores jumping around the plateau.
     final_lr_ratio: float = 1.0
     clip: float = 5.0
     epoch_updates: int = 200
@@ -262,11 +262,10 @@ def _forget_after(out: Path, step: int) -> None:
 
 
 def _record_lineage(out: Path, init_from: str, card: dict) -> None:
-    """Write how many updates lie behind the starting weights (init.json), once: init_from may be the
-    shipped file that this run's export later replaces, so a resumed run or a re-export must not re-read it."""
-    path = out / "init.json"
-    if not path.exists():
-        path.write_text(json.dumps({"init_from": init_from, "updates_before": card.get("total_updates", card.get("step", 0))}))
+    """Keep in the run folder how many updates lie behind the starting weights (init.json): init_from may be
+    the shipped file that this run's export later replaces, so cards must not re-read it."""
+    updates_before = card.get("total_updates", card.get("step", 0))
+    (out / "init.json").write_text(json.dumps({"init_from": init_from, "updates_before": updates_before}))
 
 
 def _save_training_state(out: Path, model, optimizer, step: int, best: dict) -> None:
@@ -319,10 +318,11 @@ def training_data_description(cfg: TrainConfig) -> str:
     augment = [name for name, used in (
         ("speed perturbation", any(tuple(s.mixing.speed) != (1.0, 1.0) for s in cfg.stages)),
         ("frequency masking", any(s.spec_augment.freq_masks for s in cfg.stages))) if used]
+    talkers_text = "two" if talkers == 2 else f"2-{talkers}"
     return (f"{data.get('pool_size')} espeak-ng/mbrola utterances of {data.get('voices')} train-split voices reading "
             "train-split fortunes sentences (engine/simulate), mixed on the fly into single-talker examples and "
-            f"meetings of {'two' if talkers == 2 else f'2-{talkers}'} talkers with gaps or overlap, level differences and white noise at 10-30 dB SNR"
-            + (f"; {' and '.join(augment)}" if augment else ""))
+            f"meetings of {talkers_text} talkers with gaps or overlap, level differences and white noise at "
+            "10-30 dB SNR" + (f"; {' and '.join(augment)}" if augment else ""))
 
 
 def _validate(model, table, dev: dict, out: Path, step: int, stage: Stage, best: dict) -> dict:
