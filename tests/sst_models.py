@@ -10,7 +10,8 @@ from engine.sst.tokens import TokenTable
 
 TABLE = TokenTable()
 TINY = SSTConfig(encoder_dim=48, subsampling_channels=32, mixture_layers=1, prediction_dim=40,
-                 prediction_embed_dim=16, joint_dim=40, vocab_size=len(TABLE))
+                 prediction_embed_dim=16, joint_dim=40, vocab_size=len(TABLE),
+                 residual_separator_layers=1, residual_recognition_layers=1)
 
 
 def tiny_model(seed: int = 0) -> SSTModel:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -98,3 +99,21 @@ def test_a_new_run_can_start_from_a_shipped_checkpoint(tmp_path, data_dir, monke
     for name, value in shipped.state_dict().items():
         fresh = name.startswith(("joint_out.", "prediction."))
         assert torch.equal(restarted[name], value) != fresh, name
+
+    # growth: residual layers added by the recipe start as the identity, everything else is the shipped model's
+    grown_sizes = {**TINY_RUN["model"], "residual_separator_layers": 1, "residual_recognition_layers": 1}
+    train(TrainConfig.from_dict({**TINY_RUN, "model": grown_sizes, "out_dir": str(tmp_path / "grown"), "lr": 0.0,
+                                 "init_from": str(tmp_path / "shipped.pt")}), stop_after=1)
+    grown = SSTModel(SSTConfig.from_dict({**grown_sizes, "vocab_size": len(table)})).eval()
+    grown.load_state_dict(torch.load(tmp_path / "grown" / "last.pt", weights_only=False)["model"])
+    new = set(grown.state_dict()) - set(shipped.state_dict())
+    assert new and all("residual" in name for name in new)
+    for name, value in shipped.state_dict().items():
+        assert torch.equal(grown.state_dict()[name], value), name
+    feats = torch.randn(2, 60, 80)
+    torch.testing.assert_close(grown.encode(feats)[0], shipped.eval().encode(feats)[0])
+    # other sizes are refused in one sentence, before any update
+    with pytest.raises(ValueError, match="does not fit the recipe's model sizes"):
+        train(TrainConfig.from_dict({**TINY_RUN, "model": {**TINY_RUN["model"], "encoder_dim": 24},
+                                     "out_dir": str(tmp_path / "other"), "init_from": str(tmp_path / "shipped.pt")}),
+              stop_after=1)

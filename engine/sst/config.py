@@ -22,6 +22,10 @@ class SSTConfig:
     mixture_layers: int = 2
     separator_layers: int = 1
     recognition_layers: int = 1
+    # Residual LSTM layers (zero-initialised, so they start as the identity) after each separator branch
+    # and after the recognition encoder: the way a trained checkpoint grows deeper (model.ResidualLSTMStack).
+    residual_separator_layers: int = 0
+    residual_recognition_layers: int = 0
     # Prediction network (embedding + LSTM) and joint network.
     prediction_embed_dim: int = 128
     prediction_dim: int = 256

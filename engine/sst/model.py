@@ -55,6 +55,31 @@ class CausalConvSubsampling(nn.Module):
         return torch.div(torch.div(feat_lengths + 1, 2, rounding_mode="floor") + 1, 2, rounding_mode="floor")
 
 
+class ResidualLSTMStack(nn.Module):
+    """(B, T, H) -> (B, T, H): layers of x + W·LSTM(x), W zero-initialised.
+
+    A stack added to a trained model starts as the identity, so a shipped checkpoint can grow deeper
+    (`TrainConfig.init_from` with more residual layers) without losing what it has learnt. With no
+    layers it is the identity and holds no parameters, which keeps older checkpoints loadable.
+    """
+
+    def __init__(self, dim: int, layers: int):
+        super().__init__()
+        self.lstms = nn.ModuleList(nn.LSTM(dim, dim, batch_first=True) for _ in range(layers))
+        self.outs = nn.ModuleList(nn.Linear(dim, dim) for _ in range(layers))
+        for out in self.outs:
+            nn.init.zeros_(out.weight)
+            nn.init.zeros_(out.bias)
+
+    def forward(self, x: torch.Tensor, state: list[LSTMState] | None = None):
+        new_state = []
+        for i, (lstm, out) in enumerate(zip(self.lstms, self.outs)):
+            y, s = lstm(x, None if state is None else state[i])
+            x = x + out(y)
+            new_state.append(s)
+        return x, new_state
+
+
 @dataclass
 class EncoderState:
     """Everything `SSTModel.encode` carries between chunks of one batch of streams."""
@@ -62,7 +87,9 @@ class EncoderState:
     conv: list[torch.Tensor]
     mixture: LSTMState
     separators: list[LSTMState]
+    separator_residuals: list[list[LSTMState]]
     recognition: LSTMState
+    recognition_residual: list[LSTMState]
 
 
 class SSTModel(nn.Module):
@@ -77,8 +104,11 @@ class SSTModel(nn.Module):
         self.mixture = nn.LSTM(h, h, num_layers=config.mixture_layers, batch_first=True)
         self.separators = nn.ModuleList(
             nn.LSTM(h, h, num_layers=config.separator_layers, batch_first=True) for _ in range(config.num_channels))
+        self.separator_residuals = nn.ModuleList(
+            ResidualLSTMStack(h, config.residual_separator_layers) for _ in range(config.num_channels))
         self.activity = nn.Linear(h, 1)
         self.recognition = nn.LSTM(h, h, num_layers=config.recognition_layers, batch_first=True)
+        self.recognition_residual = ResidualLSTMStack(h, config.residual_recognition_layers)
         self.ctc = nn.Linear(h, config.vocab_size)
         self.embedding = nn.Embedding(config.vocab_size, config.prediction_embed_dim)
         self.prediction = nn.LSTM(config.prediction_embed_dim, config.prediction_dim, batch_first=True)
@@ -96,15 +126,20 @@ class SSTModel(nn.Module):
         x = (feats - self.feat_mean) / self.feat_std
         x, conv_state = self.subsampling(x, None if state is None else state.conv)
         x, mixture_state = self.mixture(x, None if state is None else state.mixture)
-        separated, separator_states = [], []
-        for c, branch in enumerate(self.separators):
+        separated, separator_states, residual_states = [], [], []
+        for c, (branch, residual) in enumerate(zip(self.separators, self.separator_residuals)):
             y, s = branch(x, None if state is None else state.separators[c])
+            y, r = residual(y, None if state is None else state.separator_residuals[c])
             separated.append(y)
             separator_states.append(s)
+            residual_states.append(r)
         separated = torch.cat(separated, dim=0)  # (N, T, H), channel-major
         encoded, recognition_state = self.recognition(separated, None if state is None else state.recognition)
+        encoded, recognition_residual_state = self.recognition_residual(
+            encoded, None if state is None else state.recognition_residual)
         activity = self.activity(separated).squeeze(-1)
-        return encoded, activity, separated, EncoderState(conv_state, mixture_state, separator_states, recognition_state)
+        return encoded, activity, separated, EncoderState(conv_state, mixture_state, separator_states, residual_states,
+                                                          recognition_state, recognition_residual_state)
 
     def predict(self, tokens: torch.Tensor, state: LSTMState | None = None) -> tuple[torch.Tensor, LSTMState]:
         """Previous tokens (N, U) -> prediction frames (N, U, P). Training prepends blank as start symbol."""
@@ -132,9 +167,10 @@ class SSTModel(nn.Module):
 
     def copy_branch(self, source: int = 0) -> None:
         """Copy one separator branch into the others (curriculum: single talker -> two channels)."""
-        for c, branch in enumerate(self.separators):
+        for c, (branch, residual) in enumerate(zip(self.separators, self.separator_residuals)):
             if c != source:
                 branch.load_state_dict(self.separators[source].state_dict())
+                residual.load_state_dict(self.separator_residuals[source].state_dict())
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -62,7 +62,8 @@ class TrainConfig:
     threads: int = 2
     device: str = "cpu"
     # A shipped checkpoint (engine/sst/checkpoint.py format, same model sizes) that a new run starts from,
-    # feature statistics included: continuing a model in a new run folder, e.g. on another machine.
+    # feature statistics included: continuing a model in a new run folder, e.g. on another machine. The
+    # recipe's model may add residual layers (SSTConfig.residual_*): they start as the identity.
     init_from: str | None = None
     # Modules (SSTModel attribute names) re-initialised after init_from: e.g. the prediction network and
     # joint of a model whose encoder has learnt to align (its CTC head reads the audio) while the transducer
@@ -187,14 +188,15 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         from engine.sst.checkpoint import load_model
 
         initial, _, initial_card = load_model(Path(cfg.init_from))
-        model.load_state_dict(initial.state_dict())
+        grown = _load_growing(model, initial.state_dict())
         _record_lineage(out, cfg.init_from, initial_card)
         for name in cfg.reinit:
             for module in getattr(model, name).modules():
                 if hasattr(module, "reset_parameters"):
                     module.reset_parameters()
-        print(f"starting from the weights of {cfg.init_from}" + (f", {', '.join(cfg.reinit)} re-initialised"
-                                                               if cfg.reinit else ""), flush=True)
+        print(f"starting from the weights of {cfg.init_from}"
+              + (f", {', '.join(cfg.reinit)} re-initialised" if cfg.reinit else "")
+              + (f", {grown:,} parameters of new residual layers" if grown else ""), flush=True)
     else:
         mean, std = feature_statistics(train_pool, fbank)
         model.feat_mean.copy_(mean)
@@ -259,6 +261,19 @@ def _forget_after(out: Path, step: int) -> None:
     if records.exists():
         kept = [line for line in records.read_text().splitlines() if line and json.loads(line)["step"] <= step]
         records.write_text("".join(line + "\n" for line in kept))
+
+
+def _load_growing(model: SSTModel, weights: dict) -> int:
+    """Load a smaller checkpoint into `model`; only residual layers may be missing from it (they start as the
+    identity, so the grown model computes what the checkpoint did). Returns the number of new parameters."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in weights]
+    foreign = ([k for k in weights if k not in own or weights[k].shape != own[k].shape]
+               + [k for k in missing if "residual" not in k])
+    if foreign:
+        raise ValueError(f"init_from does not fit the recipe's model sizes: {', '.join(foreign[:5])}")
+    model.load_state_dict(weights, strict=False)
+    return sum(own[k].numel() for k in missing)
 
 
 def _record_lineage(out: Path, init_from: str, card: dict) -> None:
