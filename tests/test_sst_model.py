@@ -9,8 +9,8 @@ import torchaudio.functional as AF
 
 from engine import config
 from engine.sst.checkpoint import load_model, save_model
-from engine.sst.decode import (Emission, StreamingDecoder, activity_to_turns, decode_streaming, decode_whole,
-                               tokens_to_turns)
+from engine.sst.decode import (Emission, SearchState, StreamingDecoder, activity_to_turns, decode_streaming,
+                               decode_whole, greedy_search, tokens_to_turns)
 from engine.sst.features import Fbank
 from engine.sst.heat import heat_assign
 from engine.sst.model import CausalConvSubsampling
@@ -78,6 +78,22 @@ def test_streaming_decoder_processes_at_most_one_320ms_chunk_at_a_time(speech):
     assert decoder.search.frames == 24 and decoder.pending_feats.shape[1] == 98 - 96
     decoder.finish()
     assert decoder.search.frames == 25
+
+
+def test_sot_bias_starts_an_idle_channel_and_only_an_idle_one(speech):
+    model = lively_model(speech)
+    feats = Fbank(TINY)(speech[None])
+    encoded, _, _, _ = model.encode(feats)
+    plain = greedy_search(model, encoded, SearchState.start(model)).emissions
+    unbiased = greedy_search(model, encoded, SearchState.start(model), torch.zeros(2)).emissions
+    assert [[(e.token, e.frame) for e in c] for c in unbiased] == [[(e.token, e.frame) for e in c] for c in plain]
+    biased = greedy_search(model, encoded, SearchState.start(model), torch.tensor([0.0, 1e4])).emissions
+    assert biased[0] == plain[0]  # the other channel is untouched
+    assert biased[1][0].token == TABLE.sot and biased[1][0].frame == 0  # an idle channel opens a turn at once
+    tokens = [e.token for e in biased[1]]
+    assert all(after == TABLE.sot for before, after in zip(tokens, tokens[1:]) if before == TABLE.eot)  # idle again
+    # ...but inside a turn the bias does nothing: applied everywhere, it would make every token a <sot>
+    assert tokens.count(TABLE.sot) < len(tokens) / 2
 
 
 def test_heat_assignment():

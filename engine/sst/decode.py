@@ -41,14 +41,24 @@ class SearchState:
 
 
 @torch.no_grad()
-def greedy_search(model: SSTModel, encoded: torch.Tensor, state: SearchState) -> SearchState:
-    """encoded (C, T, H) for one mixture; extends `state` frame by frame (batched over channels)."""
-    blank = 0
+def greedy_search(model: SSTModel, encoded: torch.Tensor, state: SearchState,
+                  sot_bias: torch.Tensor | None = None) -> SearchState:
+    """encoded (C, T, H) for one mixture; extends `state` frame by frame (batched over channels).
+
+    `sot_bias` (C,) is added to the `<sot>` logit of channels outside a turn (nothing emitted yet, or
+    `<eot>` last): a diagnostic of whether a channel that never starts has something to say
+    (bench/sst_second_channel.py); decoding proper leaves it at None.
+    """
+    blank, sot, eot = 0, 1, 2  # fixed by TokenTable
     for t in range(encoded.shape[1]):
         frame = encoded[:, t]
         active = torch.ones(encoded.shape[0], dtype=torch.bool)
         for _ in range(model.config.max_symbols_per_frame):
-            best = model.join(frame, state.predicted).argmax(-1)
+            logits = model.join(frame, state.predicted)
+            if sot_bias is not None:
+                idle = torch.tensor([not emitted or emitted[-1].token == eot for emitted in state.emissions])
+                logits[:, sot] += sot_bias * idle
+            best = logits.argmax(-1)
             emit = active & (best != blank)
             if not emit.any():
                 break
