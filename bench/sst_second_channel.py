@@ -89,7 +89,6 @@ def forced_start_table(model, table, set_dir: Path, limit: int, biases: list[flo
               f"{turns_total} |", flush=True)
 
 
-
 @torch.no_grad()
 def inside_table(model, table, count: int) -> None:
     pool = tts_pool("dev", 80, 20, 2)  # the recipes' dev pool (seed 1 + 1)
