@@ -8,7 +8,7 @@ import math
 import torch
 
 from engine.sst.config import SSTConfig
-from engine.sst.loss import LossWeights, penalise_late_eot, rnnt_loss_fast, rnnt_loss_torch, sst_loss, transducer_loss
+from engine.sst.loss import LossWeights, penalise_late, rnnt_loss_fast, rnnt_loss_torch, sst_loss, transducer_loss
 from engine.sst.model import SSTModel
 
 
@@ -81,11 +81,37 @@ def test_late_eot_penalty_lowers_only_late_eot_logits():
     logits = torch.zeros(1, 6, 3, 5)
     targets = torch.tensor([[3, eot]])  # row u=1 waits for <eot>
     ends = torch.tensor([[0.0, 2.0]])  # the turn ends at frame 2
-    out = penalise_late_eot(logits, targets, ends, eot, beta, grace_frames=1.0)
+    out = penalise_late(logits, targets, ends, eot, beta, grace_frames=1.0)
     expected = torch.tensor([0, 0, 0, 0, -0.5, -1.0])  # frames beyond 2 + 1 grace
     torch.testing.assert_close(out[0, :, 1, eot], expected)
     assert out[0, :, 0].abs().sum() == 0 and out[0, :, 2].abs().sum() == 0  # other rows untouched
     assert out[..., [0, 1, 3, 4]].abs().sum() == 0  # other tokens untouched
+
+
+def test_late_sot_penalty_counts_from_the_turn_start_and_only_on_sot_rows():
+    sot, eot, beta = 1, 2, 1.0
+    logits = torch.zeros(1, 8, 5, 6)
+    targets = torch.tensor([[sot, 3, eot, sot]])  # rows 0 and 3 wait for the <sot> of turns starting at 1 and 4
+    starts = torch.tensor([[1.0, 1.0, 1.0, 4.0]])
+    out = penalise_late(logits, targets, starts, sot, beta, grace_frames=0.0)
+    torch.testing.assert_close(out[0, :, 0, sot], torch.tensor([0, 0, -1.0, -2, -3, -4, -5, -6]))
+    torch.testing.assert_close(out[0, :, 3, sot], torch.tensor([0, 0, 0, 0, 0, -1.0, -2, -3]))
+    assert out[0, :, [1, 2, 4]].abs().sum() == 0 and out[..., [0, 2, 3, 4, 5]].abs().sum() == 0
+
+
+def test_sot_penalty_raises_the_loss_of_a_model_that_opens_turns_late():
+    model, feats, batch = _tiny_batch(2)
+    encoded, predicted, _, _ = model(feats, batch["targets"].long())
+    plain = transducer_loss(model.join, encoded, predicted, batch, LossWeights(), 0.04, eot=2)
+    penalised = transducer_loss(model.join, encoded, predicted, batch, LossWeights(sot_beta=5.0, sot_grace_s=0.0),
+                                0.04, eot=2)
+    assert penalised > plain  # stream 1's <sot> (targets [5, 2, 1, 6]) is due at frame 0: every path is late
+    no_sot = {**batch, "targets": batch["targets"].clone()}
+    no_sot["targets"][1, 2] = 7
+    encoded, predicted, _, _ = model(feats, no_sot["targets"].long())
+    unchanged = [transducer_loss(model.join, encoded, predicted, no_sot, w, 0.04, eot=2)
+                 for w in (LossWeights(), LossWeights(sot_beta=5.0, sot_grace_s=0.0))]
+    torch.testing.assert_close(unchanged[0], unchanged[1])  # without a <sot> target nothing is penalised
 
 
 def _tiny_batch(seed: int = 0):
@@ -95,7 +121,7 @@ def _tiny_batch(seed: int = 0):
     targets = torch.tensor([[3, 4, 2, 0], [5, 2, 1, 6], [0, 0, 0, 0], [0, 0, 0, 0]], dtype=torch.int32)
     batch = {"targets": targets, "target_lengths": torch.tensor([3, 4, 0, 0], dtype=torch.int32),
              "frame_lengths": torch.tensor([6, 5, 6, 5], dtype=torch.int32), "activity": torch.ones(4, 6),
-             "eot_end_frames": torch.full((4, 4), 2.0), "num_mixtures": 2}
+             "eot_end_frames": torch.full((4, 4), 2.0), "sot_start_frames": torch.zeros(4, 4), "num_mixtures": 2}
     feats = torch.randn(2, 24, 80)
     return model, feats, batch
 

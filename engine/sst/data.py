@@ -212,28 +212,31 @@ def collate(examples: list[Example], table: TokenTable, config: SSTConfig, fbank
     frame_lengths = CausalConvSubsampling.output_lengths(feat_lengths)
     t_max = int(CausalConvSubsampling.output_lengths(torch.tensor([feats.shape[1]]))[0])
     frame_s = config.frame_seconds
-    per_stream: list[tuple[list[int], list[float]]] = [([], []) for _ in range(b * c)]
+    per_stream: list[tuple[list[int], list[float], list[float]]] = [([], [], []) for _ in range(b * c)]
     activity = torch.zeros(b * c, t_max)
     overflow = 0
     for i, e in enumerate(examples):
         assignment = heat_assign([(t.start, t.end) for t in e.turns], c)
         overflow += assignment.overflow
         for turn, channel in sorted(zip(e.turns, assignment.channels), key=lambda p: p[0].start):
-            ids, ends = per_stream[channel * b + i]
+            ids, ends, starts = per_stream[channel * b + i]
             tokens = table.encode_turns([turn.text])
             ids += tokens
             ends += [turn.end / frame_s] * len(tokens)
+            starts += [turn.start / frame_s] * len(tokens)
             activity[channel * b + i, int(turn.start / frame_s):int(np.ceil(turn.end / frame_s))] = 1.0
-    u_max = max(1, max(len(ids) for ids, _ in per_stream))
+    u_max = max(1, max(len(ids) for ids, _, _ in per_stream))
     targets = torch.zeros(b * c, u_max, dtype=torch.int32)
-    eot_end = torch.zeros(b * c, u_max)
-    for n, (ids, ends) in enumerate(per_stream):
+    eot_end, sot_start = torch.zeros(b * c, u_max), torch.zeros(b * c, u_max)
+    for n, (ids, ends, starts) in enumerate(per_stream):
         targets[n, :len(ids)] = torch.tensor(ids, dtype=torch.int32)
         eot_end[n, :len(ends)] = torch.tensor(ends)
+        sot_start[n, :len(starts)] = torch.tensor(starts)
     return {
         "feats": feats, "targets": targets,
-        "target_lengths": torch.tensor([len(ids) for ids, _ in per_stream], dtype=torch.int32),
+        "target_lengths": torch.tensor([len(ids) for ids, _, _ in per_stream], dtype=torch.int32),
         "frame_lengths": frame_lengths.repeat(c).int(), "activity": activity, "eot_end_frames": eot_end,
+        "sot_start_frames": sot_start,
         "num_mixtures": b, "overflow": overflow, "audio_seconds": sum(len(e.audio) for e in examples) / config.sample_rate,
     }
 

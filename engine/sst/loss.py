@@ -52,21 +52,23 @@ def rnnt_loss_fast(logits, targets, logit_lengths, target_lengths, blank: int = 
         logits.float(), targets.int(), logit_lengths.int(), target_lengths.int(), blank=blank, reduction="none")
 
 
-def penalise_late_eot(logits: torch.Tensor, targets: torch.Tensor, eot_end_frames: torch.Tensor,
-                      eot: int, beta: float, grace_frames: float) -> torch.Tensor:
-    """Subtract beta * max(0, t - t_end(k) - grace) from the <eot> logit at lattice rows whose next target
-    is the <eot> of turn k (t and t_end in encoder frames), so a late <eot> path costs more.
+def penalise_late(logits: torch.Tensor, targets: torch.Tensor, reference_frames: torch.Tensor,
+                  token: int, beta: float, grace_frames: float) -> torch.Tensor:
+    """Subtract beta * max(0, t - t_ref(k) - grace) from `token`'s logit at lattice rows whose next target is
+    that token of turn k (t and t_ref in encoder frames), so a late emission path costs more: the `<eot>` of
+    a turn against its reference end, the `<sot>` against its reference start.
 
-    eot_end_frames (N, U): reference end frame of the turn each target closes (any value elsewhere).
+    reference_frames (N, U): the reference frame of the turn each target belongs to (any value elsewhere).
     """
     if not beta:
         return logits
     n, t_max, u1, _ = logits.shape
     frames = torch.arange(t_max, device=logits.device, dtype=logits.dtype)[None, :, None]
-    lateness = (frames - eot_end_frames[:, None, :].to(logits.dtype) - grace_frames).clamp_min(0.0)
-    penalty = beta * lateness * (targets == eot)[:, None, :].to(logits.dtype)  # (N, T, U)
+    lateness = (frames - reference_frames[:, None, :].to(logits.dtype) - grace_frames).clamp_min(0.0)
+    penalty = beta * lateness * (targets == token)[:, None, :].to(logits.dtype)  # (N, T, U)
     penalty = F.pad(penalty, (0, 1))  # the last lattice row has no next target
-    return torch.cat([logits[..., :eot], logits[..., eot:eot + 1] - penalty.unsqueeze(-1), logits[..., eot + 1:]], -1)
+    return torch.cat([logits[..., :token], logits[..., token:token + 1] - penalty.unsqueeze(-1),
+                      logits[..., token + 1:]], -1)
 
 
 @dataclass
@@ -76,10 +78,14 @@ class LossWeights:
     ctc_weight: float = 0.3
     eot_beta: float = 0.0  # per second of lateness
     eot_grace_s: float = 0.2
+    # The same for <sot> against the turn's start: in an overlap the second channel's <sot> probability rises
+    # at the right time but spreads over seconds, never beating blank in greedy search (docs/sst.md, Session 5).
+    sot_beta: float = 0.0
+    sot_grace_s: float = 0.2
 
 
 def transducer_loss(join, encoded: torch.Tensor, predicted: torch.Tensor, batch: dict, weights: LossWeights,
-                    frame_seconds: float, eot: int, blank: int = 0) -> torch.Tensor:
+                    frame_seconds: float, eot: int, blank: int = 0, sot: int = 1) -> torch.Tensor:
     """Summed RNN-T loss of all channel-streams. encoded (N, T, H), predicted (N, U+1, P).
 
     Streams with targets get the full (T, U+1) lattice (with the late-<eot> penalty, FastEmit through
@@ -92,8 +98,11 @@ def transducer_loss(join, encoded: torch.Tensor, predicted: torch.Tensor, batch:
         u_max = int(target_lengths[busy].max())
         logits = join(encoded[busy], predicted[busy, :u_max + 1])
         sub_targets = targets[busy, :u_max]
-        logits = penalise_late_eot(logits, sub_targets, batch["eot_end_frames"][busy, :u_max], eot,
-                                   weights.eot_beta * frame_seconds, weights.eot_grace_s / frame_seconds)
+        logits = penalise_late(logits, sub_targets, batch["eot_end_frames"][busy, :u_max], eot,
+                               weights.eot_beta * frame_seconds, weights.eot_grace_s / frame_seconds)
+        if weights.sot_beta:
+            logits = penalise_late(logits, sub_targets, batch["sot_start_frames"][busy, :u_max], sot,
+                                   weights.sot_beta * frame_seconds, weights.sot_grace_s / frame_seconds)
         if weights.fastemit_lambda:
             per_stream = rnnt_loss_torch(logits, sub_targets, frame_lengths[busy], target_lengths[busy], blank,
                                          weights.fastemit_lambda)
@@ -109,12 +118,12 @@ def transducer_loss(join, encoded: torch.Tensor, predicted: torch.Tensor, batch:
 
 
 def sst_loss(join, encoded, predicted, activity_logits, ctc_logits, batch, weights: LossWeights,
-             frame_seconds: float, eot: int, blank: int = 0) -> dict[str, torch.Tensor]:
+             frame_seconds: float, eot: int, blank: int = 0, sot: int = 1) -> dict[str, torch.Tensor]:
     """Sum over channels, mean over mixtures. `batch` holds targets (N, U), target_lengths (N,),
-    frame_lengths (N,), activity (N, T) in {0,1}, eot_end_frames (N, U) and num_mixtures."""
+    frame_lengths (N,), activity (N, T) in {0,1}, eot_end_frames and sot_start_frames (N, U) and num_mixtures."""
     targets, target_lengths, frame_lengths = batch["targets"], batch["target_lengths"], batch["frame_lengths"]
     mixtures = batch["num_mixtures"]
-    transducer = transducer_loss(join, encoded, predicted, batch, weights, frame_seconds, eot, blank)
+    transducer = transducer_loss(join, encoded, predicted, batch, weights, frame_seconds, eot, blank, sot)
     t_max = activity_logits.shape[1]
     valid = (torch.arange(t_max, device=activity_logits.device)[None, :] < frame_lengths[:, None]).float()
     # Summed over frames and channels per mixture, like the transducer loss, so alpha compares like with like.

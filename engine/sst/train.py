@@ -218,7 +218,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
         encoded, predicted, activity, ctc = model(batch["feats"].to(cfg.device), batch["targets"].long().to(cfg.device))
         device_batch = {k: v.to(cfg.device) if torch.is_tensor(v) else v for k, v in batch.items()}
         parts = sst_loss(model.join, encoded, predicted, activity, ctc, device_batch, stage.loss,
-                         model_config.frame_seconds, table.eot)
+                         model_config.frame_seconds, table.eot, sot=table.sot)
         optimizer.zero_grad()
         parts["total"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
