@@ -2,7 +2,8 @@
 
 Prints one table: real-time factor of streaming decoding (320 ms chunks) with 1 and 2 torch threads,
 the p95 compute time per chunk, and the peak resident memory of a fresh process that streams a
-1-minute and a `--long-min`-minute file from disk through the decoder (flat memory = same peak).
+1-minute and a `--long-min`-minute file from disk through the decoder (flat memory = same peak), then
+through the whole backend (decoding, voice-change splitting and speaker attribution, as the dashboard runs it).
 The audio is synthesised speech (engine/simulate) looped to length, written as 16-bit WAV.
 """
 from __future__ import annotations
@@ -65,6 +66,17 @@ def decode_file(model_path: str, wav: str) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def transcribe_file(model_path: str, wav: str) -> None:
+    """Child process: the whole SST backend on a file; print peak RSS in MB."""
+    from engine.backends.sst import SSTBackend
+
+    SSTBackend(Path(model_path)).transcribe(Path(wav))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+CHILDREN = {"--decode": decode_file, "--transcribe": transcribe_file}
+
+
 def streaming_speed(model, audio: np.ndarray, threads: int) -> tuple[float, float]:
     """(real-time factor, p95 seconds of compute per 320 ms chunk)."""
     torch.set_num_threads(threads)
@@ -93,15 +105,17 @@ def main() -> None:
         rtf, p95 = streaming_speed(model, minute, threads)
         rows.append((f"streaming decode, {threads} thread(s), 1 min", f"RTF {rtf:.3f}", f"chunk p95 {1000 * p95:.1f} ms"))
     with tempfile.TemporaryDirectory() as tmp:
-        for minutes in (1.0, args.long_min):
-            wav = Path(tmp) / f"{minutes}.wav"
-            write_looped(minute, minutes, wav)
-            started = time.perf_counter()
-            out = subprocess.run([sys.executable, __file__, "--child", args.model, str(wav)],
-                                 capture_output=True, text=True, check=True)
-            wall = time.perf_counter() - started
-            rows.append((f"file {minutes:g} min, fresh process, 1 thread", f"peak RSS {float(out.stdout):.0f} MB",
-                         f"wall {wall:.0f} s"))
+        for child, what in (("--decode", "decoder"), ("--transcribe", "whole backend")):
+            for minutes in (1.0, args.long_min):
+                wav = Path(tmp) / f"{minutes}.wav"
+                if not wav.exists():
+                    write_looped(minute, minutes, wav)
+                started = time.perf_counter()
+                out = subprocess.run([sys.executable, __file__, child, args.model, str(wav)],
+                                     capture_output=True, text=True, check=True)
+                wall = time.perf_counter() - started
+                rows.append((f"{what}, file {minutes:g} min, fresh process, 1 thread",
+                             f"peak RSS {float(out.stdout.split()[-1]):.0f} MB", f"wall {wall:.0f} s, RTF {wall / (60 * minutes):.3f}"))
     width = max(len(r[0]) for r in rows)
     print(f"{'measurement':<{width}} | value | detail")
     for name, value, detail in rows:
@@ -109,7 +123,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        decode_file(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 4 and sys.argv[1] in CHILDREN:
+        CHILDREN[sys.argv[1]](sys.argv[2], sys.argv[3])
     else:
         main()

@@ -128,17 +128,18 @@ def run_params(results: dict) -> dict:
 
 def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_speakers: bool = False,
              progress: Callable[[int, int, str], None] | None = None, hyp_dir: Path | None = None,
-             checkpoint: Path | None = None) -> dict:
+             checkpoint: Path | None = None, backend=None) -> dict:
     """Score `backend_name` on the set in `set_dir` (its first `limit` meetings in index order).
 
     With `hyp_dir`, each meeting's hypothesis is kept there, and a rerun (after an interruption, or with
     a larger limit) transcribes only the meetings it has not seen; their compute time is kept too.
     `checkpoint` scores that SST checkpoint instead of the shipped models/sst.pt (choosing among a training
-    run's checkpoints on the dev set).
+    run's checkpoints on the dev set). `backend` scores that backend object instead of building one
+    (bench sweeps over a backend's settings).
     """
     set_dir = Path(set_dir)
     meetings = select_meetings(set_dir, limit)
-    backend = _backend(backend_name, checkpoint)
+    backend = backend or _backend(backend_name, checkpoint)
     model = _model_identity(backend)
     if hyp_dir:
         _claim_hyp_dir(Path(hyp_dir), {"backend": backend_name, **model})

@@ -17,6 +17,7 @@ from engine.backends import get_backend
 from engine.evaluation_demo import DEMO_JSON, export_runs, seed_demo_runs
 from engine.simulate.sets import SetRecipe, write_set
 from engine.sst.checkpoint import checkpoint_id, save_model
+from engine.voice_changes import CHANGE_THRESHOLD
 from tests.conftest import REPO_ROOT
 from tests.sst_models import TABLE, tiny_model
 
@@ -50,7 +51,7 @@ def test_sst_run_records_its_checkpoint_and_survives_export_and_seeding(tiny_sst
     [run] = persistence.list_evaluation_runs(url=db_url)
     sha = hashlib.sha256(tiny_sst.read_bytes()).hexdigest()[:12]
     assert run.params == {"set_dir": "one", "limit": 1, "oracle_speakers": False,
-                          "checkpoint": {"sha256": sha, "step": 200}}
+                          "checkpoint": {"sha256": sha, "step": 200}, "voice_change_threshold": CHANGE_THRESHOLD}
     assert run.results["overall"]["orc_wer"]["words"] > 0
 
     asset = tmp_path / "evaluation_demo.json"

@@ -1,8 +1,9 @@
 """The SST backend: models/sst.pt decodes the recording in 320 ms streaming chunks (memory flat in
 length), then each turn is attributed to a speaker by clustering per-turn embeddings (engine/speakers.py).
 
-Two streaming passes over the file, like the cascade: (1) decode, reporting partial turns as they
-form; (2) cut each turn's audio for its speaker embedding.
+Three streaming passes over the file: (1) decode, reporting partial turns as they form; (2) cut turns
+where the voice changes inside them (engine/voice_changes.py); (3) cut each turn's audio for its speaker
+embedding.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments,
 from engine.sst.checkpoint import checkpoint_id, load_model
 from engine.sst.decode import StreamingDecoder
 from engine.types import Turn
+from engine.voice_changes import CHANGE_THRESHOLD, WINDOW_S, split_turn, voice_change_times
 
 DECODE_SHARE = 0.85  # rough share of the run spent decoding, for the progress bar
 MIN_EMBED_S = 0.5  # a speaker embedding of less audio than this is noise: widen short turns to it
@@ -31,17 +33,21 @@ def default_model_path() -> Path:
 class SSTBackend:
     name = "sst"
 
-    def __init__(self, model_path: Path | None = None, threshold: float = DEFAULT_THRESHOLD, threads: int = 1):
+    def __init__(self, model_path: Path | None = None, threshold: float = DEFAULT_THRESHOLD, threads: int = 1,
+                 change_threshold: float | None = CHANGE_THRESHOLD):
+        """`change_threshold` None keeps the turns as the model ends them (no voice-change split)."""
         model_path = model_path or default_model_path()
         self.model, self.table, self.card = load_model(model_path)
         self.checkpoint = {"sha256": checkpoint_id(model_path), "step": self.card.get("step")}
         self.threshold = threshold
+        self.change_threshold = change_threshold
         self.threads = threads  # measured in bench/sst_speed.py: one thread already runs far faster than real time
 
     def describe(self) -> dict:
         """What a stored evaluation run records about the model it scored: the loaded checkpoint's sha256
-        prefix and training step (the Model page flags runs of a checkpoint other than the shipped one)."""
-        return {"checkpoint": self.checkpoint}
+        prefix and training step (the Model page flags runs of a checkpoint other than the shipped one),
+        and the voice-change threshold its turns were split at."""
+        return {"checkpoint": self.checkpoint, "voice_change_threshold": self.change_threshold}
 
     def transcribe(self, path: Path, num_speakers: int | None = None,
                    progress: Callable[[float, str], None] | None = None,
@@ -70,11 +76,25 @@ class SSTBackend:
             turns = [t for t in decoder.finish().turns(self.table) if t.words]
         finally:
             torch.set_num_threads(previous)
+        if turns and self.change_threshold is not None:
+            report(DECODE_SHARE, "Splitting turns where the voice changes")
+            turns = self._split_at_voice_changes(path, turns)
         if turns:
-            report(DECODE_SHARE, "Attributing speakers")
+            report(DECODE_SHARE + (1 - DECODE_SHARE) / 2, "Attributing speakers")
             self._attribute(path, turns, num_speakers, info.duration_s)
         report(1.0, "Done")
         return turns
+
+    def _split_at_voice_changes(self, path: Path, turns: list[Turn]) -> list[Turn]:
+        """Each turn long enough to hold two voices, cut where the voice changes (still sorted by start)."""
+        long_turns = [turn for turn in turns if turn.end - turn.start >= 2 * WINDOW_S]
+        pieces = {}
+        for turn, (_, samples) in zip(long_turns, iter_segment_audio(
+                audio.iter_chunks(path), [(turn.start, turn.end) for turn in long_turns])):
+            times = voice_change_times(samples, self.change_threshold)
+            pieces[id(turn)] = split_turn(turn, [turn.start + t for t in times])
+        split = [piece for turn in turns for piece in pieces.get(id(turn), [turn])]
+        return sorted(split, key=lambda turn: turn.start)
 
     def _attribute(self, path: Path, turns: list[Turn], num_speakers: int | None, duration: float) -> None:
         """Replace channel labels with speaker labels: a channel is not a speaker."""
