@@ -21,6 +21,7 @@ from engine.types import Turn
 CHANGE_THRESHOLD = 0.4  # cosine distance between the two sides' embeddings that counts as a new voice
 HOP_S = 0.2  # spacing of the candidate change points
 WINDOW_S = 1.6  # each side's length: resemblyzer's partial-utterance window
+MIN_SPAN_S = 2 * WINDOW_S  # shorter audio has no point with a full window on each side
 BATCH_WINDOWS = 256  # windows embedded per forward pass: memory stays flat however long the turn
 
 
@@ -47,7 +48,7 @@ def voice_change_times(samples: np.ndarray, threshold: float = CHANGE_THRESHOLD)
     """Seconds into 16 kHz mono `samples` where the voice changes, ascending: the points whose two
     sides (WINDOW_S each) are further apart than `threshold`, strongest first, no two within WINDOW_S."""
     lag = round(WINDOW_S / HOP_S)
-    if len(samples) < 2 * WINDOW_S * SAMPLE_RATE:
+    if len(samples) < MIN_SPAN_S * SAMPLE_RATE:
         return []
     windows = _window_embeddings(samples)
     # A silent window embeds as 0/0; it says nothing about a change.

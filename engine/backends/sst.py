@@ -19,7 +19,7 @@ from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments,
 from engine.sst.checkpoint import checkpoint_id, load_model
 from engine.sst.decode import StreamingDecoder
 from engine.types import Turn
-from engine.voice_changes import CHANGE_THRESHOLD, WINDOW_S, split_turn, voice_change_times
+from engine.voice_changes import CHANGE_THRESHOLD, MIN_SPAN_S, split_turn, voice_change_times
 
 DECODE_SHARE = 0.85  # rough share of the run spent decoding, for the progress bar
 MIN_EMBED_S = 0.5  # a speaker embedding of less audio than this is noise: widen short turns to it
@@ -87,13 +87,17 @@ class SSTBackend:
 
     def _split_at_voice_changes(self, path: Path, turns: list[Turn]) -> list[Turn]:
         """Each turn long enough to hold two voices, cut where the voice changes (still sorted by start)."""
-        long_turns = [turn for turn in turns if turn.end - turn.start >= 2 * WINDOW_S]
-        pieces = {}
-        for turn, (_, samples) in zip(long_turns, iter_segment_audio(
-                audio.iter_chunks(path), [(turn.start, turn.end) for turn in long_turns])):
-            times = voice_change_times(samples, self.change_threshold)
-            pieces[id(turn)] = split_turn(turn, [turn.start + t for t in times])
-        split = [piece for turn in turns for piece in pieces.get(id(turn), [turn])]
+        def long_enough(turn: Turn) -> bool:
+            return turn.end - turn.start >= MIN_SPAN_S
+
+        long_audio = iter_segment_audio(audio.iter_chunks(path), [(t.start, t.end) for t in turns if long_enough(t)])
+        split = []
+        for turn in turns:  # the long turns come out of long_audio in this same order
+            if long_enough(turn):
+                _, samples = next(long_audio)
+                split += split_turn(turn, [turn.start + t for t in voice_change_times(samples, self.change_threshold)])
+            else:
+                split.append(turn)
         return sorted(split, key=lambda turn: turn.start)
 
     def _attribute(self, path: Path, turns: list[Turn], num_speakers: int | None, duration: float) -> None:
