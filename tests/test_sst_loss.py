@@ -149,3 +149,14 @@ def test_sst_loss_parts_are_finite_and_backpropagate():
     assert all(torch.isfinite(p) for p in parts.values())
     assert model.activity.weight.grad.abs().sum() > 0 and model.ctc.weight.grad.abs().sum() > 0
     assert model.separators[1].weight_hh_l0.grad.abs().sum() > 0  # the empty channel still learns (blanks)
+
+
+def test_a_ctc_only_stage_skips_the_transducer_and_leaves_the_joint_untouched():
+    model, feats, batch = _tiny_batch(1)
+    encoded, predicted, activity, ctc = model(feats, batch["targets"].long())
+    full = sst_loss(model.join, encoded, predicted, activity, ctc, batch, LossWeights(), 0.04, eot=2)
+    ctc_only = sst_loss(model.join, encoded, predicted, activity, ctc, batch, LossWeights(rnnt_weight=0.0), 0.04, eot=2)
+    assert full["rnnt"] > 0 and ctc_only["rnnt"] == 0
+    torch.testing.assert_close(ctc_only["total"], full["total"] - full["rnnt"])
+    ctc_only["total"].backward()
+    assert model.joint_out.weight.grad is None and model.ctc.weight.grad.abs().sum() > 0

@@ -9,12 +9,12 @@ import torchaudio.functional as AF
 
 from engine import config
 from engine.sst.checkpoint import load_model, save_model
-from engine.sst.decode import (Emission, SearchState, StreamingDecoder, activity_to_turns, decode_streaming,
-                               decode_whole, greedy_search, tokens_to_turns)
+from engine.sst.decode import (Emission, SearchState, StreamingDecoder, activity_to_turns, ctc_greedy,
+                               decode_streaming, decode_whole, greedy_search, tokens_to_turns)
 from engine.sst.features import Fbank
 from engine.sst.heat import heat_assign
 from engine.sst.model import CausalConvSubsampling
-from tests.sst_models import TABLE, TINY, lively_model, tiny_model
+from tests.sst_models import BOTH_KINDS, TABLE, TINY, lively_model, tiny_model
 
 @pytest.fixture(scope="module")
 def speech() -> torch.Tensor:
@@ -25,8 +25,12 @@ def speech() -> torch.Tensor:
     return AF.resample(audio, rate, 16000)[16000:16000 * 6]
 
 
-def test_forward_shapes_and_channels_stacked_on_the_batch_axis():
-    model = tiny_model()
+@BOTH_KINDS
+def test_forward_shapes_and_channels_stacked_on_the_batch_axis(config):
+    model = tiny_model(config=config)
+    with torch.no_grad():  # weights as after training: zero-initialised residual outputs start as the identity
+        for p in model.parameters():
+            p.normal_(0, 0.3)
     feats = torch.randn(3, 101, 80)
     targets = torch.randint(3, len(TABLE), (6, 5))
     encoded, predicted, activity, ctc = model(feats, targets)
@@ -41,8 +45,9 @@ def test_forward_shapes_and_channels_stacked_on_the_batch_axis():
     assert not torch.allclose(encoded[1], encoded[4])  # untied separator branches give two channels
 
 
-def test_copy_branch_makes_both_channels_identical():
-    model = tiny_model()
+@BOTH_KINDS
+def test_copy_branch_makes_both_channels_identical(config):
+    model = tiny_model(config=config)
     model.copy_branch(0)
     encoded, _, _, _ = model.encode(torch.randn(1, 40, 80))
     torch.testing.assert_close(encoded[0], encoded[1])
@@ -59,8 +64,9 @@ def test_features_streamed_in_odd_pieces_equal_whole_features(speech):
     assert torch.isfinite(fbank(torch.zeros(1, 1600))).all()  # digital silence hits the floor, not -inf
 
 
-def test_streaming_decode_gives_exactly_the_whole_utterance_tokens(speech):
-    model = lively_model(speech)
+@BOTH_KINDS
+def test_streaming_decode_gives_exactly_the_whole_utterance_tokens(speech, config):
+    model = lively_model(speech, config)
     whole = decode_whole(model, speech)
     emitting_frames = {e.frame for channel in whole for e in channel}
     frames = int(CausalConvSubsampling.output_lengths(torch.tensor([Fbank(TINY).num_frames(len(speech))]))[0])
@@ -158,3 +164,15 @@ def test_checkpoint_round_trip_carries_config_feature_stats_and_tokens(tmp_path,
 def test_token_table_targets():
     assert TABLE.encode_turns(["Hi, Bob!", "ok"]) == [1, *TABLE.encode_text("hi bob"), 2, 1, *TABLE.encode_text("ok"), 2]
     assert TABLE.decode_text(TABLE.encode_text("it's 5")) == "it's five"
+
+
+def test_ctc_best_path_merges_repeats_and_a_blank_separates_them():
+    model = tiny_model()
+    with torch.no_grad():  # the CTC head reads the first V encoder dimensions as logits
+        model.ctc.weight.copy_(torch.eye(len(TABLE), TINY.encoder_dim))
+        model.ctc.bias.zero_()
+    path = [[0, 5, 5, 0, 5, 7, 7, 0], [0, 0, 1, 9, 9, 9, 2, 0]]
+    encoded = torch.nn.functional.one_hot(torch.tensor(path), TINY.encoder_dim).float()
+    emissions = ctc_greedy(model, encoded)
+    assert [[(e.token, e.frame) for e in channel] for channel in emissions] == [[(5, 1), (5, 4), (7, 5)],
+                                                                                 [(1, 2), (9, 3), (2, 6)]]

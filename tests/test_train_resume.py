@@ -117,3 +117,23 @@ def test_a_new_run_can_start_from_a_shipped_checkpoint(tmp_path, data_dir, monke
         train(TrainConfig.from_dict({**TINY_RUN, "model": {**TINY_RUN["model"], "encoder_dim": 24},
                                      "out_dir": str(tmp_path / "other"), "init_from": str(tmp_path / "shipped.pt")}),
               stop_after=1)
+
+
+def test_a_ctc_only_stage_is_scored_through_the_ctc_head_and_never_becomes_best(tmp_path, data_dir, monkeypatch):
+    from engine.sst.train import TrainConfig, train
+
+    monkeypatch.setenv("CROSSTALK_DATA_DIR", str(data_dir))
+    out = tmp_path / "run"
+    ctc_first = {**TINY_RUN, "out_dir": str(out), "epoch_updates": 2,
+                 "model": {**TINY_RUN["model"], "residual_blocks": True},
+                 "stages": [{"name": "ctc-single", "updates": 2, "mixing": {"kind": "single"},
+                             "loss": {"rnnt_weight": 0.0, "ctc_weight": 1.0}}, TINY_RUN["stages"][1]]}
+    train(TrainConfig.from_dict(ctc_first), stop_after=2)
+    record = json.loads((out / "validation.jsonl").read_text().splitlines()[-1])
+    assert record["search"] == "ctc" and record["dev"]["single"]["sessions"] == 1
+    assert (out / "model-000002.pt").exists() and not (out / "best.pt").exists()
+    with (out / "curves.csv").open() as f:
+        assert all(float(row["rnnt"]) == 0.0 for row in csv.DictReader(f))
+    train(TrainConfig.from_dict(ctc_first), stop_after=2)
+    record = json.loads((out / "validation.jsonl").read_text().splitlines()[-1])
+    assert record["search"] == "transducer" and (out / "best.pt").exists()

@@ -125,13 +125,26 @@ def decode_whole(model: SSTModel, waveform: torch.Tensor) -> list[list[Emission]
     return decode_whole_with_activity(model, waveform)[0]
 
 
+def ctc_greedy(model: SSTModel, encoded: torch.Tensor) -> list[list[Emission]]:
+    """Best path of the auxiliary CTC head, encoded (C, T, H): repeats merged, blanks dropped. It reads the
+    encoder alone, so it scores a model whose training so far skipped the transducer (LossWeights.rnnt_weight 0)."""
+    emissions = []
+    for best in model.ctc(encoded).argmax(-1).tolist():
+        emissions.append([Emission(token, t) for t, token in enumerate(best)
+                          if token != 0 and (t == 0 or best[t - 1] != token)])
+    return emissions
+
+
 @torch.no_grad()
-def decode_whole_with_activity(model: SSTModel, waveform: torch.Tensor) -> tuple[list[list[Emission]], torch.Tensor]:
+def decode_whole_with_activity(model: SSTModel, waveform: torch.Tensor,
+                               search: str = "transducer") -> tuple[list[list[Emission]], torch.Tensor]:
     """`decode_whole` plus the speech-activity probability of each channel, (C, T)."""
     model.eval()
     feats = Fbank(model.config)(waveform.reshape(1, -1))
     encoded, activity, _, _ = model.encode(feats)
-    return greedy_search(model, encoded, SearchState.start(model)).emissions, torch.sigmoid(activity)
+    emissions = (greedy_search(model, encoded, SearchState.start(model)).emissions if search == "transducer"
+                 else ctc_greedy(model, encoded))
+    return emissions, torch.sigmoid(activity)
 
 
 def decode_streaming(model: SSTModel, waveform: torch.Tensor, chunk_samples: int = 5120) -> StreamingDecoder:

@@ -82,6 +82,9 @@ class LossWeights:
     # at the right time but spreads over seconds, never beating blank in greedy search (docs/sst.md, Session 5).
     sot_beta: float = 0.0
     sot_grace_s: float = 0.2
+    # 0 skips the transducer: a CTC-only stage that teaches the encoder to read the audio ~10x faster per
+    # update than one with the (T, U, V) joint, which dominates an update's cost.
+    rnnt_weight: float = 1.0
 
 
 def transducer_loss(join, encoded: torch.Tensor, predicted: torch.Tensor, batch: dict, weights: LossWeights,
@@ -123,14 +126,15 @@ def sst_loss(join, encoded, predicted, activity_logits, ctc_logits, batch, weigh
     frame_lengths (N,), activity (N, T) in {0,1}, eot_end_frames and sot_start_frames (N, U) and num_mixtures."""
     targets, target_lengths, frame_lengths = batch["targets"], batch["target_lengths"], batch["frame_lengths"]
     mixtures = batch["num_mixtures"]
-    transducer = transducer_loss(join, encoded, predicted, batch, weights, frame_seconds, eot, blank, sot)
+    transducer = (transducer_loss(join, encoded, predicted, batch, weights, frame_seconds, eot, blank, sot)
+                  if weights.rnnt_weight else encoded.new_zeros(()))
     t_max = activity_logits.shape[1]
     valid = (torch.arange(t_max, device=activity_logits.device)[None, :] < frame_lengths[:, None]).float()
     # Summed over frames and channels per mixture, like the transducer loss, so alpha compares like with like.
     activity = (F.binary_cross_entropy_with_logits(activity_logits, batch["activity"], reduction="none")
                 * valid).sum() / mixtures
     parts = {"rnnt": transducer / mixtures, "activity": activity}
-    total = parts["rnnt"] + weights.activity_weight * activity
+    total = weights.rnnt_weight * parts["rnnt"] + weights.activity_weight * activity
     if weights.ctc_weight:
         ctc = F.ctc_loss(ctc_logits.float().log_softmax(-1).transpose(0, 1), targets, frame_lengths, target_lengths,
                          blank=blank, reduction="sum", zero_infinity=True) / mixtures

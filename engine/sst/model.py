@@ -56,25 +56,28 @@ class CausalConvSubsampling(nn.Module):
 
 
 class ResidualLSTMStack(nn.Module):
-    """(B, T, H) -> (B, T, H): layers of x + W·LSTM(x), W zero-initialised.
+    """(B, T, H) -> (B, T, H): layers of x + W·LSTM(x), W zero-initialised; with `pre_norm`,
+    x + W·LSTM(LayerNorm(x)).
 
     A stack added to a trained model starts as the identity, so a shipped checkpoint can grow deeper
     (`TrainConfig.init_from` with more residual layers) without losing what it has learnt. With no
     layers it is the identity and holds no parameters, which keeps older checkpoints loadable.
+    Pre-norm stacks are what a model built with `SSTConfig.residual_blocks` is made of.
     """
 
-    def __init__(self, dim: int, layers: int):
+    def __init__(self, dim: int, layers: int, pre_norm: bool = False):
         super().__init__()
         self.lstms = nn.ModuleList(nn.LSTM(dim, dim, batch_first=True) for _ in range(layers))
         self.outs = nn.ModuleList(nn.Linear(dim, dim) for _ in range(layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(dim) if pre_norm else nn.Identity() for _ in range(layers))
         for out in self.outs:
             nn.init.zeros_(out.weight)
             nn.init.zeros_(out.bias)
 
     def forward(self, x: torch.Tensor, state: list[LSTMState] | None = None):
         new_state = []
-        for i, (lstm, out) in enumerate(zip(self.lstms, self.outs)):
-            y, s = lstm(x, None if state is None else state[i])
+        for i, (lstm, out, norm) in enumerate(zip(self.lstms, self.outs, self.norms)):
+            y, s = lstm(norm(x), None if state is None else state[i])
             x = x + out(y)
             new_state.append(s)
         return x, new_state
@@ -101,20 +104,27 @@ class SSTModel(nn.Module):
         self.register_buffer("feat_mean", torch.zeros(config.n_mels))
         self.register_buffer("feat_std", torch.ones(config.n_mels))
         self.subsampling = CausalConvSubsampling(config.n_mels, config.subsampling_channels, h)
-        self.mixture = nn.LSTM(h, h, num_layers=config.mixture_layers, batch_first=True)
-        self.separators = nn.ModuleList(
-            nn.LSTM(h, h, num_layers=config.separator_layers, batch_first=True) for _ in range(config.num_channels))
+        self.mixture = self._stack(config.mixture_layers)
+        self.separators = nn.ModuleList(self._stack(config.separator_layers) for _ in range(config.num_channels))
         self.separator_residuals = nn.ModuleList(
-            ResidualLSTMStack(h, config.residual_separator_layers) for _ in range(config.num_channels))
+            ResidualLSTMStack(h, config.residual_separator_layers, config.residual_blocks)
+            for _ in range(config.num_channels))
         self.activity = nn.Linear(h, 1)
-        self.recognition = nn.LSTM(h, h, num_layers=config.recognition_layers, batch_first=True)
-        self.recognition_residual = ResidualLSTMStack(h, config.residual_recognition_layers)
+        self.recognition = self._stack(config.recognition_layers)
+        self.recognition_residual = ResidualLSTMStack(h, config.residual_recognition_layers, config.residual_blocks)
         self.ctc = nn.Linear(h, config.vocab_size)
         self.embedding = nn.Embedding(config.vocab_size, config.prediction_embed_dim)
         self.prediction = nn.LSTM(config.prediction_embed_dim, config.prediction_dim, batch_first=True)
         self.joint_encoder = nn.Linear(h, config.joint_dim)
         self.joint_prediction = nn.Linear(config.prediction_dim, config.joint_dim)
         self.joint_out = nn.Linear(config.joint_dim, config.vocab_size)
+
+    def _stack(self, layers: int) -> nn.Module:
+        """One encoder stage: plain stacked LSTMs, or pre-norm residual LSTM blocks (SSTConfig.residual_blocks)."""
+        h = self.config.encoder_dim
+        if self.config.residual_blocks:
+            return ResidualLSTMStack(h, layers, pre_norm=True)
+        return nn.LSTM(h, h, num_layers=layers, batch_first=True)
 
     def encode(self, feats: torch.Tensor, state: EncoderState | None = None):
         """Raw log-mel (B, F, n_mels) -> (encoder frames (N, T, H), activity logits (N, T),

@@ -342,19 +342,25 @@ def training_data_description(cfg: TrainConfig) -> str:
 
 def _validate(model, table, dev: dict, out: Path, step: int, stage: Stage, best: dict) -> dict:
     model.eval()
-    results = {kind: score(model, table, examples) for kind, examples in dev.items()}
+    # A stage without the transducer is scored through the CTC head: its transducer has not been trained.
+    search = "transducer" if stage.loss.rnnt_weight else "ctc"
+    results = {kind: score(model, table, examples, search=search) for kind, examples in dev.items()}
     with (out / "validation.jsonl").open("a") as f:
-        f.write(json.dumps({"step": step, "stage": stage.name, "dev": results}) + "\n")
+        f.write(json.dumps({"step": step, "stage": stage.name, "search": search, "dev": results}) + "\n")
     # Model selection on the dev condition that the current stage trains for.
     selected = "single" if stage.mixing.kind == "single" else ("overlap" if stage.mixing.overlap_prob else "meeting")
     selected = selected if selected in results else next(iter(results))
     current = results[selected]["orc_wer"]
     card = model_card_data(out, step, stage.name, results, selected)
     save_model(out / f"model-{step:06d}.pt", model, table, card)
-    # Best per condition: a later stage trains a harder condition, so its first model starts a new best.
-    if current <= best.get(selected, float("inf")):
-        save_model(out / "best.pt", model, table, card)
-        best[selected] = current
-    tqdm.write(f"update {step}: dev ORC-WER " + ", ".join(f"{k} {v['orc_wer']:.3f}" for k, v in results.items()))
+    # Best per condition and search: a later stage trains a harder condition, so its first model starts a new
+    # best, and a CTC-scored model never becomes the best.pt that the transducer decodes.
+    key = selected if search == "transducer" else f"{selected}/{search}"
+    if current <= best.get(key, float("inf")):
+        if search == "transducer":
+            save_model(out / "best.pt", model, table, card)
+        best[key] = current
+    tqdm.write(f"update {step} ({search}): dev ORC-WER "
+               + ", ".join(f"{k} {v['orc_wer']:.3f}" for k, v in results.items()))
     write_plot(out)
     return best

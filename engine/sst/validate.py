@@ -43,16 +43,18 @@ SEGMENTATIONS = ("tokens", "activity")
 
 
 @torch.no_grad()
-def score(model: SSTModel, table: TokenTable, examples: list[Example], segmentation: str = "tokens") -> dict:
+def score(model: SSTModel, table: TokenTable, examples: list[Example], segmentation: str = "tokens",
+          search: str = "transducer") -> dict:
     """Decode every mixture (greedy, whole utterance: equal to streaming) and score it.
 
     segmentation "tokens": turns from <sot>/<eot> (the model's design); "activity": the ablation that
-    ignores them and segments by the speech-activity head (engine/sst/decode.activity_to_turns)."""
+    ignores them and segments by the speech-activity head (engine/sst/decode.activity_to_turns).
+    search "ctc" reads the auxiliary CTC head instead of the transducer (engine/sst/decode.ctc_greedy)."""
     errors = ref_words = turn_count_ok = 0
     sot_latency, eot_latency = [], []
     frame_s = model.config.frame_seconds
     for example in examples:
-        emissions, activity = decode_whole_with_activity(model, torch.from_numpy(example.audio))
+        emissions, activity = decode_whole_with_activity(model, torch.from_numpy(example.audio), search)
         end = len(example.audio) / model.config.sample_rate
         hyp = tokens_to_turns(emissions, table, frame_s, end) if segmentation == "tokens" \
             else activity_to_turns(emissions, activity, table, frame_s)
