@@ -27,9 +27,9 @@ class SSTConfig:
     residual_separator_layers: int = 0
     residual_recognition_layers: int = 0
     # Build every encoder stage from pre-norm residual blocks, x + W·LSTM(LayerNorm(x)), instead of plain
-    # stacked LSTMs. Learning starts far sooner: on one fixed batch of espeak speech a plain 3-layer LSTM
-    # CTC recogniser sat on the unigram plateau for ~600 updates, the residual one for ~80 (docs/sst.md,
-    # Session 7). Off for the checkpoints trained before it.
+    # stacked LSTMs. Learning starts far sooner: overfitting one fixed batch with CTC, the plain encoder is
+    # still near the unigram plateau after 400 updates, the residual one falls below 1.5 nats per character
+    # at update 84 (bench/sst_plateau.py, docs/sst.md Session 7). Off for the checkpoints trained before it.
     residual_blocks: bool = False
     # Prediction network (embedding + LSTM) and joint network.
     prediction_embed_dim: int = 128
