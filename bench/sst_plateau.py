@@ -34,11 +34,12 @@ RECIPE = Path(__file__).resolve().parent.parent / "engine/sst/configs/residual.j
 CTC_ONLY = LossWeights(rnnt_weight=0.0, ctc_weight=1.0, activity_weight=0.0)
 
 
-def overfit(name: str, config: SSTConfig, batch: dict, pool, fbank: Fbank, updates: int, lr: float) -> list[float]:
+def overfit(name: str, config: SSTConfig, batch: dict, statistics: tuple[torch.Tensor, torch.Tensor], updates: int,
+            lr: float) -> list[float]:
     """CTC loss per target token after each update on the one batch."""
     torch.manual_seed(0)
     model = SSTModel(config)
-    mean, std = feature_statistics(pool, fbank)
+    mean, std = statistics
     model.feat_mean.copy_(mean)
     model.feat_std.copy_(std)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -75,12 +76,13 @@ def main() -> None:
     fbank = Fbank(residual)
     examples = make_batch(pool, MixingSpec(kind="single"), random.Random(0), args.seconds, residual.sample_rate)
     batch = collate(examples, table, residual, fbank)
+    statistics = feature_statistics(pool, fbank)  # one normalisation for both models
     print(f"one batch: {len(examples)} utterances, {batch['audio_seconds']:.1f} s, "
           f"{int(batch['target_lengths'].sum())} target tokens; CTC only, lr {args.lr}")
     rows = []
     for name, config in (("plain stacked LSTMs", replace(residual, residual_blocks=False)),
                          ("pre-norm residual blocks", residual)):
-        rows.append((name, overfit(name, config, batch, pool, fbank, args.updates, args.lr)))
+        rows.append((name, overfit(name, config, batch, statistics, args.updates, args.lr)))
     print(f"{'encoder':26} | {'< 1.5 nats':>10} | {'< 0.5 nats':>10} | loss every 50 updates (nats per token)")
     for name, losses in rows:
         trace = " ".join(f"{losses[i]:.2f}" for i in range(49, len(losses), 50))
