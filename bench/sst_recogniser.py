@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.errors import UserError  # noqa: E402
 from engine.sst.checkpoint import load_model  # noqa: E402
 from engine.sst.data import tts_pool  # noqa: E402
 from engine.sst.decode import decode_whole  # noqa: E402
@@ -54,7 +55,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model, table, _ = load_model(Path(args.model))
+    try:
+        model, table, _ = load_model(Path(args.model))
+    except UserError as error:
+        sys.exit(str(error))
     model.eval()
     rows = [(split, *recognise(model, table, split, args.count)) for split in args.splits]
     print(f"{args.model}: {args.count} single-talker utterances per split, {SNR_DB:.0f} dB SNR, greedy search")
