@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import math
 
+import pytest
 import torch
 
 from engine.sst.config import SSTConfig
-from engine.sst.loss import LossWeights, penalise_late, rnnt_loss_fast, rnnt_loss_torch, sst_loss, transducer_loss
+from engine.sst.loss import (LossWeights, late_penalty, lattice_loss, prune_ranges, rnnt_loss_fast, rnnt_loss_torch,
+                            sst_loss, transducer_loss)
 from engine.sst.model import SSTModel
 
 
@@ -76,27 +78,24 @@ def test_fastemit_zero_is_the_plain_loss_and_positive_lambda_scales_label_gradie
     assert not torch.allclose(g_fe, g_plain)
 
 
-def test_late_eot_penalty_lowers_only_late_eot_logits():
+def test_late_eot_penalty_falls_only_on_late_eot_rows():
     eot, beta = 2, 0.5
-    logits = torch.zeros(1, 6, 3, 5)
     targets = torch.tensor([[3, eot]])  # row u=1 waits for <eot>
     ends = torch.tensor([[0.0, 2.0]])  # the turn ends at frame 2
-    out = penalise_late(logits, targets, ends, eot, beta, grace_frames=1.0)
-    expected = torch.tensor([0, 0, 0, 0, -0.5, -1.0])  # frames beyond 2 + 1 grace
-    torch.testing.assert_close(out[0, :, 1, eot], expected)
-    assert out[0, :, 0].abs().sum() == 0 and out[0, :, 2].abs().sum() == 0  # other rows untouched
-    assert out[..., [0, 1, 3, 4]].abs().sum() == 0  # other tokens untouched
+    penalty = late_penalty(targets, ends, 6, beta, grace_frames=1.0, token=eot)
+    assert penalty.shape == (1, 6, 3)
+    torch.testing.assert_close(penalty[0, :, 1], torch.tensor([0, 0, 0, 0, 0.5, 1.0]))  # frames beyond 2 + 1 grace
+    assert penalty[0, :, 0].abs().sum() == 0 and penalty[0, :, 2].abs().sum() == 0  # other rows untouched
 
 
 def test_late_sot_penalty_counts_from_the_turn_start_and_only_on_sot_rows():
     sot, eot, beta = 1, 2, 1.0
-    logits = torch.zeros(1, 8, 5, 6)
     targets = torch.tensor([[sot, 3, eot, sot]])  # rows 0 and 3 wait for the <sot> of turns starting at 1 and 4
     starts = torch.tensor([[1.0, 1.0, 1.0, 4.0]])
-    out = penalise_late(logits, targets, starts, sot, beta, grace_frames=0.0)
-    torch.testing.assert_close(out[0, :, 0, sot], torch.tensor([0, 0, -1.0, -2, -3, -4, -5, -6]))
-    torch.testing.assert_close(out[0, :, 3, sot], torch.tensor([0, 0, 0, 0, 0, -1.0, -2, -3]))
-    assert out[0, :, [1, 2, 4]].abs().sum() == 0 and out[..., [0, 2, 3, 4, 5]].abs().sum() == 0
+    penalty = late_penalty(targets, starts, 8, beta, grace_frames=0.0, token=sot)
+    torch.testing.assert_close(penalty[0, :, 0], torch.tensor([0, 0, 1.0, 2, 3, 4, 5, 6]))
+    torch.testing.assert_close(penalty[0, :, 3], torch.tensor([0, 0, 0, 0, 0, 1.0, 2, 3]))
+    assert penalty[0, :, [1, 2, 4]].abs().sum() == 0
 
 
 def test_sot_penalty_raises_the_loss_of_a_model_that_opens_turns_late():
@@ -160,3 +159,78 @@ def test_a_ctc_only_stage_skips_the_transducer_and_leaves_the_joint_untouched():
     torch.testing.assert_close(ctc_only["total"], full["total"] - full["rnnt"])
     ctc_only["total"].backward()
     assert model.joint_out.weight.grad is None and model.ctc.weight.grad.abs().sum() > 0
+
+
+def _arcs(logits, targets):
+    """(blank (N, T, U+1), emission (N, T, U)) log-probabilities of a full lattice."""
+    log_probs = logits.log_softmax(-1)
+    n, t_max, rows, _ = logits.shape
+    emit = log_probs[:, :, :-1].gather(-1, targets.long()[:, None, :, None].expand(n, t_max, rows - 1, 1))
+    return log_probs[..., 0], emit.squeeze(-1)
+
+
+def test_lattice_loss_on_arcs_matches_the_loss_on_logits():
+    logits, targets, logit_lengths, target_lengths = _random_lattice(4)
+    theirs = rnnt_loss_fast(logits, targets, logit_lengths, target_lengths)
+    ours = lattice_loss(*_arcs(logits, targets), logit_lengths, target_lengths)
+    torch.testing.assert_close(ours, theirs)
+    (g_ours,) = torch.autograd.grad(ours.sum(), logits)
+    (g_theirs,) = torch.autograd.grad(theirs.sum(), logits)
+    torch.testing.assert_close(g_ours, g_theirs, rtol=1e-4, atol=1e-6)
+
+
+def test_prune_windows_start_at_row_0_end_on_row_u_and_connect():
+    for seed, width in itertools.product(range(3), (2, 3, 4)):
+        logits, targets, logit_lengths, target_lengths = _random_lattice(seed, n=3, t=9, u=6)
+        starts = prune_ranges(*_arcs(logits.detach(), targets), logit_lengths, target_lengths, width)
+        for n in range(3):
+            s = starts[n, :int(logit_lengths[n])]
+            assert s[0] == 0 and s[-1] == max(0, int(target_lengths[n]) + 1 - width)
+            steps = s[1:] - s[:-1]
+            assert steps.min() >= 0 and steps.max() <= width - 1
+
+
+def test_prune_windows_follow_a_dominant_alignment():
+    """A lattice that strongly prefers one path (emit target u at frame 2u) gets windows around that path."""
+    t_max, u = 10, 4
+    blank = torch.full((1, t_max, u + 1), -0.1)
+    emit = torch.full((1, t_max, u), -8.0)
+    for k in range(u):
+        emit[0, 2 * k, k] = -0.01
+    starts = prune_ranges(blank, emit, torch.tensor([t_max]), torch.tensor([u]), width=2)
+    for t in range(t_max):  # rows the path visits: even frames 2k enter at row k and emit to k + 1
+        visited = {min(t // 2, u), min(t // 2 + 1, u)} if t % 2 == 0 else {min(t // 2 + 1, u)}
+        assert all(starts[0, t] <= row <= starts[0, t] + 1 for row in visited), (t, visited, starts[0].tolist())
+
+
+def test_pruned_loss_with_windows_covering_every_row_is_the_full_loss():
+    """Penalties and FastEmit included: the pruned code path computes the same loss and gradients."""
+    model, feats, batch = _tiny_batch(3)
+    for weights in (LossWeights(eot_beta=1.0, sot_beta=1.0, sot_grace_s=0.0), LossWeights(fastemit_lambda=0.5)):
+        encoded, predicted, _, ctc = model(feats, batch["targets"].long())
+        full = transducer_loss(model.join, encoded, predicted, batch, weights, 0.04, eot=2)
+        wide = LossWeights(**{**weights.__dict__, "prune_width": 5})  # U + 1 = 5 rows
+        pruned = transducer_loss(model.join, encoded, predicted, batch, wide, 0.04, eot=2, ctc_logits=ctc)
+        torch.testing.assert_close(pruned, full)
+        g_full = torch.autograd.grad(full, [encoded, predicted], retain_graph=True)
+        g_pruned = torch.autograd.grad(pruned, [encoded, predicted])
+        for a, b in zip(g_pruned, g_full):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_narrow_windows_keep_fewer_paths_so_the_loss_rises_but_stays_finite():
+    model, feats, batch = _tiny_batch(4)
+    encoded, predicted, _, ctc = model(feats, batch["targets"].long())
+    full = transducer_loss(model.join, encoded, predicted, batch, LossWeights(), 0.04, eot=2)
+    pruned = transducer_loss(model.join, encoded, predicted, batch, LossWeights(prune_width=2), 0.04, eot=2,
+                             ctc_logits=ctc)
+    assert torch.isfinite(pruned) and pruned > full
+    pruned.backward()
+    assert model.joint_out.weight.grad.abs().sum() > 0 and model.ctc.weight.grad is None  # windows come from a
+    # detached CTC head: pruning does not train it
+
+
+def test_a_pruned_stage_needs_two_rows_and_a_ctc_head():
+    for bad in ({"prune_width": 1}, {"prune_width": -2}, {"prune_width": 8, "ctc_weight": 0.0}):
+        with pytest.raises(ValueError):
+            LossWeights(**bad)

@@ -24,7 +24,7 @@ TINY_RUN = {
                {"name": "overlap", "updates": 4, "copy_branch": True,
                 "mixing": {"kind": "meeting", "overlap_prob": 1.0, "max_turns": 2, "speed": [0.9, 1.1]},
                 "spec_augment": {"freq_masks": 2, "max_freq_width": 8},
-                "loss": {"fastemit_lambda": 0.005, "eot_beta": 1.0}}],
+                "loss": {"fastemit_lambda": 0.005, "eot_beta": 1.0, "prune_width": 4}}],
     "final_lr_ratio": 0.1,
 }
 

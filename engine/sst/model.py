@@ -155,9 +155,15 @@ class SSTModel(nn.Module):
         """Previous tokens (N, U) -> prediction frames (N, U, P). Training prepends blank as start symbol."""
         return self.prediction(self.embedding(tokens), state)
 
-    def join(self, encoded: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
-        """encoded (N, T, H), predicted (N, U+1, P) -> logits (N, T, U+1, V); also works on
-        single frames (N, H) with (N, P) -> (N, V)."""
+    def join(self, encoded: torch.Tensor, predicted: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """encoded (N, T, H), predicted (N, U+1, P) -> logits (N, T, U+1, V); with lattice rows (N, T, W) per frame
+        (pruned training) -> (N, T, W, V); also works on single frames (N, H) with (N, P) -> (N, V)."""
+        if rows is not None:
+            projected = self.joint_prediction(predicted)  # (N, U+1, J): project once, then pick each frame's rows
+            n, t_max, width = rows.shape
+            picked = projected.gather(1, rows.flatten(1)[..., None].expand(-1, -1, projected.shape[-1]))
+            return self.joint_out(torch.tanh(self.joint_encoder(encoded).unsqueeze(2)
+                                             + picked.view(n, t_max, width, -1)))
         if encoded.dim() == 3:
             return self.joint_out(torch.tanh(
                 self.joint_encoder(encoded).unsqueeze(2) + self.joint_prediction(predicted).unsqueeze(1)))
