@@ -64,7 +64,7 @@ def main() -> None:
                 model.zero_grad()
                 parts["total"].backward()
                 seconds.append(time.perf_counter() - started)
-                losses.append(float(parts["rnnt"]))
+                losses.append(float(parts["rnnt"].detach()))
                 bar.update(1)
             rows[width] = (sum(seconds) / len(seconds), sum(losses) / len(losses))
     full = rows.get(0, (None, None))[1]

@@ -3,7 +3,7 @@
 The output folder holds `last.pt` (model, optimizer, step: what a resumed run continues from), `best.pt`
 (the shipping format of engine/sst/checkpoint.py, best dev ORC-WER so far), `curves.csv` (one row per
 update), `validation.jsonl` (one record per epoch) and `curves.html` (the plot). Batches are drawn from
-a random generator seeded by (seed, step), so a resumed run trains on the batches it would have seen.
+a random generator seeded by (batch seed, step), so a resumed run trains on the batches it would have seen.
 """
 from __future__ import annotations
 
@@ -59,6 +59,10 @@ class TrainConfig:
     epoch_updates: int = 200
     checkpoint_updates: int = 50
     seed: int = 0
+    # Seed of the batches' generator (default: seed). `seed` also picks the training pool and the dev mixtures,
+    # so a continuation over the same pool and dev mixtures draws batches its predecessor has not seen with
+    # another batch_seed.
+    batch_seed: int | None = None
     threads: int = 2
     device: str = "cpu"
     # A shipped checkpoint (engine/sst/checkpoint.py format, same model sizes) that a new run starts from,
@@ -210,7 +214,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> Path:
             model.copy_branch(0)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
-        rng = random.Random(cfg.seed * 1_000_003 + step)
+        rng = random.Random((cfg.seed if cfg.batch_seed is None else cfg.batch_seed) * 1_000_003 + step)
         batch = collate(make_batch(train_pool, stage.mixing, rng, cfg.batch_seconds, model_config.sample_rate),
                         table, model_config, fbank)
         batch["feats"] = stage.spec_augment.apply(batch["feats"], model.feat_mean.cpu(), rng)
