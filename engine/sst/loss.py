@@ -1,7 +1,8 @@
 """SST training loss: per-channel RNN-T (+ FastEmit) + alpha * activity BCE + aux CTC, with the
-end-of-turn latency penalty applied to the <eot> logits before the transducer loss.
+late-<eot>/<sot> penalties applied to those tokens' logits before the transducer loss. The RNN-T lattice is
+either full or pruned to a window of rows per frame placed by the CTC head (LossWeights.prune_width).
 
-Shape legend: N channel-streams, T encoder frames, U target tokens, V vocabulary.
+Shape legend: N channel-streams, T encoder frames, U target tokens, V vocabulary, W window rows.
 """
 from __future__ import annotations
 
