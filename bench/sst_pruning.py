@@ -43,6 +43,8 @@ def main() -> None:
         model, table, _ = load_model(Path(args.model))
     except UserError as error:
         sys.exit(str(error))
+    if not Path(args.config).is_file():
+        sys.exit(f"{args.config} is not a file; pass a training recipe such as engine/sst/configs/residual_pruned.json.")
     cfg = TrainConfig.load(Path(args.config))
     torch.set_num_threads(cfg.threads)
     stage, config = cfg.stages[-1], model.config
