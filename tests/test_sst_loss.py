@@ -1,5 +1,5 @@
 """The project's pure-torch RNN-T loss against torchaudio's (values, gradients) and against brute-force
-enumeration of every alignment; FastEmit and the end-of-turn penalty."""
+enumeration of every alignment; FastEmit, the late-<eot>/<sot> penalties and the pruned lattice."""
 from __future__ import annotations
 
 import itertools

@@ -155,3 +155,14 @@ def test_batch_seed_draws_other_batches_from_the_same_pool(tmp_path, data_dir, m
     default = first_batch("default")
     assert first_batch("same", batch_seed=0) == default  # batch_seed defaults to seed (0)
     assert first_batch("other", batch_seed=7) != default
+
+
+def test_a_bad_recipe_gets_one_sentence_and_no_traceback(tmp_path):
+    config_path = tmp_path / "bad.json"
+    config_path.write_text(json.dumps({**TINY_RUN, "out_dir": str(tmp_path / "run"),
+                                       "stages": [{"name": "a", "updates": 1, "loss": {"prune_width": 1}}]}))
+    result = subprocess.run([sys.executable, "-m", "engine", "train", "--config", str(config_path)], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is not a usable recipe: prune_width is 0 (the full lattice) or at least 2 rows, not 1." in result.stderr
+    assert not (tmp_path / "run").exists()

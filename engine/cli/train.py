@@ -15,7 +15,10 @@ def run(args) -> int:
     path = Path(args.config)
     if not path.is_file():
         raise UserError(f"The training config {path} does not exist.")
-    cfg = TrainConfig.load(path)
+    try:
+        cfg = TrainConfig.load(path)
+    except (ValueError, TypeError, KeyError) as exc:  # bad JSON, unknown or missing fields, refused values
+        raise UserError(f"The training config {path} is not a usable recipe: {exc}") from None
     if args.out_dir:
         cfg.out_dir = args.out_dir
     if args.export:
