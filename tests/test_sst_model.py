@@ -102,27 +102,6 @@ def test_sot_bias_starts_an_idle_channel_and_only_an_idle_one(speech):
     assert tokens.count(TABLE.sot) < len(tokens) / 2
 
 
-def test_a_quiet_activity_head_ends_an_open_turn_and_streaming_still_equals_whole(speech):
-    model = lively_model(speech)
-    encoded, _, _, _ = model.encode(Fbank(TINY)(speech[None]))
-    plain = greedy_search(model, encoded, SearchState.start(model)).emissions
-    silent = torch.zeros(2, encoded.shape[1], dtype=torch.bool)
-    silent[0, 40:60] = True  # channel 0 goes quiet for 20 frames; channel 1 never does
-    ended = greedy_search(model, encoded, SearchState.start(model), silent=silent, quiet_frames=8).emissions
-    assert ended[1] == plain[1]
-    before = [e for e in plain[0] if e.frame < 47]
-    assert before and before[-1].token != TABLE.eot  # the turn was open when the quiet run reached 8 frames...
-    assert ended[0][:len(before)] == before
-    assert ended[0][len(before)] == Emission(TABLE.eot, 47)  # ...so it ends at that frame
-    assert ended[0] != plain[0]
-    never = greedy_search(model, encoded, SearchState.start(model), silent=silent, quiet_frames=21).emissions
-    assert never == plain  # a quiet run shorter than the rule changes nothing
-    # The rule's counter is stream state: chunked decoding still gives the whole-utterance tokens.
-    whole = decode_whole(model, speech, quiet_frames=2)
-    streamed = decode_streaming(model, speech, 1234, quiet_frames=2).tokens()
-    assert [[(e.token, e.frame) for e in c] for c in streamed] == [[(e.token, e.frame) for e in c] for c in whole]
-
-
 def test_heat_assignment():
     assert heat_assign([(0, 1), (1.5, 2), (3, 4)]).channels == [0, 0, 0]
     overlapping = heat_assign([(0, 2), (1, 3), (2.5, 4)])

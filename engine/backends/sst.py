@@ -24,7 +24,6 @@ from engine.voice_changes import CHANGE_THRESHOLD, MIN_SPAN_S, split_turn, voice
 DECODE_SHARE = 0.85  # rough share of the run spent decoding, for the progress bar
 MIN_EMBED_S = 0.5  # a speaker embedding of less audio than this is noise: widen short turns to it
 CHUNK_S = 0.32  # what the decoder is fed at a time: one 320 ms chunk, as a live stream would
-QUIET_END_S = None  # end an open turn after this much silence by the activity head (engine/sst/decode.py)
 
 
 def default_model_path() -> Path:
@@ -35,23 +34,20 @@ class SSTBackend:
     name = "sst"
 
     def __init__(self, model_path: Path | None = None, threshold: float = DEFAULT_THRESHOLD, threads: int = 1,
-                 change_threshold: float | None = CHANGE_THRESHOLD, quiet_end_s: float | None = QUIET_END_S):
-        """`change_threshold` None keeps the turns as the model ends them (no voice-change split);
-        `quiet_end_s` None lets only the model's `<eot>` end a turn."""
+                 change_threshold: float | None = CHANGE_THRESHOLD):
+        """`change_threshold` None keeps the turns as the model ends them (no voice-change split)."""
         model_path = model_path or default_model_path()
         self.model, self.table, self.card = load_model(model_path)
         self.checkpoint = {"sha256": checkpoint_id(model_path), "step": self.card.get("step")}
         self.threshold = threshold
         self.change_threshold = change_threshold
-        self.quiet_end_s = quiet_end_s
         self.threads = threads  # measured in bench/sst_speed.py: one thread already runs far faster than real time
 
     def describe(self) -> dict:
         """What a stored evaluation run records about the model it scored: the loaded checkpoint's sha256
         prefix and training step (the Model page flags runs of a checkpoint other than the shipped one),
-        the voice-change threshold its turns were split at, and the silence that ends a turn."""
-        return {"checkpoint": self.checkpoint, "voice_change_threshold": self.change_threshold,
-                "quiet_end_s": self.quiet_end_s}
+        and the voice-change threshold its turns were split at."""
+        return {"checkpoint": self.checkpoint, "voice_change_threshold": self.change_threshold}
 
     def transcribe(self, path: Path, num_speakers: int | None = None,
                    progress: Callable[[float, str], None] | None = None,
@@ -63,8 +59,7 @@ class SSTBackend:
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            quiet_frames = None if self.quiet_end_s is None else round(self.quiet_end_s / self.model.config.frame_seconds)
-            decoder = StreamingDecoder(self.model, quiet_frames)
+            decoder = StreamingDecoder(self.model)
             step = int(CHUNK_S * audio.SAMPLE_RATE)
             report(0.0, "Decoding")
             for block in audio.iter_chunks(path, chunk_s=10.0):

@@ -5,10 +5,6 @@ length with `accept`, call `finish` at the end. It computes features as frames c
 encoder on chunks of `config.chunk_frames` encoder frames (320 ms; the model is causal, so no lookahead),
 and searches greedily on each channel with at most `max_symbols_per_frame` symbols per frame.
 `decode_whole` encodes the utterance in one pass; both give the same tokens (tests/test_sst_model.py).
-
-Optionally (`quiet_frames`), a channel whose turn is still open after that many frames in a row of its
-speech-activity head saying "silent" gets an `<eot>` there, fed to its predictor like an emitted one: the
-model sometimes holds a turn open through a long pause, and the activity head notices the pause sooner.
 """
 from __future__ import annotations
 
@@ -30,77 +26,57 @@ class Emission:
 
 @dataclass
 class SearchState:
-    """Greedy search state for C channels: predictor output (C, P), its LSTM state, emitted tokens, and
-    how many frames in a row each channel's activity head has said "silent" (C,)."""
+    """Greedy search state for C channels: predictor output (C, P), its LSTM state, emitted tokens."""
 
     predicted: torch.Tensor
     lstm: tuple[torch.Tensor, torch.Tensor]
     emissions: list[list[Emission]] = field(default_factory=list)
     frames: int = 0
-    quiet: torch.Tensor | None = None
 
     @classmethod
     def start(cls, model: SSTModel) -> "SearchState":
         channels = model.config.num_channels
         predicted, lstm = model.predict(torch.zeros(channels, 1, dtype=torch.long))  # blank starts
-        return cls(predicted[:, 0], lstm, [[] for _ in range(channels)], quiet=torch.zeros(channels, dtype=torch.long))
-
-    def in_turn(self, channel: int, eot: int) -> bool:
-        """Whether the channel's turn is open: something emitted since its last `<eot>`."""
-        return bool(self.emissions[channel]) and self.emissions[channel][-1].token != eot
-
-    def feed(self, model: SSTModel, tokens: torch.Tensor, mask: torch.Tensor) -> None:
-        """Advance the predictor of the channels in `mask` (C,) by `tokens` (C,) and record the emissions."""
-        predicted, lstm = model.predict(tokens[:, None], self.lstm)
-        self.predicted = torch.where(mask[:, None], predicted[:, 0], self.predicted)
-        self.lstm = tuple(torch.where(mask[None, :, None], new, old) for new, old in zip(lstm, self.lstm))
-        for c in mask.nonzero().flatten().tolist():
-            self.emissions[c].append(Emission(int(tokens[c]), self.frames))
+        return cls(predicted[:, 0], lstm, [[] for _ in range(channels)])
 
 
 @torch.no_grad()
 def greedy_search(model: SSTModel, encoded: torch.Tensor, state: SearchState,
-                  sot_bias: torch.Tensor | None = None, silent: torch.Tensor | None = None,
-                  quiet_frames: int | None = None) -> SearchState:
+                  sot_bias: torch.Tensor | None = None) -> SearchState:
     """encoded (C, T, H) for one mixture; extends `state` frame by frame (batched over channels).
 
     `sot_bias` (C,) is added to the `<sot>` logit of channels outside a turn (nothing emitted yet, or
     `<eot>` last): a diagnostic of whether a channel that never starts has something to say
     (bench/sst_second_channel.py); decoding proper leaves it at None.
-    `silent` (C, T) bool says where each channel's activity head is below one half; with `quiet_frames`,
-    an open turn is ended (`<eot>`) at its quiet_frames-th silent frame in a row.
     """
     blank, sot, eot = 0, 1, 2  # fixed by TokenTable
-    channels = encoded.shape[0]
     for t in range(encoded.shape[1]):
         frame = encoded[:, t]
-        if quiet_frames is not None:
-            state.quiet = torch.where(silent[:, t], state.quiet + 1, 0)
-            end = (state.quiet >= quiet_frames) & torch.tensor([state.in_turn(c, eot) for c in range(channels)])
-            for c in end.nonzero().flatten().tolist():
-                state.emissions[c].append(Emission(eot, state.frames))
-        active = torch.ones(channels, dtype=torch.bool)
+        active = torch.ones(encoded.shape[0], dtype=torch.bool)
         for _ in range(model.config.max_symbols_per_frame):
             logits = model.join(frame, state.predicted)
             if sot_bias is not None:
-                idle = torch.tensor([not state.in_turn(c, eot) for c in range(channels)])
+                idle = torch.tensor([not emitted or emitted[-1].token == eot for emitted in state.emissions])
                 logits[:, sot] += sot_bias * idle
             best = logits.argmax(-1)
             emit = active & (best != blank)
             if not emit.any():
                 break
-            state.feed(model, best, emit)
+            predicted, lstm = model.predict(best[:, None], state.lstm)
+            mask = emit[:, None]
+            state.predicted = torch.where(mask, predicted[:, 0], state.predicted)
+            state.lstm = tuple(torch.where(mask[None], new, old) for new, old in zip(lstm, state.lstm))
+            for c in emit.nonzero().flatten().tolist():
+                state.emissions[c].append(Emission(int(best[c]), state.frames + t))
             active = emit
         # Channels that emitted max symbols stop for this frame: the cap bounds compute per frame.
-        state.frames += 1
+    state.frames += encoded.shape[1]
     return state
 
 
 class StreamingDecoder:
-    def __init__(self, model: SSTModel, quiet_frames: int | None = None):
-        """`quiet_frames`: end an open turn after this many silent frames in a row (None: only `<eot>` ends it)."""
+    def __init__(self, model: SSTModel):
         self.model = model.eval()
-        self.quiet_frames = quiet_frames
         self.fbank = Fbank(model.config)
         self.pending_samples: torch.Tensor | None = None
         self.pending_feats = torch.zeros(1, 0, model.config.n_mels)
@@ -131,8 +107,8 @@ class StreamingDecoder:
         return self
 
     def _run(self, feats: torch.Tensor) -> None:
-        encoded, activity, _, self.encoder_state = self.model.encode(feats, self.encoder_state)
-        greedy_search(self.model, encoded, self.search, silent=activity < 0, quiet_frames=self.quiet_frames)
+        encoded, _, _, self.encoder_state = self.model.encode(feats, self.encoder_state)
+        greedy_search(self.model, encoded, self.search)
 
     def tokens(self) -> list[list[Emission]]:
         return self.search.emissions
@@ -144,9 +120,9 @@ class StreamingDecoder:
 
 
 @torch.no_grad()
-def decode_whole(model: SSTModel, waveform: torch.Tensor, quiet_frames: int | None = None) -> list[list[Emission]]:
+def decode_whole(model: SSTModel, waveform: torch.Tensor) -> list[list[Emission]]:
     """Whole-utterance decoding of mono samples (S,): one encoder pass, then the same greedy search."""
-    return decode_whole_with_activity(model, waveform, quiet_frames=quiet_frames)[0]
+    return decode_whole_with_activity(model, waveform)[0]
 
 
 def ctc_greedy(model: SSTModel, encoded: torch.Tensor) -> list[list[Emission]]:
@@ -160,21 +136,19 @@ def ctc_greedy(model: SSTModel, encoded: torch.Tensor) -> list[list[Emission]]:
 
 
 @torch.no_grad()
-def decode_whole_with_activity(model: SSTModel, waveform: torch.Tensor, search: str = "transducer",
-                               quiet_frames: int | None = None) -> tuple[list[list[Emission]], torch.Tensor]:
+def decode_whole_with_activity(model: SSTModel, waveform: torch.Tensor,
+                               search: str = "transducer") -> tuple[list[list[Emission]], torch.Tensor]:
     """`decode_whole` plus the speech-activity probability of each channel, (C, T)."""
     model.eval()
     feats = Fbank(model.config)(waveform.reshape(1, -1))
     encoded, activity, _, _ = model.encode(feats)
-    emissions = (greedy_search(model, encoded, SearchState.start(model), silent=activity < 0,
-                               quiet_frames=quiet_frames).emissions if search == "transducer"
+    emissions = (greedy_search(model, encoded, SearchState.start(model)).emissions if search == "transducer"
                  else ctc_greedy(model, encoded))
     return emissions, torch.sigmoid(activity)
 
 
-def decode_streaming(model: SSTModel, waveform: torch.Tensor, chunk_samples: int = 5120,
-                     quiet_frames: int | None = None) -> StreamingDecoder:
-    decoder = StreamingDecoder(model, quiet_frames)
+def decode_streaming(model: SSTModel, waveform: torch.Tensor, chunk_samples: int = 5120) -> StreamingDecoder:
+    decoder = StreamingDecoder(model)
     for start in range(0, waveform.shape[-1], chunk_samples):
         decoder.accept(waveform[start:start + chunk_samples])
     return decoder.finish()
