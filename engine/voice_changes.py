@@ -18,11 +18,12 @@ from engine.speakers import NORMALISE_DBFS, voice_encoder
 from engine.threads import one_torch_thread
 from engine.types import Turn
 
-CHANGE_THRESHOLD = 0.4  # cosine distance between the two sides' embeddings that counts as a new voice
+CHANGE_THRESHOLD = 0.35  # cosine distance between the two sides' embeddings that counts as a new voice
 HOP_S = 0.2  # spacing of the candidate change points
 WINDOW_S = 1.6  # each side's length: resemblyzer's partial-utterance window
 MIN_SPAN_S = 2 * WINDOW_S  # shorter audio has no point with a full window on each side
-BATCH_WINDOWS = 256  # windows embedded per forward pass: memory stays flat however long the turn
+BATCH_WINDOWS = 256  # windows embedded per forward pass
+PIECE_S = 60.0  # a longer turn is searched piece by piece, so its audio is never held whole
 
 
 def _window_embeddings(samples: np.ndarray) -> np.ndarray:
@@ -61,6 +62,23 @@ def voice_change_times(samples: np.ndarray, threshold: float = CHANGE_THRESHOLD)
         if all(abs(times[k] - t) >= WINDOW_S for t in chosen):
             chosen.append(float(times[k]))
     return sorted(chosen)
+
+
+def search_pieces(start: float, end: float, piece_s: float = PIECE_S
+                  ) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """(piece, owned span) pairs covering [start, end] in order: pieces of at most `piece_s` overlapping by
+    2 * MIN_SPAN_S, each owning the times up to the middle of its overlaps. A time a piece owns has the windows
+    of every point it competes with (within WINDOW_S) inside that piece, so keeping each piece's changes in
+    the span it owns finds what searching [start, end] whole would."""
+    overlap = 2 * MIN_SPAN_S
+    if piece_s <= 2 * overlap:
+        raise ValueError(f"pieces of {piece_s} s cannot overlap by {overlap} s on both sides")
+    firsts = [start]
+    while firsts[-1] + piece_s < end:
+        firsts.append(firsts[-1] + piece_s - overlap)
+    pieces = [(first, min(first + piece_s, end)) for first in firsts]
+    bounds = [start] + [(b[0] + a[1]) / 2 for a, b in zip(pieces, pieces[1:])] + [end]
+    return list(zip(pieces, zip(bounds, bounds[1:])))
 
 
 def split_turn(turn: Turn, times: list[float]) -> list[Turn]:

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine import audio, config
 from engine.types import Turn, Word
-from engine.voice_changes import WINDOW_S, split_turn, voice_change_times
+from engine.voice_changes import WINDOW_S, search_pieces, split_turn, voice_change_times
 
 SAA = config.shared_data_dir() / "saa" / "audio"
 SECONDS = 6.0
@@ -33,6 +33,27 @@ def test_too_short_for_two_windows_has_no_change():
     middle = int(SECONDS * audio.SAMPLE_RATE)
     half = int(0.9 * WINDOW_S * audio.SAMPLE_RATE)
     assert voice_change_times(joined[middle - half: middle + half]) == []
+
+
+def test_a_long_turn_searched_in_pieces_finds_the_changes_of_the_whole():
+    joined = np.concatenate([_reading(name) for name in ("english_001.ogg", "english_002.ogg") * 2])
+    whole = voice_change_times(joined)
+    assert len(whole) == 3
+    duration = len(joined) / audio.SAMPLE_RATE
+    pieces = search_pieces(0.0, duration, piece_s=13.0)
+    assert len(pieces) == 3 and pieces[0][0][0] == 0.0 and pieces[-1][0][1] == duration
+    assert all(end - start <= 13.0 + 1e-9 for (start, end), _ in pieces)
+    owned = [span for _, span in pieces]
+    assert owned[0][0] == 0.0 and owned[-1][1] == duration and all(a[1] == b[0] for a, b in zip(owned, owned[1:]))
+    found = []
+    for (start, end), (first, last) in pieces:
+        samples = joined[int(start * audio.SAMPLE_RATE): int(end * audio.SAMPLE_RATE)]
+        found += [start + t for t in voice_change_times(samples) if first <= start + t < last]
+    assert np.allclose(sorted(found), whole, atol=0.01)
+
+
+def test_search_pieces_of_a_short_turn_is_the_turn():
+    assert search_pieces(3.0, 40.0) == [((3.0, 40.0), (3.0, 40.0))]
 
 
 def _turn() -> Turn:

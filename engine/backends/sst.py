@@ -19,10 +19,11 @@ from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments,
 from engine.sst.checkpoint import checkpoint_id, load_model
 from engine.sst.decode import StreamingDecoder
 from engine.types import Turn
-from engine.voice_changes import CHANGE_THRESHOLD, MIN_SPAN_S, split_turn, voice_change_times
+from engine.voice_changes import CHANGE_THRESHOLD, MIN_SPAN_S, search_pieces, split_turn, voice_change_times
 
 DECODE_SHARE = 0.85  # rough share of the run spent decoding, for the progress bar
 MIN_EMBED_S = 0.5  # a speaker embedding of less audio than this is noise: widen short turns to it
+MAX_EMBED_S = 30.0  # ...and more says nothing new: a longer turn is embedded from its middle (memory stays flat)
 CHUNK_S = 0.32  # what the decoder is fed at a time: one 320 ms chunk, as a live stream would
 
 
@@ -86,26 +87,25 @@ class SSTBackend:
         return turns
 
     def _split_at_voice_changes(self, path: Path, turns: list[Turn]) -> list[Turn]:
-        """Each turn long enough to hold two voices, cut where the voice changes (still sorted by start)."""
-        def long_enough(turn: Turn) -> bool:
-            return turn.end - turn.start >= MIN_SPAN_S
-
-        long_audio = iter_segment_audio(audio.iter_chunks(path), [(t.start, t.end) for t in turns if long_enough(t)])
-        split = []
-        for turn in turns:  # the long turns come out of long_audio in this same order
-            if long_enough(turn):
-                _, samples = next(long_audio)
-                split += split_turn(turn, [turn.start + t for t in voice_change_times(samples, self.change_threshold)])
-            else:
-                split.append(turn)
+        """Each turn long enough to hold two voices, cut where the voice changes (still sorted by start).
+        A turn is searched in pieces of at most PIECE_S: a channel that never ends its turn can make one as
+        long as the recording."""
+        pieces = sorted((piece, owned, i) for i, turn in enumerate(turns) if turn.end - turn.start >= MIN_SPAN_S
+                        for piece, owned in search_pieces(turn.start, turn.end))
+        changes: list[list[float]] = [[] for _ in turns]
+        piece_audio = iter_segment_audio(audio.iter_chunks(path), [piece for piece, _, _ in pieces])
+        for ((start, _), (first, last), i), (_, samples) in zip(pieces, piece_audio):
+            changes[i] += [start + t for t in voice_change_times(samples, self.change_threshold)
+                           if first <= start + t < last]
+        split = [piece for turn, times in zip(turns, changes) for piece in split_turn(turn, sorted(times))]
         return sorted(split, key=lambda turn: turn.start)
 
     def _attribute(self, path: Path, turns: list[Turn], num_speakers: int | None, duration: float) -> None:
         """Replace channel labels with speaker labels: a channel is not a speaker."""
         segments = []
         for turn in turns:
-            pad = max(0.0, MIN_EMBED_S - (turn.end - turn.start)) / 2
-            segments.append((max(0.0, turn.start - pad), min(duration, turn.end + pad)))
+            middle, half = (turn.start + turn.end) / 2, min(max(turn.end - turn.start, MIN_EMBED_S), MAX_EMBED_S) / 2
+            segments.append((max(0.0, middle - half), min(duration, middle + half)))
         order = sorted(range(len(turns)), key=lambda i: segments[i])
         embeddings = np.zeros((len(turns), 256), dtype=np.float32)
         pieces = iter_segment_audio(audio.iter_chunks(path), [segments[i] for i in order])
