@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.errors import UserError  # noqa: E402
 from engine.metrics.turns import match_turns  # noqa: E402
 from engine.simulate.sets import load_meetings  # noqa: E402
 
@@ -40,8 +41,12 @@ def main() -> None:
     parser.add_argument("--hyp-dir", type=Path, required=True)
     parser.add_argument("--late", type=float, default=1.0, help="seconds after the reference end that count as late")
     args = parser.parse_args()
+    try:
+        meetings = load_meetings(args.set)
+    except UserError as e:
+        sys.exit(f"error: {e}")
     matched, late = 0, defaultdict(lambda: defaultdict(int))
-    for meeting in load_meetings(args.set):
+    for meeting in meetings:
         hyp_file = args.hyp_dir / f"{meeting['session_id']}.json"
         if not hyp_file.exists():
             continue

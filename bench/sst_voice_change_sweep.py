@@ -23,6 +23,16 @@ from engine.evaluate import evaluate  # noqa: E402
 THRESHOLDS = ("off", "0.3", "0.35", "0.4", "0.45", "0.5")
 
 
+def _threshold(text: str) -> str:
+    """argparse type: "off" or a number, kept as typed for the table."""
+    if text != "off":
+        try:
+            float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor off") from None
+    return text
+
+
 def _row(threshold: str, results: dict) -> str:
     o = results["overall"]
     turns, start, end = o["turns"], o["turns"]["start_latency"], o["turns"]["end_latency"]
@@ -37,7 +47,7 @@ def main() -> None:
     parser.add_argument("--set", type=Path, default=Path("data/sets/dev"))
     parser.add_argument("--model", type=Path, default=None, help="SST checkpoint (default: the shipped one)")
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--thresholds", nargs="+", default=THRESHOLDS, help="thresholds to score, or off")
+    parser.add_argument("--thresholds", nargs="+", type=_threshold, default=THRESHOLDS, help="thresholds to score, or off")
     args = parser.parse_args()
     rows = []
     for threshold in tqdm(args.thresholds, desc="thresholds"):

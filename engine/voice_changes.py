@@ -82,6 +82,14 @@ def search_pieces(start: float, end: float, piece_s: float = PIECE_S
     return list(zip(pieces, zip(bounds, bounds[1:])))
 
 
+def owned_change_times(piece: tuple[float, float], owned: tuple[float, float], samples: np.ndarray,
+                       threshold: float = CHANGE_THRESHOLD) -> list[float]:
+    """The absolute change times that one piece of `search_pieces` contributes: those found in its `samples`
+    (the audio of `piece`) that fall in the span it owns."""
+    first, last = owned
+    return [piece[0] + t for t in voice_change_times(samples, threshold) if first <= piece[0] + t < last]
+
+
 def split_turn(turn: Turn, times: list[float]) -> list[Turn]:
     """`turn` cut at the word gap nearest each absolute time in `times`: each piece ends with its last
     word and the next starts with its first. A cut that would leave a piece without words is skipped;

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine import audio, config
 from engine.types import Turn, Word
-from engine.voice_changes import WINDOW_S, search_pieces, split_turn, voice_change_times
+from engine.voice_changes import WINDOW_S, owned_change_times, search_pieces, split_turn, voice_change_times
 
 SAA = config.shared_data_dir() / "saa" / "audio"
 SECONDS = 6.0
@@ -46,9 +46,9 @@ def test_a_long_turn_searched_in_pieces_finds_the_changes_of_the_whole():
     owned = [span for _, span in pieces]
     assert owned[0][0] == 0.0 and owned[-1][1] == duration and all(a[1] == b[0] for a, b in zip(owned, owned[1:]))
     found = []
-    for (start, end), (first, last) in pieces:
+    for (start, end), owned in pieces:
         samples = joined[int(start * audio.SAMPLE_RATE): int(end * audio.SAMPLE_RATE)]
-        found += [start + t for t in voice_change_times(samples) if first <= start + t < last]
+        found += owned_change_times((start, end), owned, samples)
     assert np.allclose(sorted(found), whole, atol=0.01)
 
 

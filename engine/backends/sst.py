@@ -19,7 +19,7 @@ from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments,
 from engine.sst.checkpoint import checkpoint_id, load_model
 from engine.sst.decode import StreamingDecoder
 from engine.types import Turn
-from engine.voice_changes import CHANGE_THRESHOLD, MIN_SPAN_S, search_pieces, split_turn, voice_change_times
+from engine.voice_changes import CHANGE_THRESHOLD, MIN_SPAN_S, owned_change_times, search_pieces, split_turn
 
 DECODE_SHARE = 0.85  # rough share of the run spent decoding, for the progress bar
 MIN_EMBED_S = 0.5  # a speaker embedding of less audio than this is noise: widen short turns to it
@@ -94,9 +94,8 @@ class SSTBackend:
                         for piece, owned in search_pieces(turn.start, turn.end))
         changes: list[list[float]] = [[] for _ in turns]
         piece_audio = iter_segment_audio(audio.iter_chunks(path), [piece for piece, _, _ in pieces])
-        for ((start, _), (first, last), i), (_, samples) in zip(pieces, piece_audio):
-            changes[i] += [start + t for t in voice_change_times(samples, self.change_threshold)
-                           if first <= start + t < last]
+        for (piece, owned, i), (_, samples) in zip(pieces, piece_audio):
+            changes[i] += owned_change_times(piece, owned, samples, self.change_threshold)
         split = [piece for turn, times in zip(turns, changes) for piece in split_turn(turn, sorted(times))]
         return sorted(split, key=lambda turn: turn.start)
 
