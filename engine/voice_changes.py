@@ -27,6 +27,12 @@ BATCH_WINDOWS = 256  # windows embedded per forward pass
 PIECE_S = 60.0  # a longer turn is searched piece by piece, so its audio is never held whole
 
 
+def threshold_for(card: dict) -> float | None:
+    """The threshold a checkpoint was shipped with (its card, written at export; None: no splitting), else
+    CHANGE_THRESHOLD: training checkpoints and cards older than Session 10 name none."""
+    return card.get("voice_change_threshold", CHANGE_THRESHOLD)
+
+
 def _window_embeddings(samples: np.ndarray) -> np.ndarray:
     """Unit embeddings (K, 256) of the 1.6 s windows starting every HOP_S seconds that fit in `samples`."""
     from resemblyzer.audio import normalize_volume, wav_to_mel_spectrogram

@@ -21,6 +21,10 @@ else:
     cols[1].metric("Checkpoint", f"{card['size_mb']:.1f} MB")
     cols[2].metric("Training updates", card.get("total_updates", card.get("step", "—")))
     cols[3].metric("Vocabulary", card["tokens"])
+    threshold = card["voice_change_threshold"]
+    st.caption("Turns are kept as the model ends them." if threshold is None else
+               f"Turns are cut where the voice changes: cosine distance ≥ {threshold} between resemblyzer "
+               "embeddings of the 1.6 s either side (the threshold chosen for this checkpoint on the dev set).")
     st.subheader("Training curves")
     curves = curves_frame(card)
     if not curves.empty:

@@ -34,6 +34,7 @@ def models_dir(tmp_path, monkeypatch):
     model = SSTModel(SSTConfig(encoder_dim=32, subsampling_channels=16, mixture_layers=1, prediction_dim=32,
                                prediction_embed_dim=8, joint_dim=32, vocab_size=len(table)))
     card = {"step": 200, "stage": "single", "quality_note": "Undertrained: do not use for real transcripts.",
+            "voice_change_threshold": 0.42,
             "curves": [{"step": s, "stage": "single", "total": 900.0 - s, "rnnt": 700.0 - s, "ctc": 600.0}
                        for s in range(1, 201)],
             "validation": [{"step": s, "stage": "single", "dev": {"single": {"orc_wer": 1.0 - s / 1000}}}
@@ -78,6 +79,7 @@ def test_model_page_shows_card_curves_and_both_backends(db_url, models_dir):
     assert any("Undertrained" in w.value for w in app.warning)
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Training updates"] == "200" and metrics["Parameters"].endswith(" M")
+    assert any("cosine distance ≥ 0.42" in c.value for c in app.caption)  # the checkpoint's own threshold
     assert len(app.get("plotly_chart")) == 3  # loss curves, dev ORC-WER, SST beside the cascade
     table = app.dataframe[0].value
     assert set(table["backend"]) == {"sst", "cascade"}

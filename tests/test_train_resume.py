@@ -62,6 +62,27 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, data_dir):
     assert record["step"] == 8 and {"single", "overlap"} <= set(record["dev"])
 
 
+    # shipping it: the card carries the voice-change threshold chosen for it, and the backend splits turns at it
+    from engine.backends.sst import SSTBackend
+    from engine.sst.checkpoint import load_model
+    from engine.voice_changes import CHANGE_THRESHOLD
+
+    shipped = tmp_path / "shipped.pt"
+    for given, expected in ((["--voice-change-threshold", "0.5"], 0.5), (["--voice-change-threshold", "off"], None),
+                            ([], CHANGE_THRESHOLD)):
+        export = subprocess.run(command + ["--export", str(shipped), "--source", "model-000008.pt"] + given,
+                                cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert export.returncode == 0, export.stderr[-2000:]
+        card = load_model(shipped)[2]
+        assert card["step"] == 8 and card["voice_change_threshold"] == expected
+        assert SSTBackend(shipped).change_threshold == expected
+    assert SSTBackend(shipped, change_threshold=0.3).change_threshold == 0.3  # a sweep overrides it
+    refused = subprocess.run(command + ["--export", str(shipped), "--voice-change-threshold", "high"],
+                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "must be a number or off" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 
 def test_a_new_run_can_start_from_a_shipped_checkpoint(tmp_path, data_dir, monkeypatch):
     from engine.sst.checkpoint import save_model

@@ -19,12 +19,13 @@ from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments,
 from engine.sst.checkpoint import checkpoint_id, load_model
 from engine.sst.decode import StreamingDecoder
 from engine.types import Turn
-from engine.voice_changes import CHANGE_THRESHOLD, MIN_SPAN_S, owned_change_times, search_pieces, split_turn
+from engine.voice_changes import MIN_SPAN_S, owned_change_times, search_pieces, split_turn, threshold_for
 
 DECODE_SHARE = 0.85  # rough share of the run spent decoding, for the progress bar
 MIN_EMBED_S = 0.5  # a speaker embedding of less audio than this is noise: widen short turns to it
 MAX_EMBED_S = 30.0  # ...and more says nothing new: a longer turn is embedded from its middle (memory stays flat)
 CHUNK_S = 0.32  # what the decoder is fed at a time: one 320 ms chunk, as a live stream would
+FROM_CARD = "card"  # change_threshold: the one the checkpoint names (voice_changes.threshold_for)
 
 
 def default_model_path() -> Path:
@@ -35,12 +36,15 @@ class SSTBackend:
     name = "sst"
 
     def __init__(self, model_path: Path | None = None, threshold: float = DEFAULT_THRESHOLD, threads: int = 1,
-                 change_threshold: float | None = CHANGE_THRESHOLD):
-        """`change_threshold` None keeps the turns as the model ends them (no voice-change split)."""
+                 change_threshold: float | None | str = FROM_CARD):
+        """`change_threshold` None keeps the turns as the model ends them (no voice-change split). By default
+        it is the one stored in the checkpoint's card at export: a threshold is tuned for one model's turns."""
         model_path = model_path or default_model_path()
         self.model, self.table, self.card = load_model(model_path)
         self.checkpoint = {"sha256": checkpoint_id(model_path), "step": self.card.get("step")}
         self.threshold = threshold
+        if change_threshold == FROM_CARD:
+            change_threshold = threshold_for(self.card)
         self.change_threshold = change_threshold
         self.threads = threads  # measured in bench/sst_speed.py: one thread already runs far faster than real time
 

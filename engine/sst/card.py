@@ -8,18 +8,19 @@ import pandas as pd
 
 from engine import config
 from engine.sst.checkpoint import checkpoint_id, load_model
+from engine.voice_changes import threshold_for
 
 
 def shipped_card(path: Path | None = None) -> dict | None:
-    """Card data of models/sst.pt with its config, parameter count and checkpoint id; None when no model is
-    shipped."""
+    """Card data of models/sst.pt with its config, parameter count, checkpoint id and the voice-change threshold
+    it runs with; None when no model is shipped."""
     path = Path(path or config.models_dir() / "sst.pt")
     if not path.exists():
         return None
     model, table, card = load_model(path)
     return {**card, "config": model.config.to_dict(), "parameters": model.num_parameters(),
             "tokens": len(table), "size_mb": path.stat().st_size / 2**20,
-            "checkpoint_id": checkpoint_id(path)}
+            "checkpoint_id": checkpoint_id(path), "voice_change_threshold": threshold_for(card)}
 
 
 def curves_frame(card: dict) -> pd.DataFrame:

@@ -311,9 +311,11 @@ def model_card_data(out: Path, step: int, stage: str, dev: dict, selected: str) 
             "train_config": json.loads((out / "config.json").read_text())}
 
 
-def export_model(cfg: TrainConfig, dest: Path, source: str = "best.pt", note: str = "") -> dict:
+def export_model(cfg: TrainConfig, dest: Path, voice_change_threshold: float | None, source: str = "best.pt",
+                 note: str = "") -> dict:
     """Write the shipping checkpoint `dest` from a run's checkpoint, with card data refreshed from the
-    run folder (curves and validations up to now), the training-data description and `note`."""
+    run folder (curves and validations up to now), the training-data description, `note`, and the
+    voice-change threshold chosen for this model on the dev set (None: its turns are not split)."""
     from engine.sst.checkpoint import load_model
 
     out = Path(cfg.out_dir)
@@ -323,6 +325,7 @@ def export_model(cfg: TrainConfig, dest: Path, source: str = "best.pt", note: st
     fresh["curves"] = [r for r in fresh["curves"] if r["step"] <= card["step"]]
     fresh["training_data"] = training_data_description(cfg)
     fresh["quality_note"] = note
+    fresh["voice_change_threshold"] = voice_change_threshold
     save_model(Path(dest), model, table, fresh)
     return fresh
 
