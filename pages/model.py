@@ -23,7 +23,7 @@ else:
     cols[3].metric("Vocabulary", card["tokens"])
     threshold = card["voice_change_threshold"]
     st.caption("Turns are kept as the model ends them." if threshold is None else
-               f"Turns are cut where the voice changes: cosine distance ≥ {threshold} between resemblyzer "
+               f"Turns are cut where the voice changes: cosine distance above {threshold} between resemblyzer "
                "embeddings of the 1.6 s either side (the threshold chosen for this checkpoint on the dev set).")
     st.subheader("Training curves")
     curves = curves_frame(card)

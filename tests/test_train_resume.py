@@ -1,4 +1,5 @@
-"""A training run killed mid-way resumes from its last checkpoint step (real CLI, real TTS audio)."""
+"""A training run killed mid-way resumes from its last checkpoint step, and its export carries the voice-change
+threshold chosen for it (real CLI, real TTS audio)."""
 from __future__ import annotations
 
 import csv
@@ -34,7 +35,7 @@ def _steps(out: Path) -> list[int]:
         return [int(row["step"]) for row in csv.DictReader(f)]
 
 
-def test_killed_run_resumes_from_its_checkpoint(tmp_path, data_dir):
+def test_killed_run_resumes_from_its_checkpoint_and_ships_with_its_threshold(tmp_path, data_dir):
     out = tmp_path / "run"
     config_path = tmp_path / "tiny.json"
     config_path.write_text(json.dumps({**TINY_RUN, "out_dir": str(out)}))
@@ -61,7 +62,6 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, data_dir):
     record = json.loads((out / "validation.jsonl").read_text().splitlines()[-1])
     assert record["step"] == 8 and {"single", "overlap"} <= set(record["dev"])
 
-
     # shipping it: the card carries the voice-change threshold chosen for it, and the backend splits turns at it
     from engine.backends.sst import SSTBackend
     from engine.sst.checkpoint import load_model
@@ -81,7 +81,6 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, data_dir):
                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "must be a number or off" in refused.stderr
     assert "Traceback" not in refused.stderr
-
 
 
 def test_a_new_run_can_start_from_a_shipped_checkpoint(tmp_path, data_dir, monkeypatch):
