@@ -9,11 +9,13 @@ PY=${PYTHON:-python3.11}
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 # Reinstall only when requirements changed since the last successful install.
 stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt requirements-nodeps.txt | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -r requirements.txt
   # resemblyzer declares webrtcvad (a source build); webrtcvad-wheels provides the same module.
   .venv/bin/pip install -q --no-deps -r requirements-nodeps.txt
+  # The project itself, editable: `engine` and `db` import from anywhere, `crosstalk` is the CLI.
+  .venv/bin/pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
