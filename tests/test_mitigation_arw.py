@@ -184,10 +184,31 @@ def test_adversarial_training_reweights_pairs(data_dir):
     assert result.summary()["steps"] == 6
 
 
+def test_crop_cluster_adversary_gives_every_crop_of_a_cluster_one_weight(data_dir):
+    """arw_cluster: the adversary sees only each crop's nearest centroid, so its weights are one per cluster."""
+    features = _real_features(6, 2)
+    config = arw.TrainConfig(steps=6, seed=0, embedding_dim=16, channels=16, speakers_per_batch=6,
+                             crop_min_s=1.0, crop_max_s=1.0, adversarial=True, adversary_warmup=0.5,
+                             kmeans_clusters=2, adversary_input="crop_cluster")
+    result = arw.train(features, config)
+    assert len(result.max_pair_weights) == 3
+    centroids = arw.speaker_centroids(result.model, features, 2, 0)
+    assert centroids.shape == (2, 16) and torch.allclose(centroids.norm(dim=1), torch.ones(2))
+    adversary = arw.Adversary(0, n_clusters=2)
+    with torch.no_grad():
+        adversary.linear.weight.copy_(torch.tensor([[2.0, -1.0]]))
+    clusters = torch.tensor([0, 0, 1, 1, 0, 1])
+    with torch.no_grad():
+        f = adversary(torch.zeros(6, 0), clusters)
+    assert torch.equal(f[clusters == 0], f[clusters == 0][:1].expand(3)) and f[0] > f[2]
+    weights = arw.arw_weights(f)
+    assert float(weights.mean()) == pytest.approx(2.0) and float(weights.min()) >= 1.0
+
+
 # ---- end to end ---------------------------------------------------------------------------------------------
 
-def _check_results(results: dict) -> None:
-    assert [m["model"] for m in results["models"]] == ["baseline", "arw"]
+def _check_results(results: dict, arms=("baseline", "arw")) -> None:
+    assert [m["model"] for m in results["models"]] == list(arms)
     data = results["data"]
     assert data["train_speakers"] == data["train_saa_speakers"] + data["train_librispeech_speakers"] > 0
     for model in results["models"]:
@@ -202,10 +223,14 @@ def _check_results(results: dict) -> None:
 
 
 def test_tiny_experiment_is_stored(db_url):
-    experiment_id = arw_experiment.run(TINY, url=db_url)
+    experiment_id = arw_experiment.run({**TINY, "arms": ["baseline", "arw", "arw_cluster"]}, url=db_url)
     stored = persistence.get_experiment(experiment_id, url=db_url)
     assert stored.kind == "arw" and stored.params["steps"] == TINY["steps"]
-    _check_results(stored.results)
+    _check_results(stored.results, ("baseline", "arw", "arw_cluster"))
+    # the same seed: the same held-out speakers and trials for every arm
+    trials = [[(g["group"], g["n_target_trials"], g["n_nontarget_trials"]) for g in m["groups"]]
+              for m in stored.results["models"]]
+    assert trials[0] == trials[1] == trials[2]
 
 
 def test_cli_runs_lists_and_reruns_an_experiment(db_url, capsys):
@@ -224,4 +249,6 @@ def test_cli_runs_lists_and_reruns_an_experiment(db_url, capsys):
 def test_bad_input_is_one_sentence_and_stores_nothing(db_url, capsys):
     assert cli(["mitigate", "arw", "--heldout-share", "1.5"]) == 2
     assert "--heldout-share must be between 0 and 1" in capsys.readouterr().err
+    assert cli(["mitigate", "arw", "--arms", "arw_cluster", "--kmeans-clusters", "0"]) == 2
+    assert "--kmeans-clusters must be at least 2" in capsys.readouterr().err
     assert persistence.list_experiments(url=db_url) == []

@@ -8,6 +8,15 @@ descends it (min over the model, max over the adversary). The adversary never se
 it must find the poorly served regions from the embeddings alone, which is what makes it usable without
 demographic labels. With a constant f every λ is 2, and the weighted loss equals the unweighted one, so the
 baseline is ARW with the adversary switched off.
+
+Two adversaries (TrainConfig.adversary_input):
+- "embedding": the crop's detached embedding plus the one-hot k-means cluster of its *speaker* (fitted once,
+  when the adversary starts, on the first 3 s of every training speaker);
+- "crop_cluster" (the seed's wording, "sample weights informed by the k-means cluster of each sample's
+  embedding"): only the one-hot k-means cluster of the crop's *own* current embedding (nearest centroid,
+  centroids refitted on the training speakers every CLUSTER_REFITS-th of the run). A linear layer on a one-hot
+  is one weight per cluster: every crop of a cluster gets the same λ, so the adversary can only up-weight
+  whole clusters, never single hard crops.
 """
 from __future__ import annotations
 
@@ -25,6 +34,8 @@ from engine.mitigation.speaker_data import FRAMES_PER_S
 from engine.mitigation.speaker_model import AngularPrototypical, SpeakerEmbedder, embed, sample_batch
 
 CURVE_POINTS = 50  # the stored loss curve is averaged down to about this many points
+ADVERSARY_INPUTS = ("embedding", "crop_cluster")
+CLUSTER_REFITS = 10  # crop_cluster: the centroids are refitted this many times over a run (the embedding moves)
 
 
 def arw_weights(f: torch.Tensor) -> torch.Tensor:
@@ -71,6 +82,7 @@ class TrainConfig:
     adversary_lr: float = 1e-2
     adversary_warmup: float = 0.1  # share of steps before the adversary starts
     kmeans_clusters: int = 8
+    adversary_input: str = "embedding"  # or "crop_cluster" (ADVERSARY_INPUTS)
 
 
 @dataclass
@@ -97,24 +109,34 @@ def train(features: list[np.ndarray], config: TrainConfig,
     loss_fn = AngularPrototypical()
     optimiser = torch.optim.Adam([*model.parameters(), *loss_fn.parameters()], lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: _warmup_cosine(step, config.steps))
-    adversary = Adversary(config.embedding_dim, config.kmeans_clusters)
+    by_crop = config.adversary_input == "crop_cluster"
+    adversary = Adversary(0 if by_crop else config.embedding_dim, config.kmeans_clusters)
     adversary_optimiser = torch.optim.Adam(adversary.parameters(), lr=config.adversary_lr)
     warmup_steps = int(config.adversary_warmup * config.steps)
     clusters = np.zeros(len(features), dtype=np.int64)
+    centroids = None
+    refit_every = max(1, (config.steps - warmup_steps) // CLUSTER_REFITS)
     result = TrainResult(model, 0.0)
     start = time.process_time()
     for step in range(config.steps):
         crop_frames = int(rng.uniform(config.crop_min_s, config.crop_max_s) * FRAMES_PER_S)
         crops, speakers = sample_batch(features, config.speakers_per_batch, crop_frames, rng)
-        if config.adversarial and step == warmup_steps and config.kmeans_clusters:
+        adversarial = config.adversarial and step >= warmup_steps
+        if adversarial and by_crop and (step - warmup_steps) % refit_every == 0:
+            centroids = speaker_centroids(model, features, config.kmeans_clusters, config.seed)
+        elif adversarial and step == warmup_steps and config.kmeans_clusters:
             clusters = speaker_clusters(model, features, config.kmeans_clusters, config.seed)
         model.train()
         embeddings = model(crops)
         losses = loss_fn(embeddings)  # (S,)
-        if config.adversarial and step >= warmup_steps:
-            crop_clusters = torch.from_numpy(np.concatenate([clusters[speakers]] * 2))
-            weights = adversary_step(adversary, adversary_optimiser, embeddings.detach(), crop_clusters,
-                                     losses.detach())
+        if adversarial:
+            detached = embeddings.detach()
+            if by_crop:  # each crop's own cluster: the nearest centroid by cosine (embeddings are unit length)
+                crop_clusters = (detached @ centroids.T).argmax(dim=1)
+                detached = detached[:, :0]  # the adversary sees the cluster only
+            else:
+                crop_clusters = torch.from_numpy(np.concatenate([clusters[speakers]] * 2))
+            weights = adversary_step(adversary, adversary_optimiser, detached, crop_clusters, losses.detach())
             result.max_pair_weights.append(float(weights.max()))
         else:
             weights = torch.ones_like(losses)
@@ -144,13 +166,24 @@ def adversary_step(adversary: Adversary, optimiser: torch.optim.Optimizer, embed
     return weights.detach()
 
 
-def speaker_clusters(model: SpeakerEmbedder, features: list[np.ndarray], k: int, seed: int) -> np.ndarray:
-    """k-means cluster id per training speaker, from the embedding of the first 3 s of its speech."""
+def _speaker_kmeans(model: SpeakerEmbedder, features: list[np.ndarray], k: int, seed: int):
+    """k-means over the training speakers' embeddings (the first 3 s of each speaker's speech)."""
     from sklearn.cluster import KMeans
 
     crop = min(3 * FRAMES_PER_S, min(len(f) for f in features))
     embeddings = embed(model, np.stack([f[:crop] for f in features]))
-    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(embeddings).astype(np.int64)
+    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit(embeddings)
+
+
+def speaker_clusters(model: SpeakerEmbedder, features: list[np.ndarray], k: int, seed: int) -> np.ndarray:
+    """k-means cluster id per training speaker."""
+    return _speaker_kmeans(model, features, k, seed).labels_.astype(np.int64)
+
+
+def speaker_centroids(model: SpeakerEmbedder, features: list[np.ndarray], k: int, seed: int) -> torch.Tensor:
+    """The k centroids (k, D), unit length, to assign a crop's embedding to its nearest one."""
+    centres = torch.from_numpy(_speaker_kmeans(model, features, k, seed).cluster_centers_)
+    return F.normalize(centres.float(), dim=1)
 
 
 def _warmup_cosine(step: int, steps: int) -> float:

@@ -1,10 +1,12 @@
 """ARW: a small speaker-embedding model, baseline vs adversarial reweighting; EER by sex and country group.
 
-    nice -n 10 .venv/bin/python -m engine mitigate arw [--steps N --seed S --embedding-dim D --heldout-share 0.3 ...]
+    nice -n 10 .venv/bin/python -m engine mitigate arw [--arms baseline arw arw_cluster --steps N --seed S ...]
 
-Trains two models with the same seed, data and update budget (plain angular-prototypical metric learning, and
-the same with Lahoti et al.'s adversarial reweighting, engine/mitigation/arw.py) on LibriSpeech excerpts plus the
-training speakers of the Speech Accent Archive, then scores held-out SAA speakers (engine/mitigation/eer.py):
+Trains one model per arm with the same seed, data and update budget (plain angular-prototypical metric learning,
+and the same with Lahoti et al.'s adversarial reweighting, engine/mitigation/arw.py: "arw" with the adversary on
+the embedding and the speaker's k-means cluster, "arw_cluster" with weights from the k-means cluster of each
+crop's own embedding) on LibriSpeech excerpts plus the training speakers of the Speech Accent Archive, then
+scores the same held-out SAA speakers' trials (engine/mitigation/eer.py):
 EER overall, within each sex and within each birth-country group, the gender gap |EER_f − EER_m| and the spread
 across country groups (max − min), each with a bootstrap CI over speakers. One save_experiment call at the end.
 """
@@ -17,8 +19,11 @@ import numpy as np
 from engine.errors import UserError
 from engine.mitigation.eer import bootstrap_eers, build_trials, eer_summary, replicate_ci
 
+# arm -> (adversarial, adversary input); the baseline is ARW with the adversary switched off
+ARMS = {"baseline": (False, "embedding"), "arw": (True, "embedding"), "arw_cluster": (True, "crop_cluster")}
 DEFAULTS = {
     "name": "arw",
+    "arms": ["baseline", "arw"],
     "steps": 600,
     "seed": 0,
     "embedding_dim": 128,
@@ -43,6 +48,8 @@ DEFAULTS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     parser.add_argument("--name", default=d["name"], help="a label for the stored experiment")
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=d["arms"],
+                        help="models to train on the same data and batches (baseline, arw, arw_cluster)")
     parser.add_argument("--steps", type=int, default=d["steps"], help="updates per model (baseline and ARW alike)")
     parser.add_argument("--seed", type=int, default=d["seed"])
     parser.add_argument("--embedding-dim", type=int, default=d["embedding_dim"])
@@ -104,13 +111,14 @@ def run(params: dict, url: str | None = None) -> int:
     enrol, test = eval_crops([speaker_data.speaker_features(s) for s in heldout],
                              int(p["eval_crop_s"] * speaker_data.FRAMES_PER_S), p["eval_crops"])
     models = []
-    for adversarial in (False, True):
+    for name in p["arms"]:
+        adversarial, adversary_input = ARMS[name]
         config = arw.TrainConfig(
             steps=p["steps"], seed=p["seed"], embedding_dim=p["embedding_dim"], channels=p["channels"],
             speakers_per_batch=min(p["speakers_per_batch"], len(train_features)), crop_min_s=p["crop_min_s"],
             crop_max_s=p["crop_max_s"], lr=p["lr"], adversarial=adversarial, adversary_lr=p["adversary_lr"],
-            adversary_warmup=p["adversary_warmup"], kmeans_clusters=p["kmeans_clusters"])
-        name = "arw" if adversarial else "baseline"
+            adversary_warmup=p["adversary_warmup"], kmeans_clusters=p["kmeans_clusters"],
+            adversary_input=adversary_input)
         with tqdm(total=p["steps"], desc=f"training {name}", unit="step") as bar:
             trained = arw.train(train_features, config,
                                 on_step=lambda step, loss: (bar.update(), bar.set_postfix(loss=f"{loss:.3f}")))
@@ -125,9 +133,10 @@ def run(params: dict, url: str | None = None) -> int:
 NOTES = (
     "Speaker verification on held-out Speech Accent Archive speakers, all audio at 8 kHz (SAA is telephone band; "
     "LibriSpeech is downsampled to match). Training: LibriSpeech excerpts + SAA training speakers, random 2–3 s "
-    "crops, angular prototypical loss; baseline and ARW share seed, batches and update budget. ARW: a linear "
-    "adversary on the detached embedding + k-means cluster id gives each crop λ = 1 + n·f/Σf, pairs weigh "
-    "λ_i + λ_j; the adversary never sees sex or country. Trials: per held-out speaker, crops from the first half "
+    "crops, angular prototypical loss; every arm shares seed, batches and update budget. ARW: a linear "
+    "adversary on the detached embedding + the speaker's k-means cluster id gives each crop λ = 1 + n·f/Σf, pairs "
+    "weigh λ_i + λ_j; arw_cluster: the adversary sees only the k-means cluster of the crop's own embedding (one "
+    "weight per cluster, centroids refitted 10 times); the adversary never sees sex or country. Trials: per held-out speaker, crops from the first half "
     "of the recording (enrolment) against crops from the second half (test), so target and non-target trials both "
     "compare different words; non-targets within the group for by-group EER. Country groups are birth-country "
     "regions (engine/mitigation/speaker_data.py COUNTRY_GROUPS); the spread is max − min over groups with at "
@@ -216,6 +225,10 @@ def _statistic_with_ci(statistic, observed: np.ndarray, replicates: np.ndarray) 
 
 
 def _check(p: dict) -> None:
+    if not p["arms"] or any(arm not in ARMS for arm in p["arms"]) or len(set(p["arms"])) < len(p["arms"]):
+        raise UserError(f"--arms names each of {', '.join(ARMS)} at most once.")
+    if "arw_cluster" in p["arms"] and p["kmeans_clusters"] < 2:
+        raise UserError("arw_cluster weighs k-means clusters: --kmeans-clusters must be at least 2.")
     if p["steps"] < 1:
         raise UserError("--steps must be at least 1.")
     if not 0 < p["heldout_share"] < 1:
