@@ -247,3 +247,40 @@ class Experiment(Base):
     results: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="done")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- batches (the Ray runner's fan-out; see engine/runners/) ---------------------------------------
+
+class BatchShard(Base):
+    """One shard of a batch job: a few items run together on one worker. A retried shard is the same row."""
+
+    __tablename__ = "batch_shards"
+    __table_args__ = (UniqueConstraint("job_id", "shard"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    shard: Mapped[int]
+    items: Mapped[list[Any]] = mapped_column(default=list)  # the item keys, in order
+    n_items: Mapped[int] = mapped_column(Integer, default=0)  # len(items), so progress is one aggregate query
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker_host: Mapped[str | None] = mapped_column(String(255))
+    worker_pid: Mapped[int | None]
+    audio_s: Mapped[float] = mapped_column(Float, default=0.0)
+    compute_s: Mapped[float] = mapped_column(Float, default=0.0)  # the work itself, measured in the worker
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BatchItem(Base):
+    """The result of one item (a recording, an utterance, a meeting) of a batch job; one row per item."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (UniqueConstraint("job_id", "item_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    shard: Mapped[int]
+    item_key: Mapped[str] = mapped_column(String(512))
+    audio_s: Mapped[float] = mapped_column(Float, default=0.0)
+    compute_s: Mapped[float] = mapped_column(Float, default=0.0)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)

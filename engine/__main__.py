@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "engine.cli.simulate",
     "engine.cli.evaluate",
     "engine.cli.mitigate",
+    "engine.cli.batch",
 ]
 
 

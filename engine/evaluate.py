@@ -68,8 +68,8 @@ def _summary(session_ids: list[str], wers: dict[str, dict[str, EditCounts]],
     }
 
 
-def _transcribe(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
-                hyp_dir: Path | None) -> tuple[list[Turn], float, float | None]:
+def transcribe_meeting(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
+                       hyp_dir: Path | None = None) -> tuple[list[Turn], float, float | None]:
     """The backend's turns, compute seconds and the process's peak memory (MB) after transcribing,
     reused from `hyp_dir` when an earlier run kept them."""
     saved = hyp_dir / f"{meeting['session_id']}.json" if hyp_dir else None
@@ -128,14 +128,15 @@ def run_params(results: dict) -> dict:
 
 def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_speakers: bool = False,
              progress: Callable[[int, int, str], None] | None = None, hyp_dir: Path | None = None,
-             checkpoint: Path | None = None, backend=None) -> dict:
+             checkpoint: Path | None = None, backend=None, hypotheses: dict | None = None) -> dict:
     """Score `backend_name` on the set in `set_dir` (its first `limit` meetings in index order).
 
     With `hyp_dir`, each meeting's hypothesis is kept there, and a rerun (after an interruption, or with
     a larger limit) transcribes only the meetings it has not seen; their compute time is kept too.
     `checkpoint` scores that SST checkpoint instead of the shipped models/sst.pt (choosing among a training
     run's checkpoints on the dev set). `backend` scores that backend object instead of building one
-    (bench sweeps over a backend's settings).
+    (bench sweeps over a backend's settings). `hypotheses` maps session ids to what `transcribe_meeting`
+    returned elsewhere (a batch's workers); those meetings are scored without transcribing them here.
     """
     set_dir = Path(set_dir)
     meetings = select_meetings(set_dir, limit)
@@ -149,7 +150,8 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
         session = meeting["session_id"]
         if progress:
             progress(i, len(meetings), session)
-        hyp, compute_s, peak_mb = _transcribe(backend, set_dir, meeting, oracle_speakers, hyp_dir)
+        hyp, compute_s, peak_mb = (hypotheses or {}).get(session) \
+            or transcribe_meeting(backend, set_dir, meeting, oracle_speakers, hyp_dir)
         speed[session] = (meeting["duration_s"], compute_s)
         if peak_mb is not None:  # unknown for hypotheses kept before peaks were recorded
             peaks.append(peak_mb)

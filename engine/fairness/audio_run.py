@@ -23,14 +23,14 @@ def read_manifest(path: Path) -> pd.DataFrame:
         raise UserError("The audio manifest needs an 'audio' column with the path of each recording.")
     frame = frame.assign(hypothesis="")
     frame = tables.check_schema(frame)
-    missing = [(i, p) for i, p in enumerate(frame["audio"]) if not _resolve(path, p).is_file()]
+    missing = [(i, p) for i, p in enumerate(frame["audio"]) if not resolve_audio(path, p).is_file()]
     if missing:
         row, name = missing[0]
         raise UserError(f"Row {row + 1}, column 'audio': {name} does not exist.")
     return frame
 
 
-def _resolve(manifest: Path, audio_path: str) -> Path:
+def resolve_audio(manifest: Path, audio_path: str) -> Path:
     candidate = Path(str(audio_path))
     return candidate if candidate.is_absolute() else manifest.parent / candidate
 
@@ -38,17 +38,22 @@ def _resolve(manifest: Path, audio_path: str) -> Path:
 def recognise_manifest(manifest: Path, backend_name: str, num_speakers: int | None = 1,
                        progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """The manifest with `hypothesis` and `embedding` filled in by the backend and the speaker encoder."""
-    from engine.speakers import embed_segments
-
     frame = read_manifest(manifest)
     backend = get_backend(backend_name)
     hypotheses, embeddings = [], []
     for audio_path in frame["audio"]:
-        path = _resolve(manifest, audio_path)
-        turns = backend.transcribe(path, num_speakers=num_speakers)
-        hypotheses.append(" ".join(t.text for t in turns))
-        samples = audio.load(path)
-        embeddings.append(embed_segments(samples, [(0.0, len(samples) / audio.SAMPLE_RATE)])[0])
+        hypothesis, embedding = recognise_file(backend, resolve_audio(manifest, audio_path), num_speakers)
+        hypotheses.append(hypothesis)
+        embeddings.append(embedding)
         if progress is not None:
             progress(1)
     return frame.assign(hypothesis=hypotheses, embedding=embeddings)
+
+
+def recognise_file(backend, path: Path, num_speakers: int | None = 1):
+    """One file's hypothesis (the backend's words) and its speaker embedding over the whole file."""
+    from engine.speakers import embed_segments
+
+    turns = backend.transcribe(path, num_speakers=num_speakers)
+    samples = audio.load(path)
+    return " ".join(t.text for t in turns), embed_segments(samples, [(0.0, len(samples) / audio.SAMPLE_RATE)])[0]

@@ -14,6 +14,7 @@ Callers import from here (`from engine import persistence`); which file holds wh
     recordings.py   uploads: check, probe, dedupe by sha256, store, delete
     runs.py         transcription runs, their turns and speaker names
     jobs.py         the job table: enqueue, atomic claim, heartbeat, finish, cancel, orphans
+    batches.py      shards and item results of batch jobs (idempotent per shard); imported as a module
     fairness.py     evaluation sets, speakers, utterances, stored region and cohort analyses
     evaluations.py  scored runs of the evaluation harness
     experiments.py  mitigation experiments
@@ -29,7 +30,7 @@ from engine.persistence.fairness import (
     latest_analysis, list_evaluation_sets, save_analysis, save_evaluation_set, speaker_totals, worst_utterances,
 )
 from engine.persistence.jobs import (
-    claim_next_job, enqueue_job, fail_job, fail_orphaned_jobs, finish_job, get_job, heartbeat, list_jobs,
+    claim_job, claim_next_job, enqueue_job, fail_job, fail_orphaned_jobs, finish_job, get_job, heartbeat, list_jobs,
     mark_cancelled, request_cancel,
 )
 from engine.persistence.recordings import (
@@ -49,7 +50,7 @@ __all__ = [
     "recording_audio_path", "delete_recording",
     "create_run", "attach_job", "mark_run_running", "get_run", "list_runs", "latest_finished_run", "save_turns",
     "save_partial_turns", "get_turns", "speaker_labels", "speaker_names", "rename_speaker",
-    "enqueue_job", "get_job", "list_jobs", "claim_next_job", "heartbeat", "finish_job", "fail_job", "mark_cancelled",
+    "enqueue_job", "get_job", "list_jobs", "claim_job", "claim_next_job", "heartbeat", "finish_job", "fail_job", "mark_cancelled",
     "request_cancel", "fail_orphaned_jobs",
     "ensure_schema", "save_evaluation_set", "list_evaluation_sets", "get_evaluation_set", "delete_evaluation_set",
     "speaker_totals", "worst_utterances", "save_analysis", "latest_analysis", "cohort_member_ids",

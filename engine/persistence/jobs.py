@@ -57,15 +57,27 @@ def claim_next_job(kinds: Iterable[str], url: str | None = None) -> JobInfo | No
                               .order_by(Job.id).limit(1))
             if job_id is None:
                 return None
-            now = utcnow()
-            claimed = s.execute(
-                update(Job).where(Job.id == job_id, Job.status == "queued").values(
-                    status="running", worker_pid=os.getpid(), worker_host=socket.gethostname(),
-                    started_at=now, heartbeat_at=now, progress=0.0, message="Starting…")
-            ).rowcount == 1
-            if claimed:
-                s.execute(update(TranscriptionRun).where(TranscriptionRun.job_id == job_id).values(status="running"))
+            if _claim(s, job_id):
                 return _job_info(s.get(Job, job_id))
+
+
+def claim_job(job_id: int, url: str | None = None) -> JobInfo | None:
+    """Take this one queued job for this process (a Ray actor that was started for it), or None when
+    another runner took it first or it was cancelled meanwhile."""
+    with session_scope(url) as s:
+        return _job_info(s.get(Job, job_id)) if _claim(s, job_id) else None
+
+
+def _claim(s, job_id: int) -> bool:
+    now = utcnow()
+    claimed = s.execute(
+        update(Job).where(Job.id == job_id, Job.status == "queued").values(
+            status="running", worker_pid=os.getpid(), worker_host=socket.gethostname(),
+            started_at=now, heartbeat_at=now, progress=0.0, message="Starting…")
+    ).rowcount == 1
+    if claimed:
+        s.execute(update(TranscriptionRun).where(TranscriptionRun.job_id == job_id).values(status="running"))
+    return claimed
 
 
 def heartbeat(job_id: int, progress: float | None = None, message: str | None = None,

@@ -1,0 +1,208 @@
+"""The Ray job runner: the JobRunner interface of engine.jobs, with the work on a Ray cluster.
+
+    CROSSTALK_JOB_RUNNER=ray CROSSTALK_RAY_ADDRESS=auto   # `ray start --head` on this machine, or host:port
+
+Every job is owned by a detached actor named after it, so it lives on when the process that submitted it
+(a page, the CLI) goes away. A batch job's actor is a coordinator: it starts one ShardWorker actor per
+worker (each builds its backend once), hands them shards as they become free, and writes the job's
+progress after every shard. A worker that dies mid-shard is restarted by Ray and its shard rerun
+(max_task_retries); the shard's rows are written in one delete-then-insert transaction, so nothing is
+lost or doubled. Any other job kind (a page's "transcribe") runs whole on one actor, exactly as the local
+worker would run it. State lives in the database as for the local runner: status() needs no Ray
+connection, so every app instance on the same database shows every job, and cancel() is a row update
+that the coordinator sees within POLL_S and answers by killing its workers.
+
+Without CROSSTALK_RAY_ADDRESS, ray.init() starts a private Ray in this process (it ends with it).
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from typing import Any
+
+import ray
+
+from engine import config, persistence
+from engine.errors import UserError
+from engine.jobs import STALE_AFTER_S, check_kind, pid_alive
+from engine.persistence import JobInfo, batches
+from engine.runners import batch
+
+NAMESPACE = "crosstalk"
+POLL_S = 0.5  # how often a coordinator looks for finished shards and for a cancel
+MAX_SHARD_ATTEMPTS = 3  # a shard's first run and two retries (a killed worker, a crash)
+PASSED_ENV = ("CROSSTALK_DATABASE_URL", "CROSSTALK_DATA_DIR", "CROSSTALK_SHARED_DATA")
+
+
+def ray_address() -> str | None:
+    return os.environ.get("CROSSTALK_RAY_ADDRESS") or None
+
+
+def connect(address: str | None = None) -> None:
+    """Join the cluster at `address` (or start a private one) once per process."""
+    if ray.is_initialized():
+        return
+    # Workers import the engine from this checkout (on other machines: the same path, see docs/team.md).
+    python_path = os.pathsep.join(p for p in (str(config.REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    options: dict[str, Any] = {"namespace": NAMESPACE, "logging_level": "warning",
+                               "runtime_env": {"env_vars": {"PYTHONPATH": python_path}}}
+    if address is None:
+        options |= {"include_dashboard": False, "num_cpus": len(os.sched_getaffinity(0))}
+    try:
+        ray.init(address=address, **options)
+    except ConnectionError as exc:
+        raise UserError(f"No Ray cluster answers at {address} (start one with `ray start --head`).") from exc
+
+
+def _environment() -> dict[str, str]:
+    """What a job's actors need to find the same database and storage as the submitter."""
+    env = {"CROSSTALK_DATABASE_URL": config.database_url(), "CROSSTALK_DATA_DIR": str(config.data_dir())}
+    if os.environ.get("CROSSTALK_SHARED_DATA"):
+        env["CROSSTALK_SHARED_DATA"] = os.environ["CROSSTALK_SHARED_DATA"]
+    return env
+
+
+@ray.remote(num_cpus=1, max_restarts=MAX_SHARD_ATTEMPTS - 1, max_task_retries=MAX_SHARD_ATTEMPTS - 1)
+class ShardWorker:
+    """One worker process of a batch: builds the kind's work (its backend, its model) once, runs shards."""
+
+    def __init__(self, kind_target: str, params: dict[str, Any], env: dict[str, str]):
+        os.environ.update(env)
+        self.work = batch.resolve(kind_target)(params)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, job_id: int, shard: int, keys: list[str]) -> batch.ShardReport:
+        return batch.run_shard(self.work, job_id, shard, keys)
+
+
+@ray.remote(num_cpus=0, max_restarts=0)
+class BatchCoordinator:
+    def __init__(self, env: dict[str, str]):
+        os.environ.update(env)
+        self.env = env
+
+    def run(self, job_id: int, kind_target: str, workers: int) -> None:
+        try:
+            job = persistence.claim_job(job_id)
+            if job is not None:  # None: cancelled before it started, or taken by another runner
+                coordinate(job, kind_target, workers, self.env)
+        finally:
+            ray.actor.exit_actor()
+
+
+@ray.remote(num_cpus=1, max_restarts=0)
+class SingleJob:
+    """A job that is not a batch, run whole on one actor by the local worker's own code."""
+
+    def __init__(self, env: dict[str, str]):
+        os.environ.update(env)
+
+    def run(self, job_id: int) -> None:
+        from engine.worker import run_job
+
+        try:
+            job = persistence.claim_job(job_id)
+            if job is not None:
+                run_job(job)
+        finally:
+            ray.actor.exit_actor()
+
+
+def coordinate(job: JobInfo, kind_target: str, workers: int, env: dict[str, str]) -> None:
+    """Run the job's unfinished shards on `workers` ShardWorkers and end the job (done, failed, cancelled)."""
+    shards = deque(s for s in batches.list_shards(job.id) if s.status != "done")
+    started = time.perf_counter()
+    actors = [ShardWorker.remote(kind_target, job.params, env) for _ in range(max(1, min(workers, len(shards))))]
+    try:
+        ray.get([a.pid.remote() for a in actors])
+        ready_at = time.perf_counter()
+        persistence.heartbeat(job.id, 0.0, f"{len(actors)} workers started")
+        idle, running, rounds = list(actors), {}, []
+        while shards or running:
+            while idle and shards:
+                shard, actor = shards.popleft(), idle.pop()
+                running[actor.run.remote(job.id, shard.shard, shard.items)] = (actor, shard, time.perf_counter())
+            finished, _ = ray.wait(list(running), num_returns=len(running), timeout=POLL_S)
+            for ref in finished:
+                actor, shard, sent = running.pop(ref)
+                report: batch.ShardReport = ray.get(ref)  # raises once Ray has given up on a dying worker
+                idle.append(actor)
+                if report.error:
+                    if not report.retryable or report.attempt >= MAX_SHARD_ATTEMPTS:
+                        raise UserError(report.error)
+                    shards.append(shard)
+                    continue
+                rounds.append((time.perf_counter() - sent, report.work_s, report.write_s))
+            progress = batch.progress_message(job.id) if finished else (None, None)
+            if persistence.heartbeat(job.id, *progress) != "running":
+                persistence.mark_cancelled(job.id)
+                return
+        stats = {"workers": len(actors), "startup_s": ready_at - started,
+                 "wall_s": time.perf_counter() - ready_at, **round_stats(rounds)}
+        persistence.finish_job(job.id, batch.finish(job.id, kind_target, job.params, stats))
+    except UserError as exc:
+        persistence.fail_job(job.id, str(exc))
+    except Exception as exc:
+        persistence.fail_job(job.id, batch.crash_message(exc))
+    finally:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+
+
+def round_stats(rounds: list[tuple[float, float, float]]) -> dict[str, float]:
+    """Per shard: its work and row writing (measured on the worker) and what Ray added around them
+    (dispatch, result transfer, the coordinator's wait granularity). A retried shard's round is its last."""
+    if not rounds:
+        return {}
+    n = len(rounds)
+    work = sum(r[1] for r in rounds) / n
+    write = sum(r[2] for r in rounds) / n
+    overhead = sum(r[0] - r[1] - r[2] for r in rounds) / n
+    return {"shard_work_s": work, "shard_write_s": write, "shard_ray_overhead_s": overhead,
+            "ray_overhead_pct": 100 * overhead / work if work else None}
+
+
+class RayJobRunner:
+    """JobRunner on Ray: submit() starts the job's detached actor; status/cancel/result read the database."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        self.address = address or ray_address()
+        self.workers = workers
+
+    def submit(self, kind: str, params: dict[str, Any]) -> int:
+        if kind in batch.BATCH_KINDS:
+            job_id = batch.enqueue(kind, params)  # a bad manifest fails here, before Ray is involved
+        else:
+            check_kind(kind)
+            job_id = persistence.enqueue_job(kind, params)
+        try:
+            connect(self.address)
+            options = {"name": f"job-{job_id}", "lifetime": "detached"}
+            if kind in batch.BATCH_KINDS:
+                workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+                BatchCoordinator.options(**options).remote(_environment()).run.remote(
+                    job_id, batch.BATCH_KINDS[kind], workers)
+            else:
+                SingleJob.options(**options).remote(_environment()).run.remote(job_id)
+        except BaseException as exc:
+            persistence.fail_job(job_id, str(exc) if isinstance(exc, UserError) else "Ray could not start this job.")
+            raise
+        return job_id
+
+    def status(self, job_id: int) -> JobInfo | None:
+        # A coordinator on this host is checked by pid, one elsewhere by its heartbeat.
+        persistence.fail_orphaned_jobs(pid_alive, STALE_AFTER_S)
+        return persistence.get_job(job_id)
+
+    def cancel(self, job_id: int) -> JobInfo | None:
+        return persistence.request_cancel(job_id)
+
+    def result(self, job_id: int) -> dict[str, Any] | None:
+        job = persistence.get_job(job_id)
+        return job.result if job is not None and job.status == "done" else None
+
+    def warm_up(self) -> None:
+        """Nothing to get ready: each job starts its own actors (and loads its models) on the cluster."""
