@@ -1,7 +1,8 @@
-"""What the fairness pages share: the evaluation-set picker, cached speaker totals, a compact pydeck Deck."""
+"""What the fairness pages share: the system pickers, cached per-set data, literal text, a compact pydeck Deck."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pydeck as pdk
@@ -9,7 +10,21 @@ import streamlit as st
 from pydeck.bindings.json_tools import default_serialize
 
 from engine import persistence
-from engine.fairness.demo import DEMO_SET_NAME
+from engine.errors import UserError
+from engine.fairness import compare, places
+from engine.fairness.demo import DEMO_SET_NAME, DEMO_SET_NAMES
+
+NO_COMPARISON = "(no comparison)"
+# Every ASCII punctuation mark a Markdown renderer may act on (emphasis, links, lists, headings, tables,
+# :colour[...] directives, $math$); '<', '>' and '&' are written as HTML entities instead, which read the same
+# inside and outside unsafe_allow_html blocks.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$^=\"'])")
+
+
+def literal(text) -> str:
+    """User-supplied text for st.markdown/st.caption/st.warning: shown as typed, never as Markdown or HTML."""
+    escaped = _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+    return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -18,16 +33,74 @@ def speaker_totals(set_id: int, created_at) -> pd.DataFrame:
     return persistence.speaker_totals(set_id)
 
 
-def pick_evaluation_set(key: str) -> persistence.EvaluationSetInfo:
-    """The sidebar's set picker (the demo set first); stops the page with a hint when there is none."""
+@st.cache_data(max_entries=8, show_spinner=False)
+def speaker_areas(set_id: int, created_at) -> list[tuple[str, str | None]]:
+    """(country, US state) per speaker, in speaker_totals' order (for region names)."""
+    totals = speaker_totals(set_id, created_at)
+    return places.speaker_areas(list(totals["attributes"]), totals["lat"].to_numpy(), totals["lon"].to_numpy())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def totals_of_b(set_a: tuple[int, object], set_b: tuple[int, object], name_b: str) -> pd.DataFrame:
+    """System B's per-speaker errors and words in system A's speaker order (UserError: other speakers)."""
+    return compare.aligned(speaker_totals(*set_a), speaker_totals(*set_b), name_b)
+
+
+def pick_systems(key: str) -> tuple[persistence.EvaluationSetInfo, persistence.EvaluationSetInfo | None]:
+    """The sidebar's system (evaluation set) picker and the optional second system to compare with.
+
+    The Whisper demo set opens first, compared with the pocketsphinx demo set. Stops the page with a hint
+    when there is no set."""
     sets = persistence.list_evaluation_sets()
     if not sets:
         st.info("No evaluation set yet: import one with `python -m engine fairness import FILE --name NAME`.")
         st.stop()
     names = [s.name for s in sets]
-    name = st.selectbox("Evaluation set", names, index=names.index(DEMO_SET_NAME) if DEMO_SET_NAME in names else 0,
-                        key=key)
-    return next(s for s in sets if s.name == name)
+    name = st.selectbox("System (evaluation set)", names, key=f"{key}-set",
+                        index=names.index(DEMO_SET_NAME) if DEMO_SET_NAME in names else 0,
+                        help="The recogniser's results to analyse: regions and cohorts are found on this one.")
+    others = [n for n in names if n != name]
+    default = next((n for n in others if name in DEMO_SET_NAMES and n in DEMO_SET_NAMES), NO_COMPARISON)
+    other = st.selectbox("Compare with", [NO_COMPARISON, *others], key=f"{key}-compare",
+                         index=[NO_COMPARISON, *others].index(default),
+                         help="A second system on the same speakers, measured on the same regions or cohorts.")
+    info = next(s for s in sets if s.name == name)
+    return info, next((s for s in sets if s.name == other), None)
+
+
+def comparison_totals(info_a, info_b) -> pd.DataFrame | None:
+    """B's totals aligned to A's speakers, or None (with a warning on the page) when they hold other speakers."""
+    if info_b is None:
+        return None
+    try:
+        return totals_of_b((info_a.id, info_a.created_at), (info_b.id, info_b.created_at), info_b.name)
+    except UserError as exc:
+        st.warning(literal(exc))
+        return None
+
+
+def system_legend(info_a, info_b) -> None:
+    """Which system is A and which is B, in plain text (set names are user text)."""
+    st.text(f"A = {info_a.name}" + (f"    B = {info_b.name}" if info_b is not None else ""))
+
+
+# Pixels per character of the dataframe's font, and for the header's padding and sort arrow: a column sized
+# from its longest text shows every header and value whole ("WER %" never reads "WEF").
+_CHAR_PX, _PAD_PX, _MAX_PX = 7.6, 34, 520
+
+
+def fitted_columns(frame: pd.DataFrame) -> dict:
+    """column_config widths for st.dataframe that fit each column's header and values (long text is capped
+    and wraps in the cell's tooltip)."""
+    def width(column) -> int:
+        longest = max([len(str(column)), *(len(str(v)) for v in frame[column].tolist())])
+        return int(min(_MAX_PX, _PAD_PX + _CHAR_PX * longest))
+
+    return {column: st.column_config.Column(width=width(column)) for column in frame.columns}
+
+
+def show_table(frame: pd.DataFrame) -> None:
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=fitted_columns(frame))
 
 
 class CompactDeck(pdk.Deck):

@@ -1,6 +1,9 @@
-"""Cohorts: for whom does the recogniser do worse? Geodemographic partitions vs automatic (k-means) cohorts."""
+"""Cohorts: for whom does the recogniser do worse? Geodemographic partitions vs automatic (k-means) cohorts,
+each bottom cohort stated beside its numbers; a second system can be measured on the same cohorts."""
 from __future__ import annotations
 
+import html
+import textwrap
 from dataclasses import asdict
 
 import pandas as pd
@@ -9,11 +12,14 @@ import streamlit as st
 
 from engine import persistence
 from engine.errors import UserError
-from engine.fairness import analyses
+from engine.fairness import analyses, compare
 from engine.fairness.cohorts import CohortParams
-from pages._fairness_shared import pick_evaluation_set, speaker_totals
+from engine.fairness.stats import gap_pct
+from engine.persistence.fairness import cohort_members
+from pages._fairness_shared import comparison_totals, literal, pick_systems, show_table, speaker_totals, system_legend
 
 METHODS = {"geodemographic": "Geodemographic partition", "automatic": "Automatic (k-means on speaker embeddings)"}
+COLOURS = {"A": "#4575b4", "B": "#f4a582"}
 
 
 def stored_or_computed(set_name: str, set_id: int, method: str, params: CohortParams):
@@ -24,99 +30,156 @@ def stored_or_computed(set_name: str, set_id: int, method: str, params: CohortPa
         try:
             analysis = analyses.run_cohorts(set_name, method, params)
         except UserError as exc:
-            status.update(label=str(exc), state="error")
+            status.update(label=f"The {method} cohorts could not be computed.", state="error")
             return str(exc)
         status.update(label=f"{method.capitalize()} cohorts computed and stored.", state="complete")
     return analysis
 
 
-def bar_chart(rows: list[dict]) -> go.Figure:
-    # long partition definitions would squeeze the plot; the full text is in the hover and the table
-    labels = [r["label"] if len(r["label"]) <= 28 else r["label"][:26] + "…" for r in rows]
-    wer = [100 * r["wer"] for r in rows]
-    fig = go.Figure(go.Bar(
-        x=labels, y=wer, customdata=[r["label"] for r in rows], marker_color=["#d73027" if r["is_bottom"] else ("#bbbbbb" if r["small"] else "#4575b4")
-                                       for r in rows],
-        error_y={"type": "data", "symmetric": False, "array": [100 * r["ci_high"] - w for r, w in zip(rows, wer)],
-                 "arrayminus": [w - 100 * r["ci_low"] for r, w in zip(rows, wer)]},
-        hovertemplate="%{customdata}<br>WER %{y:.1f} %<extra></extra>"))
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis_title="WER % (95 % CI)",
-                      xaxis={"tickangle": -20})
+@st.cache_data(max_entries=32, show_spinner=False)
+def members_of(analysis_id: int) -> dict[int, list[int]]:
+    """Stored speaker ids of every cohort of an analysis (analyses never change once stored)."""
+    return cohort_members(analysis_id)
+
+
+def wrapped(label: str) -> str:
+    """A bar label as plotly text: escaped (plotly reads <b>, <a href>), wrapped so it never runs off."""
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(label, 30)) or " "
+
+
+def bar_chart(rows: list[dict], side: pd.DataFrame | None) -> go.Figure:
+    labels = [wrapped(("▼ " if r["is_bottom"] else "") + r["label"]) for r in rows]
+    series = [("A", [r["wer"] for r in rows], [r["ci_low"] for r in rows], [r["ci_high"] for r in rows])]
+    if side is not None:
+        series.append(("B", side["wer_b"][:len(rows)], side["ci_low_b"][:len(rows)], side["ci_high_b"][:len(rows)]))
+    fig = go.Figure()
+    for name, wer, low, high in series:
+        x = [100 * w for w in wer]
+        fig.add_bar(y=labels, x=x, orientation="h", name=f"system {name}", marker_color=COLOURS[name],
+                    error_x={"type": "data", "symmetric": False, "array": [100 * h - v for h, v in zip(high, x)],
+                             "arrayminus": [v - 100 * lo for lo, v in zip(low, x)]},
+                    hovertemplate=f"system {name}: WER %{{x:.1f}} %<extra></extra>")
+    lines = sum(label.count("<br>") + 1 for label in labels)
+    fig.update_layout(height=90 + 26 * lines * len(series), barmode="group", margin={"l": 8, "r": 8, "t": 8, "b": 8},
+                      xaxis={"title": {"text": "WER % (95 % CI)"}, "automargin": True},
+                      yaxis={"autorange": "reversed", "automargin": True},
+                      legend={"orientation": "h", "y": -0.25, "x": 0}, showlegend=side is not None)
     return fig
 
 
-def show(method: str, analysis) -> None:
-    st.markdown(f"#### {METHODS[method]}")
-    if isinstance(analysis, str):
-        st.warning(analysis)
-        return
-    s = analysis.summary
-    if s.get("bottom_wer") is None:
-        st.warning(s.get("note", "No cohort meets the minimum sizes."))
-        return
+def headline(s: dict, params: CohortParams, method: str) -> None:
     a, b = st.columns(2)
     c, d = st.columns(2)
     a.metric("Bottom-cohort WER", f"{100 * s['bottom_wer']:.1f} %")
-    b.metric("Rest WER", f"{100 * s['rest_wer']:.1f} %")
+    b.metric("Compared-with WER", f"{100 * s['rest_wer']:.1f} %")
     c.metric("WER gap", f"{s['wer_gap_pct']:+.1f} %",
              help=f"95 % CI {s['gap_ci'][0]:+.1f} … {s['gap_ci'][1]:+.1f} %; permutation p = {s['p_value']:.3f}")
     d.metric("Bottom-cohort share", f"{s['bottom_share_pct']:.1f} %")
-    st.caption(f"Gap CI {s['gap_ci'][0]:+.1f} … {s['gap_ci'][1]:+.1f} %, permutation p = {s['p_value']:.3f}, "
-               f"{s['n_speakers']} speakers, {s['n_words']:,} words.")
+    # the definition beside the number: who is in the bottom cohort, whom it is compared with, the rules
+    st.markdown(f"**Bottom cohort:** {literal(s['bottom_definition'])} ({s['bottom_speakers']} speakers)  \n"
+                f"**Compared with:** {literal(s['rest_definition'])} ({s['rest_speakers']} speakers)")
+    sizes = f"at least {params.min_speakers} speakers and {params.min_words} words"
+    if method == "geodemographic":
+        rule = (f"Each side of the partition holds {sizes} and at least {params.min_share_pct:g} % of the speakers "
+                "partitioned; a category side names at most 3 values.")
+    else:
+        rule = f"The worst k-means cluster with {sizes}; compared with all other speakers."
+    outside = "".join(f" {o['n_speakers']} speakers with {literal(o['label'])} are a group of their own, outside "
+                      "the comparison." for o in s.get("outside", []))
+    st.caption(f"{rule}{outside} Gap = 100 · (bottom − compared) / compared; 95 % CI "
+               f"{s['gap_ci'][0]:+.1f} … {s['gap_ci'][1]:+.1f} % (bootstrap over speakers), permutation p = "
+               f"{s['p_value']:.3f}; {s['n_speakers']} speakers, {s['n_words']:,} words.")
+
+
+def show(method: str, analysis, params: CohortParams, totals: pd.DataFrame, totals_b: pd.DataFrame | None) -> None:
+    st.markdown(f"#### {METHODS[method]}")
+    if isinstance(analysis, str):
+        st.warning(literal(analysis))
+        return
+    s = analysis.summary
+    if s.get("bottom_wer") is None:
+        st.warning(literal(s.get("note", "No cohort meets the minimum sizes.")))
+        return
+    headline(s, params, method)
     rows = analysis.rows
-    st.plotly_chart(bar_chart(rows), width="stretch", key=f"cohort-bars-{method}")
-    st.dataframe(pd.DataFrame({
-        "Cohort": [("▼ " if r["is_bottom"] else "") + r["label"] for r in rows],
-        "WER %": [round(100 * r["wer"], 2) for r in rows],
-        "95 % CI": [f"{100 * r['ci_low']:.1f}–{100 * r['ci_high']:.1f}" for r in rows],
-        "Speakers": [r["n_speakers"] for r in rows], "Words": [r["ref_words"] for r in rows],
-        "Share %": [round(r["share_pct"], 1) for r in rows],
-        "Gap %": [None if r["wer_gap_pct"] is None else round(r["wer_gap_pct"], 1) for r in rows],
-        "Small": ["⚠ small" if r["small"] else "" for r in rows],
-    }), hide_index=True, width="stretch")
+    outside = {o["label"] for o in s.get("outside", [])}
+    members = members_of(analysis.id)
+    side = None
+    if totals_b is not None:
+        bottom = next(r for r in rows if r["is_bottom"])
+        reference = [m for r in rows if r["label"] in s["reference_labels"] for m in members.get(r["id"], [])]
+        groups = compare.positions(totals["speaker_id"], [members.get(r["id"], []) for r in rows] + [reference])
+        side = compare.side_by_side(totals["errors"].to_numpy(), totals["words"].to_numpy(),
+                                    totals_b["errors"].to_numpy(), totals_b["words"].to_numpy(), groups)
+        i = rows.index(bottom)
+        st.markdown(f"**System B on the same cohorts:** bottom-cohort WER {100 * side['wer_b'][i]:.1f} %, "
+                    f"compared-with WER {100 * side['wer_b'].iloc[-1]:.1f} %, gap "
+                    f"{float(gap_pct(side['wer_b'][i], side['wer_b'].iloc[-1])):+.1f} %.")
+    st.plotly_chart(bar_chart(rows, side), width="stretch", key=f"cohort-bars-{method}")
+    table = {"Cohort": [("▼ " if r["is_bottom"] else "") + r["label"] for r in rows],
+             "A: WER %": [round(100 * r["wer"], 1) for r in rows],
+             "A: 95 % CI": [f"{100 * r['ci_low']:.1f}–{100 * r['ci_high']:.1f}" for r in rows]}
+    if side is not None:
+        n = len(rows)
+        table |= {"B: WER %": (100 * side["wer_b"][:n]).round(1).tolist(),
+                  "B: 95 % CI": [f"{100 * lo:.1f}–{100 * hi:.1f}"
+                                 for lo, hi in zip(side["ci_low_b"][:n], side["ci_high_b"][:n])],
+                  "B − A (points)": (100 * side["diff"][:n]).round(1).tolist(),
+                  "B − A 95 % CI": [f"{100 * lo:+.1f} … {100 * hi:+.1f}"
+                                    for lo, hi in zip(side["diff_ci_low"][:n], side["diff_ci_high"][:n])]}
+    table |= {"Speakers": [r["n_speakers"] for r in rows], "Words": [r["ref_words"] for r in rows],
+              "Share %": [round(r["share_pct"], 1) for r in rows],
+              "A: gap %": [None if r["wer_gap_pct"] is None else round(r["wer_gap_pct"], 1) for r in rows],
+              "Note": ["outside the comparison" if r["label"] in outside else ("⚠ small" if r["small"] else "")
+                       for r in rows]}
+    show_table(pd.DataFrame(table))
     small = [r["label"] for r in rows if r["small"]]
     if small:
-        st.warning(f"Small cohorts (below the minimum size; shown, not dropped): {', '.join(small)}.")
+        st.warning("Small cohorts (below the minimum size; shown, not dropped): "
+                   f"{literal(', '.join(small))}.")
     if s.get("partitions"):
         with st.expander("Best partition of every attribute"):
-            st.dataframe(pd.DataFrame(s["partitions"]), hide_index=True, width="stretch")
+            show_table(pd.DataFrame(s["partitions"]).round(3))
     if s.get("intersections"):
-        with st.expander(f"Intersections: {' × '.join(s['intersection_attributes'])}"):
+        with st.expander(f"Intersections: {literal(' × '.join(s['intersection_attributes']))}"):
             cross = pd.DataFrame(s["intersections"])
             cross["wer"] = (100 * cross["wer"]).round(1)
             cross["small"] = cross["small"].map({True: "⚠ small", False: ""})
-            st.dataframe(cross.rename(columns={"wer": "WER %"}), hide_index=True, width="stretch")
-    with st.expander("Membership"):
+            show_table(cross.rename(columns={"wer": "WER %"}))
+    with st.expander("Membership and definitions"):
         choice = st.selectbox("Cohort", range(len(rows)), format_func=lambda i: rows[i]["label"],
                               key=f"members-{method}")
-        members = set(persistence.cohort_member_ids(rows[choice]["id"]))
-        people = totals[totals["speaker_id"].isin(members)]
-        st.dataframe(pd.DataFrame({
+        st.text(rows[choice]["definition"])
+        people = totals[totals["speaker_id"].isin(set(members.get(rows[choice]["id"], [])))]
+        show_table(pd.DataFrame({
             "Speaker": people["speaker_key"], "Place": people["place"],
             "WER %": (100 * people["errors"] / people["words"]).round(1), "Words": people["words"],
             **({} if people.empty else {"Attributes": [", ".join(f"{k}={v}" for k, v in a.items() if not k.startswith("geo_"))
                                                        for a in people["attributes"]]}),
-        }), hide_index=True, width="stretch")
-    with st.expander("Definitions"):
+        }))
         st.json(analysis.definitions)
 
 
 st.title("Cohorts")
 with st.sidebar:
     st.subheader("Cohort settings")
-    info = pick_evaluation_set("cohorts-set")
-    set_name = info.name
+    info, info_b = pick_systems("cohorts")
     k = st.number_input("k-means clusters (automatic)", 2, 50, 6, key="cohorts-k")
     min_speakers = st.number_input("Min speakers per cohort", 1, 10_000, 10, key="cohorts-min-speakers")
     min_words = st.number_input("Min words per cohort", 0, 10_000_000, 200, step=100, key="cohorts-min-words")
+    min_share = st.number_input("Min share of each partition side, %", 0.0, 50.0, 10.0, step=5.0,
+                                key="cohorts-min-share", help="Geodemographic partitions: so a handful of "
+                                "speakers is never compared with everyone else.")
     gap_reference = st.radio("Gap against", ["rest", "top"], horizontal=True, key="cohorts-gap",
-                             help="rest: everyone outside the cohort; top: the best cohort")
+                             help="rest: the other cohorts compared; top: the best cohort")
 if info.attribution:
-    st.caption(f"Data: {info.attribution}")
+    st.caption(f"Data: {literal(info.attribution)}")
+system_legend(info, info_b)
 params = CohortParams(min_speakers=int(min_speakers), min_words=int(min_words), k=int(k),
-                      gap_reference=gap_reference)
+                      gap_reference=gap_reference, min_share_pct=float(min_share))
 totals = speaker_totals(info.id, info.created_at)
+totals_b = comparison_totals(info, info_b)
 left, right = st.columns(2, gap="large")
 for column, method in zip((left, right), METHODS):
     with column:
-        show(method, stored_or_computed(set_name, info.id, method, params))
+        show(method, stored_or_computed(info.name, info.id, method, params), params, totals, totals_b)

@@ -1,5 +1,6 @@
-"""scripts/build_saa_demo.py --seed-from-shipped: a lost per-file cache is refilled from the shipped parquet
-only after a fresh recognition reproduces a shipped row (real cascade ASR and resemblyzer on real SAA audio)."""
+"""scripts/build_saa_demo.py: one shipped table with a hypothesis column per recogniser; a lost per-file cache
+is refilled from it only after fresh runs reproduce shipped rows (real Whisper, pocketsphinx and resemblyzer on
+real SAA audio)."""
 from __future__ import annotations
 
 import importlib.util
@@ -15,6 +16,7 @@ from engine.fairness import demo
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "build_saa_demo.py"
 # The two shortest recordings (11 s and 13 s), so the check recognises little audio.
 FILES = ["audio/english_495.ogg", "audio/english_458.ogg"]
+SAA = config.shared_data_dir() / "saa"
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def build():
 
 @pytest.fixture
 def meta():
-    table = pd.read_csv(config.shared_data_dir() / "saa" / "metadata.csv")
+    table = pd.read_csv(SAA / "metadata.csv")
     return table.set_index("file").loc[FILES].reset_index()
 
 
@@ -36,27 +38,34 @@ def shipped_rows(meta: pd.DataFrame) -> pd.DataFrame:
     return rows.loc[[Path(f).stem for f in meta["file"]]].reset_index()
 
 
-def test_seeding_checks_a_fresh_run_then_marks_the_seeded_rows(build, meta, tmp_path):
+def test_seeding_checks_fresh_runs_of_each_recogniser_then_marks_the_seeded_rows(build, meta, tmp_path):
+    rows = shipped_rows(meta)
+    assert rows["hypothesis_whisper"].notna().all() and rows["hypothesis_pocketsphinx"].notna().all()
     shipped = tmp_path / "shipped.parquet"
-    shipped_rows(meta).to_parquet(shipped)
+    rows.to_parquet(shipped)
     cache = tmp_path / "cache"
-    cache.mkdir()
 
-    assert build.seed_from_shipped(meta, config.shared_data_dir() / "saa", cache, shipped, n_check=1) == 1
-    checked, seeded = (json.loads(build.cache_path(cache, f).read_text()) for f in FILES)
-    assert "seeded_from" not in checked and checked["compute_s"] > 0  # recognised here, and it matched
-    assert seeded["seeded_from"].endswith("shipped.parquet") and seeded["compute_s"] is None
-    assert seeded["hypothesis"] == shipped_rows(meta)["hypothesis"][1]
+    assert build.seed_from_shipped(meta, SAA, cache, shipped, n_check=1) == 2  # one file per recogniser
+    for recogniser in ("whisper", "pocketsphinx"):
+        checked, seeded = (json.loads(build.cache_path(cache, recogniser, f).read_text()) for f in FILES)
+        assert "seeded_from" not in checked and checked["compute_s"] > 0  # recognised here, and it matched
+        assert seeded["seeded_from"].endswith("shipped.parquet") and seeded["compute_s"] is None
+        assert seeded["hypothesis"] == rows[demo.RECOGNISERS[recogniser].column][1]
+    # the write step gives back the same table: hypotheses per recogniser, the embedding, the metadata
+    out = tmp_path / "out.parquet"
+    assert build.write_parquet(meta, cache, rows["reference"][0], out) == 2
+    written = pd.read_parquet(out)
+    for column in ("hypothesis_whisper", "hypothesis_pocketsphinx", "speaker_id", "native_language", "lat"):
+        assert written[column].tolist() == rows[column].tolist()
 
 
 def test_a_shipped_row_that_does_not_reproduce_blocks_all_seeding(build, meta, tmp_path):
-    tampered = shipped_rows(meta)
-    tampered.loc[0, "hypothesis"] += " stella"
+    tampered = shipped_rows(meta).assign(hypothesis_pocketsphinx=None)  # Whisper only: a faster check
+    tampered.loc[0, "hypothesis_whisper"] += " stella"
     shipped = tmp_path / "shipped.parquet"
     tampered.to_parquet(shipped)
     cache = tmp_path / "cache"
-    cache.mkdir()
 
     with pytest.raises(SystemExit, match="differs from the shipped row"):
-        build.seed_from_shipped(meta, config.shared_data_dir() / "saa", cache, shipped, n_check=1)
-    assert list(cache.iterdir()) == []
+        build.seed_from_shipped(meta, SAA, cache, shipped, n_check=1)
+    assert not cache.exists() or not any(cache.rglob("*.json"))

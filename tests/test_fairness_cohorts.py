@@ -57,7 +57,8 @@ def test_geodemographic_finds_the_raised_categories_and_the_hand_computed_gap():
     by_attribute = {p["attribute"]: p for p in result.extras["partitions"]}
     assert result.extras["partitions"][0]["attribute"] == "language"
     assert by_attribute["language"]["p_value"] < 0.01
-    assert by_attribute["town"]["p_value"] > 0.05  # a chance partition of 60 towns is told apart
+    # 60 towns of ~8 speakers: no side of at most 3 named towns holds 10 % of the speakers, so no "cohort"
+    assert "town" not in by_attribute
     assert {row["language"] for row in result.extras["intersections"]} == {"english", "spanish", "mandarin", "arabic"}
 
 
@@ -74,3 +75,62 @@ def test_small_cohorts_are_flagged_not_dropped_and_gap_against_top():
     bottom = result.bottom
     assert bottom.wer == pytest.approx(0.2)
     assert bottom.wer_gap_pct == pytest.approx(100 * (0.2 - 0.1) / 0.1)  # against the best (top) cohort
+
+
+def planted_states(seed: int = 3):
+    """200 US speakers in four states (TX raised) and 100 speakers outside the USA, the worst of all."""
+    rng = np.random.default_rng(seed)
+    state = np.array(["CA"] * 50 + ["TX"] * 50 + ["NY"] * 50 + ["IL"] * 50 + [None] * 100, dtype=object)
+    rate = np.select([state == "TX", pd.isna(state)], [0.30, 0.50], 0.10)
+    words = np.full(len(state), 60.0)
+    errors = rng.binomial(60, rate).astype(float)
+    return pd.DataFrame({"geo_us_state": state}), errors, words
+
+
+def test_speakers_without_an_area_are_their_own_group_never_inside_the_bottom_cohort():
+    attrs, errors, words = planted_states()
+    result = geodemographic(attrs, errors, words, CohortParams(n_perm=99, n_boot=200))
+    bottom, rest, outside = result.cohorts
+    assert bottom.is_bottom and bottom.label == "US state: TX" and bottom.n_speakers == 50
+    assert rest.label == "US state: CA, IL, NY" and rest.n_speakers == 150
+    assert outside.label == "no US state (outside the USA, or not located)" and not outside.compared
+    assert outside.n_speakers == 100 and outside.wer_gap_pct is None and not outside.is_bottom
+    # the gap compares TX with the other states only, not with the speakers outside the USA
+    tx, others = np.arange(50, 100), np.r_[0:50, 100:200]
+    wer_tx, wer_others = errors[tx].sum() / words[tx].sum(), errors[others].sum() / words[others].sum()
+    assert bottom.wer_gap_pct == pytest.approx(100 * (wer_tx - wer_others) / wer_others)
+    assert bottom.share_pct == pytest.approx(100 * 50 / 300)
+
+
+def test_a_handful_of_speakers_is_not_compared_with_everyone_else():
+    rng = np.random.default_rng(4)
+    state = np.array(["WY"] * 10 + ["CA"] * 95 + ["NY"] * 95, dtype=object)
+    words = np.full(len(state), 60.0)
+    errors = rng.binomial(60, np.where(state == "WY", 0.6, 0.1)).astype(float)
+    attrs = pd.DataFrame({"geo_us_state": state})
+    loose = geodemographic(attrs, errors, words, CohortParams(min_share_pct=0, n_perm=19, n_boot=50))
+    assert loose.bottom.label == "US state: WY" and loose.bottom.n_speakers == 10  # what it used to do
+    strict = geodemographic(attrs, errors, words, CohortParams(n_perm=19, n_boot=50))
+    sides = [c for c in strict.cohorts if c.compared]
+    assert min(c.n_speakers for c in sides) >= 20  # ≥ 10 % of the 200 speakers on both sides
+
+
+def test_the_stored_analysis_states_what_the_bottom_cohort_is_compared_with(db_url):
+    from engine.fairness import analyses
+    from engine.fairness.importing import import_frame
+
+    attrs, errors, words = planted_states()
+    vocabulary = [f"w{i}" for i in range(60)]
+    rows = []
+    for i, (state, e) in enumerate(zip(attrs["geo_us_state"], errors.astype(int))):
+        hypothesis = ["x"] * e + vocabulary[e:]  # exactly e substitutions of 60 words
+        rows.append({"utterance_id": f"u{i}", "speaker_id": f"s{i}", "reference": " ".join(vocabulary),
+                     "hypothesis": " ".join(hypothesis), "us_state": state or ""})
+    import_frame(pd.DataFrame(rows), "states", url=db_url)
+    summary = analyses.run_cohorts("states", "geodemographic", CohortParams(n_perm=99, n_boot=200),
+                                   url=db_url).summary
+    assert summary["bottom_definition"] == "us state: TX" and summary["bottom_speakers"] == 50
+    assert summary["rest_definition"] == "us state: CA, IL, NY" and summary["rest_speakers"] == 150
+    assert summary["outside"] == [{"label": "no us state given", "n_speakers": 100}]
+    others = np.r_[0:50, 100:200]
+    assert summary["rest_wer"] == pytest.approx(errors[others].sum() / words[others].sum())

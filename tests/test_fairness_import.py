@@ -201,19 +201,40 @@ def test_import_and_analyses_on_postgresql(postgres_url):
         import_frame(synthetic.utterances, "pg-set", url=postgres_url)
 
 
-def test_demo_set_seeds_once_and_refreshes_when_the_parquet_grows(db_url, tmp_path, monkeypatch):
+def test_demo_sets_seed_once_per_recogniser_with_their_analyses_and_refresh_when_the_parquet_grows(
+        db_url, tmp_path, monkeypatch):
     from engine.fairness import demo
+    from engine.fairness.importing import import_frame
 
     shipped = pd.read_parquet(demo.DEMO_PARQUET)
-    assert {"utterance_id", "speaker_id", "reference", "hypothesis", "lat", "lon", "place", "native_language",
-            "embedding"} <= set(shipped.columns)
+    assert {"utterance_id", "speaker_id", "reference", "hypothesis_whisper", "hypothesis_pocketsphinx", "lat", "lon",
+            "place", "native_language", "embedding"} <= set(shipped.columns)
     assert shipped["reference"].str.startswith("Please call Stella").all()
+    assert demo.recognisers_in(shipped) == ["whisper", "pocketsphinx"]
+    # a database seeded before the Whisper set existed holds the pocketsphinx set under its old name
+    import_frame(demo.demo_frame(shipped.head(3), "pocketsphinx"), demo.LEGACY_SET_NAME, source=demo.LEGACY_SOURCE,
+                 url=db_url)
     smaller = tmp_path / "demo.parquet"
-    shipped.head(5).to_parquet(smaller)
+    part = shipped.head(12).copy()
+    part.loc[part.index[8:], "hypothesis_whisper"] = None  # the Whisper build has reached 8 of these 12
+    part.to_parquet(smaller)
     monkeypatch.setattr(demo, "DEMO_PARQUET", smaller)
     assert demo.seed_demo_set(db_url) is True
     assert demo.seed_demo_set(db_url) is False  # idempotent
-    shipped.head(8).to_parquet(smaller)
+    sizes = {info.name: info.n_speakers for info in persistence.list_evaluation_sets(db_url)}
+    assert sizes == {demo.RECOGNISERS["whisper"].set_name: 8, demo.RECOGNISERS["pocketsphinx"].set_name: 12}
+    whisper = persistence.get_evaluation_set(demo.DEMO_SET_NAME, db_url)
+    assert "CC BY-NC-SA" in whisper.attribution and "Whisper tiny.en" in whisper.source
+    utterances = persistence.worst_utterances(whisper.id, persistence.speaker_totals(whisper.id, url=db_url)
+                                              ["speaker_id"], limit=20, url=db_url)
+    by_key = part.set_index("utterance_id")["hypothesis_whisper"]
+    assert all(by_key[u] == h for u, h in zip(utterances["utterance"], utterances["hypothesis"]))
+    # the pages' default analyses are stored with the sets, so a first visit computes nothing
+    for method in ("geodemographic", "automatic"):
+        assert persistence.latest_analysis(whisper.id, "cohorts", method, url=db_url) is not None
+    assert persistence.latest_analysis(whisper.id, "regions", url=db_url) is not None
+
+    part = shipped.head(12)
+    part.to_parquet(smaller)  # the build went on: all 12 have Whisper hypotheses now
     assert demo.seed_demo_set(db_url) is True
-    (info,) = persistence.list_evaluation_sets(db_url)
-    assert info.name == demo.DEMO_SET_NAME and info.n_speakers == 8 and "CC BY-NC-SA" in info.attribution
+    assert persistence.get_evaluation_set(demo.DEMO_SET_NAME, db_url).n_speakers == 12

@@ -63,3 +63,30 @@ def test_significance_keeps_a_real_split():
     regions = build_regions(lon, lat, errors, words, RegionParams(min_speakers=20, alpha=0.01, n_boot=300))
     assert len(regions) >= 2
     assert in_box[regions[0].speaker_index].mean() >= 0.9
+
+
+def test_region_names_list_the_places_their_speakers_come_from():
+    from engine.fairness import places
+
+    areas = ([("United States", "NY")] * 40 + [("United States", "NJ")] * 25 + [("United States", "PA")] * 10
+             + [("United States", "CT")] * 3 + [("United States", "MA")] * 1)
+    lat, lon = np.full(len(areas), 40.7), np.full(len(areas), -74.0)
+    (name,) = places.group_names([list(range(len(areas)))], areas, lat, lon)
+    assert name == "USA: NY, NJ, PA and 2 more states — 79 speakers"
+    mixed = [("United Kingdom", None)] * 5 + [("Ireland", None)] * 3 + [("France", None)] * 2 + [("Spain", None)]
+    assert places.place_name(mixed) == "UK, Ireland, France and 1 more country"
+    # two groups whose places read the same get their centres, so the names stay apart
+    west, east = [("United States", "CA")] * 12, [("United States", "CA")] * 12
+    lat, lon = np.array([34.0] * 12 + [38.5] * 12), np.array([-118.2] * 12 + [-121.5] * 12)
+    names = places.group_names([list(range(12)), list(range(12, 24))], west + east, lat, lon)
+    assert names[0] != names[1] and all(n.startswith("USA: CA (around ") for n in names)
+    assert "34.0° N, 118.2° W" in names[0]
+
+
+def test_speakers_with_only_coordinates_are_named_by_the_nearest_city():
+    from engine.fairness import places
+
+    areas = places.speaker_areas([{}, {}, {"geo_country": "Canada"}],
+                                 np.array([40.71, 51.51, 0.0]), np.array([-74.01, -0.13, 0.0]))
+    assert areas == [("United States", "NY"), ("United Kingdom", None), ("Canada", None)]
+    assert places.bounds_text([-80.12, 38.0, -71.9, 44.31]) == "lon −80.1 … −71.9, lat 38.0 … 44.3"

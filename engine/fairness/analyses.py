@@ -105,13 +105,27 @@ def run_cohorts(set_name: str, method: str, params: cohorts.CohortParams = cohor
              "wer_gap_pct": c.wer_gap_pct, "small": c.small, "members": speaker_ids[c.members].tolist()}
             for c in result.cohorts]
     bottom = result.bottom
-    rest = totals["errors"].sum() - (bottom.errors if bottom else 0), totals["words"].sum() - (bottom.words if bottom else 0)
+    # what the bottom cohort's gap is measured against: the other compared cohorts, or the best one
+    compared = [c for c in result.cohorts if c.compared and c is not bottom]
+    if params.gap_reference == "top" and compared:
+        compared = [min((c for c in compared if not c.small), key=lambda c: c.wer, default=compared[0])]
+    ref_errors, ref_words = sum(c.errors for c in compared), sum(c.words for c in compared)
     summary = {**_summary_base(totals), "p_value": result.p_value,
                "bottom_wer": bottom.wer if bottom else None,
-               "rest_wer": float(rest[0] / rest[1]) if bottom and rest[1] else None,
+               "rest_wer": float(ref_errors / ref_words) if bottom and ref_words else None,
                "wer_gap_pct": bottom.wer_gap_pct if bottom else None,
                "gap_ci": list(bottom.gap_ci) if bottom and bottom.gap_ci else None,
-               "bottom_share_pct": bottom.share_pct if bottom else None, **result.extras}
+               "bottom_share_pct": bottom.share_pct if bottom else None,
+               # what the headline compares, in words, to state beside the numbers
+               "bottom_definition": bottom.label if bottom else None,
+               "bottom_speakers": bottom.n_speakers if bottom else None,
+               "reference_labels": [c.label for c in compared],
+               "rest_definition": ("the best cohort, " + compared[0].label if params.gap_reference == "top"
+                                   else " or ".join(c.label for c in compared) if method == "geodemographic"
+                                   else "all other speakers") if compared else None,
+               "rest_speakers": sum(c.n_speakers for c in compared),
+               "outside": [{"label": c.label, "n_speakers": c.n_speakers} for c in result.cohorts if not c.compared],
+               **result.extras}
     persistence.save_analysis(info.id, "cohorts", method, asdict(params), result.definitions,
                               _jsonable(summary), _jsonable(rows), url)
     return persistence.latest_analysis(info.id, "cohorts", method, asdict(params), url)

@@ -4,6 +4,7 @@ The page turns these into pydeck layers; keeping the data shaping here keeps the
 """
 from __future__ import annotations
 
+import html
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +15,8 @@ import pandas as pd
 BOUNDARIES = Path(__file__).resolve().parent.parent / "assets" / "boundaries.geojson"
 LOW_RGB = np.array([46, 160, 67])  # green: the best regions
 HIGH_RGB = np.array([215, 48, 39])  # red: the worst
+BETTER_RGB = np.array([33, 102, 172])  # blue: system B better than A (difference maps)
+EVEN_RGB = np.array([240, 240, 240])  # no difference
 
 
 @lru_cache(maxsize=1)
@@ -29,34 +32,57 @@ def colour_scale(values: np.ndarray, low: float, high: float, alpha: int) -> lis
     return [[*c, alpha] for c in rgb.tolist()]
 
 
-def region_table(rows: list[dict], rules: dict[str, list[str]]) -> pd.DataFrame:
+def diverging_scale(values: np.ndarray, span: float, alpha: int) -> list[list[int]]:
+    """Blue (negative: B better) through grey (0) to red (positive: B worse), saturating at ±span."""
+    t = np.clip(np.nan_to_num(np.asarray(values, float)) / (span if span > 0 else 1.0), -1, 1)[:, None]
+    rgb = np.where(t < 0, EVEN_RGB + (BETTER_RGB - EVEN_RGB) * -t, EVEN_RGB + (HIGH_RGB - EVEN_RGB) * t)
+    return [[*c, alpha] for c in rgb.round().astype(int).tolist()]
+
+
+def region_table(rows: list[dict], names: list[str], shown: np.ndarray | None = None,
+                 what: str = "WER", diverging: bool = False) -> pd.DataFrame:
+    """Region polygons coloured by `shown` (default: their WER; a difference with `diverging`), with tooltips
+    that give the region's name, the shown value and its size. Names are escaped: they hold user text."""
     wer = np.array([r["wer"] for r in rows], float)
+    shown = wer if shown is None else np.asarray(shown, float)
     frame = pd.DataFrame({
-        "rank": [r["rank"] for r in rows],
+        "rank": [r["rank"] for r in rows], "name": names,
         "polygon": [r["polygon"]["coordinates"][0] for r in rows],
-        "wer": wer, "ci_low": [r["ci_low"] for r in rows], "ci_high": [r["ci_high"] for r in rows],
-        "n_speakers": [r["n_speakers"] for r in rows], "n_words": [r["ref_words"] for r in rows],
-        "flagged": [bool(r["flagged"]) for r in rows],
-        "rule": [" and ".join(rules.get(str(r["rank"]), [])) or "everywhere" for r in rows],
+        "wer": wer, "shown": shown, "n_speakers": [r["n_speakers"] for r in rows],
+        "n_words": [r["ref_words"] for r in rows], "flagged": [bool(r["flagged"]) for r in rows],
     })
-    frame["colour"] = colour_scale(wer, np.nanmin(wer) if len(wer) else 0, np.nanmax(wer) if len(wer) else 1, 140)
+    if diverging:
+        frame["colour"] = diverging_scale(shown, float(np.nanmax(np.abs(shown))) if len(shown) else 1.0, 160)
+    else:
+        frame["colour"] = colour_scale(shown, np.nanmin(shown) if len(shown) else 0,
+                                       np.nanmax(shown) if len(shown) else 1, 140)
+    sign = "+" if diverging else ""
     frame["tooltip"] = [
-        f"<b>Region {r.rank}</b>{' ⚑ flagged' if r.flagged else ''}<br/>WER {100 * r.wer:.1f} % "
-        f"(95 % CI {100 * r.ci_low:.1f}–{100 * r.ci_high:.1f})<br/>n = {r.n_speakers} speakers, {r.n_words} words"
+        f"<b>{html.escape(r.name)}</b>{' ⚑ flagged' if r.flagged else ''}<br/>{html.escape(what)} "
+        f"{100 * r.shown:{sign}.1f} %<br/>region {r.rank} by WER of A; {r.n_speakers} speakers, {r.n_words} words"
         for r in frame.itertuples()]
     return frame
 
 
-def speaker_points(totals: pd.DataFrame, wer_low: float, wer_high: float) -> pd.DataFrame:
-    located = totals[totals["lat"].notna() & totals["lon"].notna()].copy()
+def speaker_points(totals: pd.DataFrame, wer_low: float, wer_high: float,
+                   shown: np.ndarray | None = None, diverging: bool = False) -> pd.DataFrame:
+    """Located speakers coloured by their WER (or by `shown`, one value per row of `totals`, e.g. B − A)."""
+    mask = (totals["lat"].notna() & totals["lon"].notna()).to_numpy()
+    located = totals[mask].copy()
     with np.errstate(invalid="ignore", divide="ignore"):
         located["wer"] = located["errors"] / located["words"]
-    located["colour"] = colour_scale(located["wer"].fillna(0).to_numpy(), wer_low, wer_high, 220)
-    places = located["place"].fillna("") if "place" in located else ""
+    value = located["wer"].to_numpy() if shown is None else np.asarray(shown, float)[mask]
+    if diverging:
+        located["colour"] = diverging_scale(value, max(abs(wer_low), abs(wer_high)), 220)
+    else:
+        located["colour"] = colour_scale(np.nan_to_num(value), wer_low, wer_high, 220)
+    places = located["place"].fillna("") if "place" in located else [""] * len(located)
+    label = "B − A" if diverging else "WER"
     located["tooltip"] = [
-        f"<b>{key}</b> {place}<br/>WER {100 * wer:.1f} %<br/>n = {words} words, {utts} utterances"
-        for key, place, wer, words, utts in zip(located["speaker_key"], places, located["wer"],
-                                               located["words"], located["n_utterances"])]
+        f"<b>{html.escape(str(key))}</b> {html.escape(str(place))}<br/>{label} "
+        f"{100 * v:{'+' if diverging else ''}.1f} %<br/>n = {words} words, {utts} utterances"
+        for key, place, v, words, utts in zip(located["speaker_key"], places, value,
+                                             located["words"], located["n_utterances"])]
     return located[["speaker_id", "speaker_key", "lon", "lat", "wer", "colour", "tooltip"]]
 
 

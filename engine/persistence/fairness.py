@@ -214,3 +214,14 @@ def latest_analysis(set_id: int, kind: str, method: str | None = None, params: d
 def cohort_member_ids(cohort_id: int, url: str | None = None) -> list[int]:
     with session_scope(url) as s:
         return list(s.scalars(select(CohortMember.speaker_id).where(CohortMember.cohort_id == cohort_id)))
+
+
+def cohort_members(analysis_id: int, url: str | None = None) -> dict[int, list[int]]:
+    """Speaker ids of every cohort of an analysis, by cohort id, in one query."""
+    query = (select(CohortMember.cohort_id, CohortMember.speaker_id).join(Cohort, Cohort.id == CohortMember.cohort_id)
+             .where(Cohort.analysis_id == analysis_id).order_by(CohortMember.cohort_id, CohortMember.speaker_id))
+    members: dict[int, list[int]] = {}
+    with session_scope(url) as s:
+        for cohort_id, speaker_id in s.execute(query):
+            members.setdefault(cohort_id, []).append(speaker_id)
+    return members
