@@ -1,6 +1,7 @@
 """What the Mitigation page draws, built from stored experiment results (engine/mitigation schemas):
-before/after region maps on one colour scale, the per-region table, the λ trade-off plot, ARW's EER bars,
-and the exact command that reruns an experiment."""
+before/after region maps on one colour scale, the per-region table, the λ trade-off plot and the seeds' spread,
+ARW's EER bars and its seeds, and the exact command that reruns an experiment. Stored experiments never change,
+so what is built from one is cached by its id."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import shlex
 import pandas as pd
 import plotly.graph_objects as go
 import pydeck as pdk
+import streamlit as st
 
 from engine import persistence
 from engine.fairness import mapdata
@@ -18,12 +20,26 @@ TARGETED_LINE = [20, 20, 20, 255]
 OTHER_LINE = [120, 120, 120, 160]
 
 
+SEED_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
+LAMBDA_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def experiment(experiment_id: int) -> persistence.ExperimentInfo:
+    """A stored experiment (they are never updated, so the id is the whole key)."""
+    return persistence.get_experiment(experiment_id)
+
+
+def lambda_name(arm: dict) -> str:
+    return "no fine-tuning" if arm["arm"] == "none" else "plain fine-tuning (λ = 0)" if arm["arm"] == "finetune" \
+        else f"EWC λ = {arm['lambda']:g}"
+
+
 def arm_label(arm: dict) -> str:
     if arm["arm"] == "none":
         return "no fine-tuning"
-    if arm["arm"] == "finetune":
-        return f"plain fine-tuning (λ = 0, {arm['updates']} updates)"
-    return f"EWC λ = {arm['lambda']:g} ({arm['updates']} updates)"
+    seed = f", seed {arm['seed']}" if arm.get("seed") is not None else ""
+    return f"{lambda_name(arm)} ({arm['updates']} updates{seed})"
 
 
 def shared_scale(arms: list[dict]) -> tuple[float, float]:
@@ -67,7 +83,7 @@ def region_deck(arm: dict, low: float, high: float) -> CompactDeck:
 
 
 def _ci(block: dict) -> str:
-    return f"{100 * block['ci_low']:.1f}–{100 * block['ci_high']:.1f}"
+    return "" if block.get("ci_low") is None else f"{100 * block['ci_low']:.1f}–{100 * block['ci_high']:.1f}"
 
 
 def region_comparison(before: dict, after: dict) -> pd.DataFrame:
@@ -85,38 +101,96 @@ def region_comparison(before: dict, after: dict) -> pd.DataFrame:
 def arms_summary(arms: list[dict]) -> pd.DataFrame:
     """One row per arm: the numbers the sweep is judged by, counts beside rates."""
     return pd.DataFrame([{
-        "Arm": arm_label(a), "Targeted WER %": round(100 * a["targeted_wer"], 1),
+        "Arm": arm_label(a), "Targeted WER %": None if a["targeted_wer"] is None else round(100 * a["targeted_wer"], 2),
         "Targeted 95 % CI": _ci(a["targeted"]),
         "Untargeted WER %": None if not a.get("untargeted") else round(100 * a["untargeted"]["wer"], 1),
-        "Overall WER %": round(100 * a["overall"]["wer"], 1), "Overall 95 % CI": _ci(a["overall"]),
-        "Mean region WER %": round(100 * a["mean_region_wer"], 1), "Max region WER %": round(100 * a["max_region_wer"], 1),
-        "Variance across regions": round(a["var_region_wer"], 5),
-        "General WER % (forgetting)": round(100 * a["general"]["wer"], 1),
+        "Overall WER %": round(100 * a["overall"]["wer"], 2), "Overall 95 % CI": _ci(a["overall"]),
+        "Mean region WER %": round(100 * a["mean_region_wer"], 2), "Max region WER %": round(100 * a["max_region_wer"], 2),
+        "Variance across regions": round(a["var_region_wer"], 6),
+        "General WER % (forgetting)": round(100 * a["general"]["wer"], 2),
         "General errors / words": f"{a['general']['errors']} / {a['general']['ref_words']}",
         "Overall errors / words": f"{a['overall']['errors']} / {a['overall']['ref_words']}",
     } for a in arms])
 
 
-def tradeoff_figure(arms: list[dict]) -> go.Figure:
-    """Targeted-region WER against overall WER, one point per arm (95 % CIs over speakers as error bars)."""
-    x = [100 * a["overall"]["wer"] for a in arms]
-    y = [100 * a["targeted_wer"] for a in arms]
-    labels = ["none" if a["arm"] == "none" else f"λ={a['lambda']:g}" for a in arms]
-    fig = go.Figure(go.Scatter(
-        x=x, y=y, mode="lines+markers+text", text=labels, textposition="top center",
-        marker={"size": 10, "color": ["#888888" if a["arm"] == "none" else "#4575b4" for a in arms]},
-        line={"color": "#bbbbbb", "dash": "dot"},
-        error_x={"type": "data", "symmetric": False,
-                 "array": [100 * a["overall"]["ci_high"] - v for a, v in zip(arms, x)],
-                 "arrayminus": [v - 100 * a["overall"]["ci_low"] for a, v in zip(arms, x)], "thickness": 1},
-        error_y={"type": "data", "symmetric": False,
-                 "array": [100 * a["targeted"]["ci_high"] - v for a, v in zip(arms, y)],
-                 "arrayminus": [v - 100 * a["targeted"]["ci_low"] for a, v in zip(arms, y)], "thickness": 1},
-        customdata=[arm_label(a) for a in arms],
-        hovertemplate="%{customdata}<br>overall %{x:.1f} %<br>targeted %{y:.1f} %<extra></extra>"))
-    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10},
-                      xaxis_title="Overall WER % on held-out speakers", yaxis_title="Targeted-region WER %")
+def _legend_below(fig: go.Figure, height: int) -> go.Figure:
+    """Legend in a row under the plot, so it never sits beneath the chart's toolbar (top right)."""
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0})
     return fig
+
+
+def tradeoff_figure(arms: list[dict]) -> go.Figure:
+    """Targeted-group WER against overall WER on the held-out speakers: one colour per λ, one marker per seed
+    (95 % CIs over speakers as error bars), no text on the points (labels are in the legend and on hover)."""
+    fig = go.Figure()
+    names = list(dict.fromkeys(lambda_name(a) for a in arms))
+    for index, name in enumerate(names):
+        group = [a for a in arms if lambda_name(a) == name and a["targeted"]["wer"] is not None]
+        if not group:
+            continue
+        x = [100 * a["overall"]["wer"] for a in group]
+        y = [100 * a["targeted"]["wer"] for a in group]
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="markers", name=name,
+            marker={"size": 11, "color": "#555555" if name == "no fine-tuning" else LAMBDA_COLOURS[index % 7],
+                    "symbol": [SEED_SYMBOLS[(a.get("seed") or 0) % len(SEED_SYMBOLS)] for a in group],
+                    "line": {"width": 1, "color": "white"}},
+            error_x={"type": "data", "symmetric": False, "thickness": 1,
+                     "array": [100 * a["overall"]["ci_high"] - v for a, v in zip(group, x)],
+                     "arrayminus": [v - 100 * a["overall"]["ci_low"] for a, v in zip(group, x)]},
+            error_y={"type": "data", "symmetric": False, "thickness": 1,
+                     "array": [100 * a["targeted"]["ci_high"] - v for a, v in zip(group, y)],
+                     "arrayminus": [v - 100 * a["targeted"]["ci_low"] for a, v in zip(group, y)]},
+            customdata=[arm_label(a) for a in group],
+            hovertemplate="%{customdata}<br>overall %{x:.2f} %<br>targeted %{y:.2f} %<extra></extra>"))
+    fig.update_layout(xaxis_title="Overall WER % on held-out speakers", yaxis_title="Targeted WER %")
+    return _legend_below(fig, 420)
+
+
+def seeds_figure(arms: list[dict]) -> go.Figure:
+    """The paired change (arm − no fine-tuning, points) of the targeted WER and of the forgetting check, for
+    every λ and seed, with each change's 95 % bootstrap CI: the seeds' spread beside the speakers' sampling."""
+    fig = go.Figure()
+    tuned = [a for a in arms if a.get("changes")]
+    for key, name, colour, shift in (("targeted", "targeted WER", "#2166ac", -0.12),
+                                     ("general", "forgetting (general WER)", "#b2182b", 0.12)):
+        rows = [a for a in tuned if key in a["changes"]]
+        lambdas = sorted({a["lambda"] for a in rows})
+        x = [lambdas.index(a["lambda"]) + shift + 0.05 * ((a.get("seed") or 0) - 1) for a in rows]
+        y = [100 * a["changes"][key]["value"] for a in rows]
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="markers", name=name, marker={"size": 9, "color": colour,
+                                                        "symbol": [SEED_SYMBOLS[(a.get("seed") or 0) % 6] for a in rows]},
+            error_y={"type": "data", "symmetric": False, "thickness": 1,
+                     "array": [100 * a["changes"][key]["ci_high"] - v for a, v in zip(rows, y)],
+                     "arrayminus": [v - 100 * a["changes"][key]["ci_low"] for a, v in zip(rows, y)]},
+            customdata=[arm_label(a) for a in rows],
+            hovertemplate="%{customdata}<br>change %{y:+.2f} points<extra>" + name + "</extra>"))
+    lambdas = sorted({a["lambda"] for a in tuned})
+    fig.add_hline(y=0, line={"color": "#999999", "width": 1})
+    fig.update_layout(xaxis={"tickmode": "array", "tickvals": list(range(len(lambdas))),
+                             "ticktext": [f"λ = {lam:g}" for lam in lambdas], "title": "EWC strength (seeds side by side)"},
+                      yaxis_title="Change vs no fine-tuning (points, 95 % CI)")
+    return _legend_below(fig, 380)
+
+
+def changes_table(arms: list[dict]) -> pd.DataFrame:
+    """One row per fine-tuned arm: each paired change with its CI (points; variance in WER² × 10⁴)."""
+    rows = []
+    for a in arms:
+        changes = a.get("changes")
+        if not changes:
+            continue
+        row = {"Arm": arm_label(a)}
+        for key, label, scale in (("targeted", "Targeted", 100), ("untargeted", "Untargeted", 100),
+                                  ("overall", "Overall", 100), ("mean_region_wer", "Mean across regions", 100),
+                                  ("max_region_wer", "Max region", 100), ("var_region_wer", "Variance ×10⁴", 1e4),
+                                  ("general", "Forgetting (general)", 100)):
+            c = changes.get(key)
+            row[label] = "" if c is None else f"{scale * c['value']:+.2f} ({scale * c['ci_low']:+.2f} to {scale * c['ci_high']:+.2f})"
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 ARW_GROUP_KINDS = ("overall", "sex", "country_group")
@@ -165,12 +239,31 @@ def experiments_table(experiments: list[persistence.ExperimentInfo]) -> pd.DataF
 def ewc_command(params: dict) -> str:
     """The `mitigate ewc` command line that gives these parameters (n_boot has no flag: it stays default)."""
     regions = params["regions"] if params["regions"] == "flagged" else ",".join(map(str, params["regions"]))
-    parts = ["python", "-m", "engine", "mitigate", "ewc", "--eval-set", params["eval_set"], "--regions", regions,
-             "--text-split", params.get("text_split", "none"),
-             "--lambda", *[f"{lam:g}" for lam in params["lambdas"]], "--checkpoint", params["checkpoint"]]
-    for key in ("train_speakers_per_region", "heldout_speakers_per_region", "updates", "batch_utterances", "lr",
-                "max_train_seconds", "fisher_utterances", "general_utterances", "seed"):
-        parts += [f"--{key.replace('_', '-')}", f"{params[key]:g}" if isinstance(params[key], float) else str(params[key])]
+    parts = ["python", "-m", "engine", "mitigate", "ewc", "--eval-set", params["eval_set"],
+             "--target", params.get("target", "regions"), "--regions", regions,
+             "--text-split", params.get("text_split", "none"), "--adapt", params.get("adapt", "decoder"),
+             "--lambda", *[f"{lam:g}" for lam in params["lambdas"]],
+             "--seeds", *[str(seed) for seed in params.get("seeds", [params.get("seed", 0)])]]
+    for key in ("split_seed", "train_speakers_per_region", "heldout_speakers_per_region", "updates", "batch_utterances",
+                "lr", "fisher_utterances", "general_utterances"):
+        if key in params:
+            value = params[key]
+            parts += [f"--{key.replace('_', '-')}", f"{value:g}" if isinstance(value, float) else str(value)]
     if params.get("name"):
         parts += ["--name", params["name"]]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def arw_seeds_table(experiments: list[persistence.ExperimentInfo]) -> pd.DataFrame:
+    """Every stored ARW experiment's models side by side (one row per experiment and model): the seeds' spread."""
+    rows = []
+    for e in experiments:
+        for model in experiment(e.id).results["models"]:
+            overall = next((g for g in model["groups"] if g["group_kind"] == "overall"), None)
+            gap, spread = model.get("gender_gap") or {}, model.get("country_spread") or {}
+            rows.append({"Experiment": e.id, "Seed": e.params.get("seed"), "Steps": e.params.get("steps"),
+                         "Adversary lr": e.params.get("adversary_lr"), "Model": model["model"],
+                         "Overall EER %": None if overall is None else round(_pct(overall["eer"]), 2),
+                         "Gender gap (points)": None if gap.get("value") is None else round(_pct(gap["value"]), 2),
+                         "Country spread (points)": None if spread.get("value") is None else round(_pct(spread["value"]), 2)})
+    return pd.DataFrame(rows)

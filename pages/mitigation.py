@@ -1,38 +1,44 @@
-"""Mitigation: can a disparity be narrowed without hurting everyone else? EWC fine-tuning of the SST model for
-the worst regions (before/after maps, the λ trade-off) and adversarial reweighting of speaker verification."""
+"""Mitigation: can a disparity be narrowed without hurting everyone else? EWC fine-tuning of Whisper tiny.en for the
+worst regions or the bottom cohort (before/after maps, the λ trade-off, the seeds' spread) and adversarial
+reweighting of speaker verification."""
 from __future__ import annotations
 
 import streamlit as st
 
 from engine import persistence
-from pages._mitigation_shared import (arm_label, arms_summary, arw_figure, arw_gaps, ewc_command, experiments_table,
-                                      region_comparison, region_deck, shared_scale, tradeoff_figure)
+from pages._fairness_shared import literal
+from pages._mitigation_shared import (arm_label, arms_summary, arw_figure, arw_gaps, arw_seeds_table, changes_table,
+                                      ewc_command, experiment, experiments_table, region_comparison, region_deck,
+                                      seeds_figure, shared_scale, tradeoff_figure)
 
-EWC_COMMAND = 'python -m engine mitigate ewc --eval-set "Speech Accent Archive (cascade)" --regions flagged'
-ARW_COMMAND = "python -m engine mitigate arw"
+EWC_COMMAND = ('nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py --limit 400   # the Whisper evaluation set\n'
+               'python -m engine mitigate ewc --regions flagged --lambda 0 100 1000 --seeds 0 1 2')
+ARW_COMMAND = "python -m engine mitigate arw --arms baseline arw arw_cluster"
 
 
 def pick(experiments: list[persistence.ExperimentInfo], key: str) -> persistence.ExperimentInfo:
-    if len(experiments) == 1:
-        return experiments[0]
-    index = st.selectbox("Experiment", range(len(experiments)), key=key,
-                         format_func=lambda i: f"#{experiments[i].id} · {experiments[i].name}")
-    return experiments[index]
+    index = 0
+    if len(experiments) > 1:
+        index = st.selectbox("Experiment", range(len(experiments)), key=key,
+                             format_func=lambda i: f"#{experiments[i].id} · {experiments[i].name}")
+    return experiment(experiments[index].id)
 
 
-def show_ewc(experiment: persistence.ExperimentInfo) -> None:
-    results = experiment.results
+def show_ewc(chosen: persistence.ExperimentInfo) -> None:
+    results = chosen.results
     arms = results["arms"]
     before = next(a for a in arms if a["arm"] == "none")
-    tuned = [a for a in arms if a["arm"] != "none"]
+    tuned = [a for a in arms if a["arm"] != "none" and a["targeted_wer"] is not None]
     best = min(range(len(tuned)), key=lambda i: tuned[i]["targeted_wer"]) if tuned else 0  # the most mitigating arm
     choice = st.selectbox("After", range(len(tuned)), index=best, format_func=lambda i: arm_label(tuned[i]),
                           key="ewc-after") if tuned else None
     after = before if choice is None else tuned[choice]
     low, high = shared_scale([before, after])
-    st.caption(f"Held-out speakers of every region of '{experiment.set_name}'; regions "
-               f"{', '.join(map(str, results['targeted_ranks']))} targeted (outlined). One colour scale for both maps: "
-               f"green {100 * low:.1f} % → red {100 * high:.1f} % WER.")
+    target = ("regions " + ", ".join(map(str, results["targeted_ranks"])) + " targeted (outlined)"
+              if results.get("target", "regions") == "regions"
+              else f"fine-tuned on the bottom automatic cohort ({literal((results.get('cohort') or {}).get('label', ''))})")
+    st.caption(f"Held-out speakers of every region of '{literal(chosen.set_name or '')}'; {target}. One colour scale "
+               f"for both maps: green {100 * low:.1f} % → red {100 * high:.1f} % WER.")
     left, right = st.columns(2)
     for column, arm, key in ((left, before, "ewc-map-before"), (right, after, "ewc-map-after")):
         with column:
@@ -43,29 +49,36 @@ def show_ewc(experiment: persistence.ExperimentInfo) -> None:
     st.markdown("#### Trade-off across λ")
     st.plotly_chart(tradeoff_figure(arms), width="stretch", key="ewc-tradeoff")
     st.dataframe(arms_summary(arms), hide_index=True, width="stretch")
+    if any(a.get("changes") for a in arms):
+        st.markdown("#### The seeds' spread: paired changes against no fine-tuning")
+        st.plotly_chart(seeds_figure(arms), width="stretch", key="ewc-seeds")
+        st.dataframe(changes_table(arms), hide_index=True, width="stretch")
     st.info(results["notes"])
     with st.expander("Split, Fisher and training"):
-        st.json({"split": results["split"], "fisher": results["fisher"], "checkpoint_sha256": results["checkpoint_sha256"],
+        st.json({"split": results["split"], "fisher": results["fisher"], "model": results.get("model"),
                  "seconds": results["seconds"],
-                 "loss_curves": {arm_label(a): a["training"]["loss_curve"] for a in tuned}})
+                 "loss_curves": {arm_label(a): a["training"]["loss_curve"] for a in tuned if a.get("training")}})
     st.markdown("Rerun it from its stored parameters, or with the same command:")
-    st.code(f"python -m engine mitigate rerun {experiment.id}\n{ewc_command(experiment.params)}", language="bash")
+    st.code(f"python -m engine mitigate rerun {chosen.id}\n{ewc_command(chosen.params)}", language="bash")
 
 
-def show_arw(experiment: persistence.ExperimentInfo) -> None:
-    results = experiment.results
+def show_arw(chosen: persistence.ExperimentInfo, of_kind: list[persistence.ExperimentInfo]) -> None:
+    results = chosen.results
     st.plotly_chart(arw_figure(results), width="stretch", key="arw-bars")
     gaps = arw_gaps(results)
     if not gaps.empty:
         st.dataframe(gaps, hide_index=True, width="stretch")
     if results.get("notes"):
         st.info(results["notes"])
+    if len(of_kind) > 1:
+        st.markdown("#### Every stored ARW experiment (the seeds' spread)")
+        st.dataframe(arw_seeds_table(of_kind), hide_index=True, width="stretch")
     st.markdown("Rerun it from its stored parameters:")
-    st.code(f"python -m engine mitigate rerun {experiment.id}", language="bash")
+    st.code(f"python -m engine mitigate rerun {chosen.id}", language="bash")
 
 
 st.title("Mitigation")
-experiments = persistence.list_experiments()
+experiments = persistence.list_experiments(with_results=False)
 if not experiments:
     st.info("No mitigation experiment yet: run one from the command line, then reload this page.")
     st.code(f"{EWC_COMMAND}\n{ARW_COMMAND}", language="bash")
@@ -74,13 +87,18 @@ if not experiments:
 st.subheader("Experiments")
 st.dataframe(experiments_table(experiments), hide_index=True, width="stretch")
 
-SECTIONS = [("ewc", "EWC: fine-tuning the SST model for the flagged regions", show_ewc, EWC_COMMAND),
-            ("arw", "ARW: adversarial reweighting for speaker verification", show_arw, ARW_COMMAND)]
-for kind, title, show, command in SECTIONS:
-    st.subheader(title)
-    of_kind = [e for e in experiments if e.kind == kind]
-    if of_kind:
-        show(pick(of_kind, f"{kind}-experiment"))
-    else:
-        st.info(f"No {kind.upper()} experiment yet; run one with:")
-        st.code(command, language="bash")
+st.subheader("EWC: fine-tuning Whisper for the flagged regions or the bottom cohort")
+of_kind = [e for e in experiments if e.kind == "ewc"]
+if of_kind:
+    show_ewc(pick(of_kind, "ewc-experiment"))
+else:
+    st.info("No EWC experiment yet; run one with:")
+    st.code(EWC_COMMAND, language="bash")
+
+st.subheader("ARW: adversarial reweighting for speaker verification")
+of_kind = [e for e in experiments if e.kind == "arw"]
+if of_kind:
+    show_arw(pick(of_kind, "arw-experiment"), of_kind)
+else:
+    st.info("No ARW experiment yet; run one with:")
+    st.code(ARW_COMMAND, language="bash")

@@ -1,5 +1,5 @@
 """The Mitigation page: AppTest over an empty database and over real stored experiments, and the real app in
-headless Chromium (the seeded demo experiment: both maps and the trade-off plot drawn)."""
+headless Chromium (the seeded demo experiment: both maps, the trade-off plot and the seeds' spread drawn)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from engine import persistence
 from engine.mitigation import ewc_experiment
 from engine.mitigation.demo import DEMO_JSON, export_experiments, seed_demo_experiments
-from tests.mitigation_data import saa_set, tiny_checkpoint, tiny_params
+from tests.mitigation_data import SET_NAME, saa_set, tiny_params
 from tests.test_fairness_browser import open_page, page_text, wait_for
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "mitigation.py")
@@ -41,9 +41,29 @@ def test_page_without_experiments_says_how_to_run_one(db_url):
     assert "python -m engine mitigate ewc" in at.code[0].value
 
 
-def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tmp_path):
-    saa_set(db_url)
-    experiment_id = ewc_experiment.run(tiny_params(tiny_checkpoint(tmp_path)), url=db_url)
+@pytest.fixture(scope="module")
+def tiny_ewc(tmp_path_factory) -> tuple[dict, dict]:
+    """(params, results) of a real tiny EWC experiment (real Whisper, real archive audio), run once per module in a
+    database of its own; the tests store it in theirs."""
+    with pytest.MonkeyPatch.context() as patch:
+        data = tmp_path_factory.mktemp("ewc-data")
+        patch.setenv("CROSSTALK_DATA_DIR", str(data))
+        patch.delenv("CROSSTALK_DATABASE_URL", raising=False)
+        url = f"sqlite:///{data / 'ewc.sqlite'}"
+        persistence.ensure_schema(url)
+        saa_set(url)
+        stored = persistence.get_experiment(ewc_experiment.run(tiny_params(name="tiny *EWC* :red[x]"), url=url), url)
+    return stored.params, stored.results
+
+
+def _store(tiny_ewc, url: str) -> int:
+    saa_set(url)
+    params, results = tiny_ewc
+    return persistence.save_experiment("ewc", params["name"], params, results, set_name=SET_NAME, url=url)
+
+
+def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tiny_ewc):
+    experiment_id = _store(tiny_ewc, db_url)
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.run()
     assert not at.exception and not at.error
@@ -53,12 +73,17 @@ def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tmp_path):
     assert regions["Held-out speakers"].tolist() == [1, 1]
     arms = at.dataframe[2].value
     assert arms["Arm"].tolist()[0] == "no fine-tuning" and len(arms) == 3
-    assert any(f"mitigate rerun {experiment_id}" in c.value and "--regions 1" in c.value for c in at.code)
+    changes = at.dataframe[3].value  # the paired changes of the fine-tuned arms, with CIs
+    assert changes["Arm"].tolist() == ["plain fine-tuning (λ = 0) (1 updates, seed 0)", "EWC λ = 10 (1 updates, seed 0)"]
+    assert all(" to " in cell for cell in changes["Targeted"])
+    assert at.dataframe[0].value["Name"].tolist() == ["tiny *EWC* :red[x]"]  # user text, literally
+    assert any(f"mitigate rerun {experiment_id}" in c.value and "--regions 1" in c.value and "--seeds 0" in c.value
+               for c in at.code)
     assert "No ARW experiment yet" in [i.value for i in at.info][-1]
 
     at.selectbox(key="ewc-after").set_value(0).run()  # plain fine-tuning as the "after" arm
     assert not at.exception
-    assert any(m.value.startswith("**After: plain fine-tuning (λ = 0") for m in at.markdown)
+    assert any(m.value.startswith("**After: plain fine-tuning (λ = 0)") for m in at.markdown)
 
     persistence.save_experiment("arw", "arw test", {"steps": 10}, ARW_RESULTS, url=db_url)
     at.run()
@@ -66,6 +91,10 @@ def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tmp_path):
     assert at.dataframe[0].value["Kind"].tolist() == ["ARW", "EWC"]
     gaps = at.dataframe[-1].value
     assert gaps["Measure"].tolist() == ["Gender gap (EER points)", "Spread across countries"] * 2
+    persistence.save_experiment("arw", "arw seed 1", {"steps": 10, "seed": 1}, ARW_RESULTS, url=db_url)
+    at.run()
+    seeds = at.dataframe[-1].value  # every ARW experiment's models side by side
+    assert seeds["Experiment"].nunique() == 2 and seeds["Model"].tolist() == ["baseline", "arw"] * 2
 
 
 @pytest.mark.browser
@@ -78,13 +107,18 @@ def test_mitigation_page_draws_both_maps_and_the_tradeoff_plot(app_server, brows
         ".filter(c => c.width > 100 && c.height > 100).length;") >= 2, "the two maps were never drawn", 60)
     wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .point")) >= 2,
              "the trade-off plot was never drawn", 60)
+    wait_for(browser, lambda b: "The seeds' spread" in page_text(b), "the seeds' spread was never shown")
+    # the legend sits under the plot area, not under the toolbar at the top right
+    assert browser.execute_script(
+        "const p = document.querySelector('.js-plotly-plot'); const l = p.querySelector('.legend');"
+        "const a = p.querySelector('.bglayer rect, .nsewdrag'); return l.getBoundingClientRect().top >= "
+        "a.getBoundingClientRect().bottom - 1;")
     text = page_text(browser)
     assert "mitigate rerun" in text and "Traceback" not in text
 
 
-def test_shipped_experiments_are_seeded_once_and_render(db_url, tmp_path):
-    saa_set(db_url)
-    experiment_id = ewc_experiment.run(tiny_params(tiny_checkpoint(tmp_path)), url=db_url)
+def test_shipped_experiments_are_seeded_once_and_render(db_url, tmp_path, tiny_ewc):
+    experiment_id = _store(tiny_ewc, db_url)
     asset = tmp_path / "mitigation_demo.json"
     export_experiments([experiment_id], asset, url=db_url)
     assert seed_demo_experiments(db_url, asset) == 0  # already there (same kind and name)
@@ -92,7 +126,7 @@ def test_shipped_experiments_are_seeded_once_and_render(db_url, tmp_path):
     assert seed_demo_experiments(db_url, asset) == 1
     assert seed_demo_experiments(db_url, asset) == 0
     [seeded] = persistence.list_experiments(url=db_url)
-    assert seeded.params == tiny_params(tiny_checkpoint(tmp_path)) and seeded.set_name == "saa-mini"
+    assert seeded.params == tiny_ewc[0] and seeded.set_name == "saa-mini"
 
 
 def test_the_shipped_asset_renders_on_a_fresh_database(db_url):

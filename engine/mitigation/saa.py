@@ -2,7 +2,7 @@
 
 A set built from the archive (engine/fairness/demo.py) names its speakers "saa<speakerid>"; metadata.csv
 maps the archive's `speakerid` to its `file`, and every speaker reads the paragraph in transcript.txt
-(which `Readings` can cut in two, so fine-tuning and evaluation read different sentences).
+(which `Readings` cuts in two by Whisper's word times, so fine-tuning and evaluation read different sentences).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pandas as pd
 
 from engine import audio
 from engine.errors import UserError
-from engine.mitigation import align
+from engine.mitigation import whisper_readings
 from engine.simulate.human import saa_dir
 
 SPEAKER_KEY = re.compile(r"^saa(\d+)$")
@@ -56,38 +56,47 @@ TEXT_SPLITS = ("halves", "none")
 
 
 class Readings:
-    """Each archive speaker's reading, cut for an experiment (loaded and aligned once, on first use).
+    """Each archive speaker's reading, cut for an experiment (loaded and cut once, on first use).
 
-    text_split "halves": fine-tuning uses sentences 1–3 and evaluation sentences 4–5 (cut by forced
-    alignment, engine/mitigation/align.py), so no evaluated sentence is ever trained on; a reading the
-    aligner cannot follow to sentence 4 is not usable. "none": both use the whole paragraph.
+    text_split "halves": fine-tuning uses sentences 1–3 and evaluation sentences 4–5, cut at the middle of the
+    gap between the words Whisper tiny.en recognised for "Bob." and "We" (engine/mitigation/whisper_readings.py),
+    so no evaluated sentence is ever trained on. "none": both use the whole paragraph. A reading is not
+    usable when the cut cannot be placed or a part is longer than one 30 s Whisper window.
+    Parts are (samples, first sample, end sample) so they can be named for the states cache.
     """
 
-    def __init__(self, paths: dict[str, Path], text_split: str):
+    def __init__(self, paths: dict[str, Path], text_split: str, max_samples: int):
         if text_split not in TEXT_SPLITS:
             raise UserError(f"The text split is one of {', '.join(TEXT_SPLITS)}, not '{text_split}'.")
-        self.paths, self.text_split = paths, text_split
+        self.paths, self.text_split, self.max_samples = paths, text_split, max_samples
         text = paragraph()
         cut = len(" ".join(text.split()[:SPLIT_AFTER_WORD]))
         self.texts = (text[:cut].strip(), text[cut:].strip()) if text_split == "halves" else (text, text)
-        self._parts: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._cuts: dict[str, tuple[np.ndarray, int] | None] = {}
 
-    def _split(self, key: str) -> tuple[np.ndarray, np.ndarray] | None:
-        if key not in self._parts:
+    def _cut(self, key: str) -> tuple[np.ndarray, int] | None:
+        if key not in self._cuts:
             samples = audio.load(self.paths[key])
+            at = None
             if self.text_split == "none":
-                self._parts[key] = (samples, samples)
+                at = len(samples)
             else:
-                cut = align.cut_after(samples, paragraph(), SPLIT_AFTER_WORD)
-                at = None if cut is None else int(cut * audio.SAMPLE_RATE)
-                self._parts[key] = None if at is None else (samples[:at], samples[at:])
-        return self._parts[key]
+                words = whisper_readings.recognised_words(self.paths[key], samples)
+                cut = whisper_readings.cut_after(words, paragraph(), SPLIT_AFTER_WORD)
+                at = None if cut is None else min(int(cut * audio.SAMPLE_RATE), len(samples))
+            ok = at is not None and max(at, len(samples) - at if self.text_split == "halves" else 0) <= self.max_samples
+            self._cuts[key] = (samples, at) if ok else None
+        return self._cuts[key]
 
     def usable(self, key: str) -> bool:
-        return self._split(key) is not None
+        return self._cut(key) is not None
 
-    def fine_tuning(self, key: str) -> tuple[np.ndarray, str]:
-        return self._split(key)[0], self.texts[0]
+    def fine_tuning(self, key: str) -> tuple[np.ndarray, int, int, str]:
+        samples, at = self._cut(key)
+        return samples[:at], 0, at, self.texts[0]
 
-    def evaluation(self, key: str) -> tuple[np.ndarray, str]:
-        return self._split(key)[1], self.texts[1]
+    def evaluation(self, key: str) -> tuple[np.ndarray, int, int, str]:
+        samples, at = self._cut(key)
+        if self.text_split == "none":
+            return samples, 0, len(samples), self.texts[1]
+        return samples[at:], at, len(samples), self.texts[1]

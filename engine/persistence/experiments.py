@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import defer
 
 from db import session_scope
 from db.models import EvaluationSet, Experiment
@@ -23,8 +24,9 @@ class ExperimentInfo:
     created_at: datetime
 
 
-def _experiment_info(row: Experiment, set_name: str | None) -> ExperimentInfo:
-    return ExperimentInfo(row.id, row.kind, row.name, set_name, dict(row.params), dict(row.results), row.created_at)
+def _experiment_info(row: Experiment, set_name: str | None, with_results: bool = True) -> ExperimentInfo:
+    return ExperimentInfo(row.id, row.kind, row.name, set_name, dict(row.params),
+                          dict(row.results) if with_results else {}, row.created_at)
 
 
 def save_experiment(kind: str, name: str, params: dict[str, Any], results: dict[str, Any],
@@ -38,14 +40,16 @@ def save_experiment(kind: str, name: str, params: dict[str, Any], results: dict[
         return row.id
 
 
-def list_experiments(kind: str | None = None, url: str | None = None) -> list[ExperimentInfo]:
-    """Newest first."""
+def list_experiments(kind: str | None = None, url: str | None = None, with_results: bool = True) -> list[ExperimentInfo]:
+    """Newest first. Without results (`results` is {}), the listing never reads the large results JSON."""
     with session_scope(url) as s:
         query = (select(Experiment, EvaluationSet.name).outerjoin(EvaluationSet, EvaluationSet.id == Experiment.set_id)
                  .order_by(Experiment.created_at.desc(), Experiment.id.desc()))
+        if not with_results:
+            query = query.options(defer(Experiment.results))
         if kind:
             query = query.where(Experiment.kind == kind)
-        return [_experiment_info(row, set_name) for row, set_name in s.execute(query)]
+        return [_experiment_info(row, set_name, with_results) for row, set_name in s.execute(query)]
 
 
 def get_experiment(experiment_id: int, url: str | None = None) -> ExperimentInfo:
