@@ -203,4 +203,10 @@ class LocalJobRunner:
 
 
 def get_runner() -> JobRunner:
+    """The runner CROSSTALK_JOB_RUNNER names: local (default, no Ray needed) or ray (engine.runners.ray_runner)."""
+    name = config.job_runner()
+    if name == "ray":
+        from engine.runners.ray_runner import RayJobRunner
+
+        return RayJobRunner()
     return LocalJobRunner()
