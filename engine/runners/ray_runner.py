@@ -21,18 +21,20 @@ import time
 from collections import deque
 from typing import Any
 
-import ray
+# `ray start` (like a private ray.init) turns token authentication on, but a client joining a cluster
+# only sends its token (~/.ray/auth_token or RAY_AUTH_TOKEN) in token mode, read when ray is imported.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+import ray  # noqa: E402
 
-from engine import config, persistence
-from engine.errors import UserError
-from engine.jobs import STALE_AFTER_S, check_kind, pid_alive
-from engine.persistence import JobInfo, batches
-from engine.runners import batch
+from engine import config, persistence  # noqa: E402
+from engine.errors import UserError  # noqa: E402
+from engine.jobs import STALE_AFTER_S, check_kind, pid_alive  # noqa: E402
+from engine.persistence import JobInfo, batches  # noqa: E402
+from engine.runners import batch  # noqa: E402
 
 NAMESPACE = "crosstalk"
 POLL_S = 0.5  # how often a coordinator looks for finished shards and for a cancel
 MAX_SHARD_ATTEMPTS = 3  # a shard's first run and two retries (a killed worker, a crash)
-PASSED_ENV = ("CROSSTALK_DATABASE_URL", "CROSSTALK_DATA_DIR", "CROSSTALK_SHARED_DATA")
 
 
 def ray_address() -> str | None:
@@ -49,6 +51,9 @@ def connect(address: str | None = None) -> None:
                                "runtime_env": {"env_vars": {"PYTHONPATH": python_path}}}
     if address is None:
         options |= {"include_dashboard": False, "num_cpus": len(os.sched_getaffinity(0))}
+        # Ray's memory monitor kills workers when the whole machine is short of memory, whoever uses it;
+        # on a shared machine that is other people's processes. The kernel's OOM killer still guards it.
+        os.environ.setdefault("RAY_memory_monitor_refresh_ms", "0")
     try:
         ray.init(address=address, **options)
     except ConnectionError as exc:
