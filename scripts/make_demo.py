@@ -1,4 +1,5 @@
-"""Build the demo meeting that a first-time visitor sees, and its transcript by the real cascade backend.
+"""Build the demo meeting that a first-time visitor sees, and its transcript by the real cascade backend
+(silero-vad → Whisper tiny.en → voice-change cuts → resemblyzer clustering).
 
     .venv/bin/python scripts/make_demo.py
 
@@ -7,7 +8,7 @@ overlaps; a little noise keeps the silence from being digital zero. Deterministi
 text give the same file. Writes, under engine/assets/:
   demo_meeting.flac                    16 kHz mono FLAC (~35 s)
   demo_meeting.reference.seglst.json   the exact reference turns (who said what, when)
-  demo_meeting.seglst.json             what `cascade` transcribed (seeded into the database on first start)
+  demo_meeting.seglst.json             what `cascade` (Whisper) transcribed (seeded into the database on first start)
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The cascade backend on real speech: an AMI meeting excerpt and a synthesised two-voice dialogue."""
+"""The cascade backends on real speech: an AMI meeting excerpt, a Speech Accent Archive reading and a
+synthesised two-voice dialogue, through Whisper (the default) and pocketsphinx (`cascade-pocketsphinx`)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -9,15 +10,20 @@ import soundfile as sf
 
 from dialogue import synthesise_dialogue
 from engine import audio, config
-from engine.backends import BACKENDS, get_backend
+from engine.backends import BACKENDS, backend_for, get_backend
+from engine.backends.cascade import CascadeBackend
 from engine.cascade.pipeline import UNATTRIBUTED
-from engine.cascade.segments import iter_segment_audio
+from engine.cascade.segments import iter_segment_audio, recognition_windows, words_by_segment
 from engine.errors import UserError
+from engine.metrics.wer import edit_counts, wer
 from engine.speakers import cluster_speakers, embed_segments
 from engine.transcribe import transcribe_file
+from engine.types import Word
 
 AMI = config.shared_data_dir() / "ami_excerpts"
 AMI_URI = "dev01"  # two reference speakers, 15.5 s of speech (a short one keeps the test fast)
+SAA = config.shared_data_dir() / "saa"
+SAA_SPEAKER = "english_001.ogg"  # a native speaker from Pittsburgh, 18.8 s, 8 kHz as the archive has it
 
 
 def overlap(a_start, a_end, b_start, b_end) -> float:
@@ -51,7 +57,7 @@ def assert_well_formed(turns, duration_s):
     for turn in turns:
         assert 0 <= turn.start < turn.end <= duration_s + 1e-3
         for word in turn.words:
-            assert word.text and turn.start - 0.05 <= word.start < word.end <= turn.end + 0.05
+            assert word.text and turn.start - 0.05 <= word.start <= word.end <= turn.end + 0.05
 
 
 def test_dialogue_two_voices_become_two_speakers_at_the_right_times(dialogue, dialogue_result):
@@ -89,12 +95,70 @@ def test_progress_is_reported_up_to_completion(dialogue_result):
     assert all(isinstance(msg, str) and msg for _, msg in progress)
 
 
-def test_partial_turns_grow_segment_by_segment_into_the_final_words(dialogue_result):
+def test_partial_turns_grow_into_the_final_words(dialogue_result):
     result, _, partials = dialogue_result
-    assert len(partials) > 3 and [len(p) for p in partials] == list(range(1, len(partials) + 1))
+    assert partials and all(len(a) <= len(b) and b[:len(a)] == a for a, b in zip(partials, partials[1:]))
     assert all(t.speaker == UNATTRIBUTED for t in partials[-1])  # clustering has not run yet
     # the last partial holds every recognised word; the final turns only add speakers (and merge segments)
     assert [w for t in partials[-1] for w in t.words] == [w for t in result.turns for w in t.words]
+
+
+def test_a_clean_reading_is_recognised_nearly_word_for_word():
+    """Whisper on a real 8 kHz archive recording: WER against the paragraph the speaker read."""
+    result = transcribe_file(SAA / "audio" / SAA_SPEAKER)
+    counts = edit_counts((SAA / "transcript.txt").read_text(), " ".join(t.text for t in result.turns))
+    assert counts.ref_words == 69 and wer(counts) <= 0.05, counts  # measured: 0 errors
+    assert len({t.speaker for t in result.turns}) == 1  # one reader
+
+
+def trimmed(samples: np.ndarray, floor: float = 0.02) -> np.ndarray:
+    """Without the quiet before the first and after the last loud sample (espeak's lead-in and tail)."""
+    loud = np.flatnonzero(np.abs(samples) > floor)
+    return samples[loud[0]: loud[-1] + 1]
+
+
+@pytest.fixture(scope="module")
+def back_to_back(dialogue, tmp_path_factory):
+    """A's first line and B's first line with no pause between them: one VAD segment, two voices."""
+    path, reference = dialogue
+    whole = audio.load(path)
+    a, b = (trimmed(whole[int(r.start * 16000): int(r.end * 16000)]) for r in reference[:2])
+    lead = np.random.default_rng(2).normal(0, 1e-3, 8000).astype(np.float32)
+    out = tmp_path_factory.mktemp("back_to_back") / "back_to_back.flac"
+    sf.write(out, np.concatenate([lead, a, b, lead]), 16000)
+    return out, 0.5 + len(a) / 16000  # the file, when B starts
+
+
+def test_a_voice_change_inside_one_speech_segment_splits_it(back_to_back):
+    path, change_s = back_to_back
+    unsplit = CascadeBackend(change_threshold=None).transcribe(path)
+    assert len(unsplit) == 1  # silero-vad hears one stretch of speech: only the voice tells them apart
+    turns = get_backend("cascade").transcribe(path)
+    assert len(turns) == 2 and turns[0].speaker != turns[1].speaker
+    assert abs(turns[1].start - change_s) < 0.5 and abs(turns[0].end - change_s) < 0.5
+    assert [w for t in turns for w in t.words] == unsplit[0].words  # cut at a word gap, no word lost
+
+
+def test_pocketsphinx_is_still_a_recogniser_of_the_cascade(back_to_back):
+    assert backend_for("cascade", "pocketsphinx") == "cascade-pocketsphinx"
+    path, change_s = back_to_back
+    hybrid = transcribe_file(path, backend="cascade-pocketsphinx")
+    assert_well_formed(hybrid.turns, hybrid.duration_s)
+    assert len({t.speaker for t in hybrid.turns}) == 2  # the same cuts and clustering as with Whisper
+    words = [w.text for t in hybrid.turns for w in t.words]
+    assert len(words) >= 15 and all(w == w.lower() for w in words)  # pocketsphinx's lower-case dictionary
+    assert "budget" in words
+    assert get_backend("cascade-pocketsphinx").describe()["recogniser"] == "pocketsphinx"
+    assert get_backend("cascade").describe()["recogniser"] == "whisper"
+
+
+def test_neighbouring_segments_share_a_recognition_window():
+    segments = [(0.0, 4.0), (5.0, 12.0), (20.0, 29.0), (31.0, 35.0), (70.0, 110.0)]
+    assert recognition_windows(segments, 30.0) == [((0.0, 29.0), [0, 1, 2]), ((31.0, 35.0), [3]),
+                                                   ((70.0, 110.0), [4])]
+    assert recognition_windows(segments, 0.0) == [(s, [i]) for i, s in enumerate(segments)]
+    words = [Word("a", 0.5, 1.0), Word("b", 4.2, 4.6), Word("c", 4.5, 5.4), Word("d", 13.0, 13.4)]
+    assert words_by_segment(words, segments[:2]) == [words[:2], words[2:]]
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +197,8 @@ def test_unknown_backend_and_bad_speaker_count(dialogue):
     assert "cascade" in BACKENDS
     with pytest.raises(UserError, match="Unknown backend"):
         get_backend("whisper")
+    with pytest.raises(UserError, match="the sst backend has its own"):
+        backend_for("sst", "whisper")
     with pytest.raises(UserError, match="at least 1"):
         transcribe_file(dialogue[0], num_speakers=0)
 

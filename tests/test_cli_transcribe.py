@@ -77,3 +77,18 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, kind):
 def test_missing_output_folder_is_refused_before_any_work(dialogue, tmp_path):
     proc = run_cli(dialogue, "--out", tmp_path / "no" / "such" / "dir.json", data_dir=tmp_path)
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_pocketsphinx_recogniser_of_the_cascade(dialogue, tmp_path):
+    out = tmp_path / "meeting.json"
+    proc = run_cli(dialogue, "--recogniser", "pocketsphinx", "--out", out, data_dir=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    words = " ".join(s["words"] for s in meeteval.io.SegLST.load(out)).split()
+    assert len(words) >= 15 and all(w == w.lower() and w.isalpha() or "'" in w for w in words)  # no punctuation
+
+
+def test_recogniser_of_another_backend_is_refused_in_one_sentence(dialogue, tmp_path):
+    proc = run_cli(dialogue, "--backend", "sst", "--recogniser", "whisper", "--out", tmp_path / "x.json",
+                   data_dir=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "error: --recogniser chooses the cascade's recogniser; the sst backend has its own.")

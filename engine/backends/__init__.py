@@ -15,9 +15,31 @@ from engine.types import Turn
 
 _FACTORIES = {
     "cascade": "engine.backends.cascade:CascadeBackend",
+    "cascade-pocketsphinx": "engine.backends.cascade:PocketsphinxCascadeBackend",
     "sst": "engine.backends.sst:SSTBackend",
 }
 BACKENDS = tuple(_FACTORIES)
+# What a person reads in a select box or beside a run (the names above are what is stored).
+TITLES = {"cascade": "Cascade · Whisper tiny.en", "cascade-pocketsphinx": "Cascade · pocketsphinx (hybrid)",
+          "sst": "SST (trained here)"}
+CASCADE_BY_RECOGNISER = {"whisper": "cascade", "pocketsphinx": "cascade-pocketsphinx"}
+
+
+def backend_title(name: str) -> str:
+    """A stored backend name as a person reads it (names this registry no longer knows are shown as stored)."""
+    return TITLES.get(name, name)
+
+
+def backend_for(backend: str, recogniser: str | None = None) -> str:
+    """The backend name that `--backend` and `--recogniser` mean together: the recogniser picks the cascade
+    (`cascade` recognises with Whisper, `cascade-pocketsphinx` with pocketsphinx); other backends have their own."""
+    if recogniser is None:
+        return backend
+    if not backend.startswith("cascade"):
+        raise UserError(f"--recogniser chooses the cascade's recogniser; the {backend} backend has its own.")
+    if recogniser not in CASCADE_BY_RECOGNISER:
+        raise UserError(f"Unknown recogniser {recogniser!r}; choose one of: {', '.join(CASCADE_BY_RECOGNISER)}.")
+    return CASCADE_BY_RECOGNISER[recogniser]
 
 
 class Backend(Protocol):

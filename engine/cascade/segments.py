@@ -35,3 +35,31 @@ def iter_segment_audio(chunks: Iterable[np.ndarray], segments: list[tuple[float,
         piece = buffer[max(0, start - buffer_start):]
         if len(piece):
             yield segments[k], piece.copy()
+
+
+def recognition_windows(segments: list[tuple[float, float]], max_s: float
+                        ) -> list[tuple[tuple[float, float], list[int]]]:
+    """Consecutive sorted segments grouped into spans (first start → last end) of at most `max_s` seconds,
+    each with the indices of its segments; a segment longer than `max_s` is a span of its own.
+
+    Whisper encodes a 30 s window whatever the audio in it, so recognising a few seconds at a time costs as
+    much as 30: one window over neighbouring segments costs one encoder pass and gives the words context."""
+    windows: list[tuple[tuple[float, float], list[int]]] = []
+    for i, (start, end) in enumerate(segments):
+        if windows and end - windows[-1][0][0] <= max_s:
+            (first, _), members = windows[-1]
+            windows[-1] = ((first, end), members + [i])
+        else:
+            windows.append(((start, end), [i]))
+    return windows
+
+
+def words_by_segment(words: list, segments: list[tuple[float, float]]) -> list[list]:
+    """Each word (with .start/.end) to the segment its middle falls in or lies nearest to (a gap between two
+    segments is split at its middle); `segments` sorted, not overlapping."""
+    bounds = [(a[1] + b[0]) / 2 for a, b in zip(segments, segments[1:])]
+    out: list[list] = [[] for _ in segments]
+    for word in words:
+        middle = (word.start + word.end) / 2
+        out[sum(middle >= b for b in bounds)].append(word)
+    return out

@@ -1,4 +1,4 @@
-"""python -m engine evaluate --backend NAME --set DIR [--out results.json] [--limit N] [--hyp-dir DIR]
+"""python -m engine evaluate --backend NAME [--recogniser whisper|pocketsphinx] --set DIR [--out results.json] [--limit N] [--hyp-dir DIR]
    [--oracle-speakers] [--no-db] [--checkpoint PATH]
 
 Runs a backend over a simulated set, prints ORC-WER / cpWER / tcpWER, turn and speed metrics per
@@ -12,11 +12,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from engine.cascade.recognisers import RECOGNISERS
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="score a backend on a simulated set",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", required=True)
+    p.add_argument("--recogniser", choices=RECOGNISERS,
+                   help="the cascade's recogniser: --backend cascade --recogniser pocketsphinx is cascade-pocketsphinx")
     p.add_argument("--set", dest="set_dir", type=Path, required=True, help="a set built by `simulate`")
     p.add_argument("--out", type=Path, help="also write the results here as JSON")
     p.add_argument("--limit", type=int, help="only the first N meetings (conditions interleaved)")
@@ -56,7 +60,10 @@ def format_table(results: dict) -> str:
 
 def run(args) -> int:
     from engine import persistence
+    from engine.backends import backend_for
     from engine.evaluate import evaluate, run_params
+
+    args.backend = backend_for(args.backend, args.recogniser)
 
     bar = tqdm(desc=f"evaluate {args.backend}", unit="meeting")
 

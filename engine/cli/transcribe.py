@@ -1,7 +1,9 @@
-"""python -m engine transcribe AUDIO --backend cascade [--speakers N] --out OUT.json [--format stm|rttm|ctm|srt|vtt|csv]
+"""python -m engine transcribe AUDIO [--backend cascade|sst] [--recogniser whisper|pocketsphinx] [--speakers N] --out OUT.json [--format stm|rttm|ctm|srt|vtt|csv]
 
 Writes the speaker-attributed transcript (SegLST by default). Formats that produce several files
-(RTTM + UEM, one CTM per speaker) write them beside OUT, named after it.
+(RTTM + UEM, one CTM per speaker) write them beside OUT, named after it. `--recogniser` picks the
+cascade's recogniser (Whisper tiny.en by default; pocketsphinx is the classic hybrid one): it is the
+backend `cascade` or `cascade-pocketsphinx`.
 """
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import tempfile
 from pathlib import Path
 
 from engine.audio import probe
-from engine.backends import BACKENDS
+from engine.cli.progress import progress_bar
+from engine.backends import BACKENDS, backend_for
+from engine.cascade.recognisers import RECOGNISERS
 from engine.errors import UserError
 from engine.exports import FORMATS, render, safe_name
 from engine.transcribe import transcribe_file
@@ -22,6 +26,8 @@ def register(subparsers) -> None:
                                    description=__doc__.splitlines()[0])
     parser.add_argument("audio", type=Path, help="wav, flac, ogg/opus or mp3")
     parser.add_argument("--backend", default="cascade", choices=BACKENDS)
+    parser.add_argument("--recogniser", choices=RECOGNISERS,
+                        help="the cascade's recogniser (default whisper); only with the cascade backend")
     parser.add_argument("--speakers", type=int, default=None, help="number of speakers, if known")
     parser.add_argument("--out", type=Path, required=True, help="output file (SegLST JSON unless --format)")
     parser.add_argument("--format", default="seglst", choices=FORMATS)
@@ -29,19 +35,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     if not args.out.parent.is_dir():
         raise UserError(f"The output folder {args.out.parent} does not exist.")
+    backend = backend_for(args.backend, args.recogniser)
     probe(args.audio)  # bad input fails here, before a progress bar has drawn anything
-    # disable=None: a bar on a terminal, none when stderr is a log file or a pipe
-    with tqdm(total=100, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
-              leave=False, disable=None) as bar:
-        def progress(fraction: float, message: str) -> None:
-            bar.set_description(message)
-            bar.update(round(100 * fraction) - bar.n)
-
-        result = transcribe_file(args.audio, backend=args.backend, num_speakers=args.speakers,
+    with progress_bar() as progress:  # stderr: a bar on a terminal, a line every 15 s in a log or a pipe
+        result = transcribe_file(args.audio, backend=backend, num_speakers=args.speakers,
                                  progress=progress)
     files = render(result.turns, args.format, session_id=args.audio.stem, duration_s=result.duration_s)
     targets = _targets(files, args.out, args.audio.stem)
