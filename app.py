@@ -12,7 +12,7 @@ from db import init_db
 from engine import config, demo, evaluation_demo
 from engine.fairness import demo as fairness_demo
 from engine.mitigation import demo as mitigation_demo
-from engine.backends import BACKENDS
+from engine.backends import BACKENDS, backend_title
 
 st.set_page_config(page_title="Crosstalk", layout="wide")  # no page_icon: icons load from a CDN
 
@@ -43,7 +43,9 @@ prepared_database(config.database_url())
 page = st.navigation(PAGES)
 
 with st.sidebar:
-    if st.selectbox("Backend", BACKENDS, key="backend", help="The transcription system new jobs use.") == "sst":
+    if st.selectbox("Backend", BACKENDS, key="backend", format_func=backend_title,
+                    help="The transcription system new jobs use. The cascade recognises with Whisper tiny.en, "
+                         "or with pocketsphinx (the classic hybrid recogniser) for comparison.") == "sst":
         st.warning("SST is trained on synthetic speech only: it fails on real recordings (the cascade does "
                    "better). Its numbers are on the Model page.", icon=":material/warning:")
     st.caption("Database")

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine import config, persistence
-from engine.backends import BACKENDS
+from engine.backends import BACKENDS, backend_title
 from engine.errors import UserError
 from engine.exports import FORMATS, render
 from engine.jobs import get_runner
@@ -169,7 +169,7 @@ recording = persistence.get_recording(run.recording_id)
 job = runner.status(run.job_id) if run.job_id else None  # the runner is the truth while work is under way
 status = job.status if job is not None and run.status != "done" else run.status
 st.subheader(recording.filename)
-st.caption(f"Backend **{run.backend}** · run {run.id} · {status}"
+st.caption(f"Backend **{backend_title(run.backend)}** · run {run.id} · {status}"
            + (f" · {run.params['num_speakers']} speakers requested" if run.params.get("num_speakers") else ""))
 if recording.is_demo:
     st.info("A ready demo: a short synthetic meeting of three voices (two overlaps), transcribed by the cascade "
