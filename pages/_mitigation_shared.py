@@ -63,6 +63,12 @@ def region_layer_table(arm: dict, low: float, high: float) -> pd.DataFrame:
     return frame
 
 
+@st.cache_resource(show_spinner=False)
+def _boundaries() -> dict:
+    """The bundled outlines, read once per server (they never change while it runs)."""
+    return mapdata.boundaries()
+
+
 def region_deck(arm: dict, low: float, high: float) -> CompactDeck:
     """Regions coloured by held-out WER on the shared scale; targeted regions outlined in black."""
     table = region_layer_table(arm, low, high)
@@ -70,7 +76,7 @@ def region_deck(arm: dict, low: float, high: float) -> CompactDeck:
     view["zoom"] = max(0.0, view["zoom"] - 1)  # two maps side by side: each is half as wide as view_of assumes
     return CompactDeck(
         layers=[
-            pdk.Layer("GeoJsonLayer", mapdata.boundaries(), id="boundaries", stroked=True, filled=True,
+            pdk.Layer("GeoJsonLayer", _boundaries(), id="boundaries", stroked=True, filled=True,
                       get_fill_color=[235, 235, 228, 255], get_line_color=[150, 150, 150, 255],
                       line_width_min_pixels=0.6),
             pdk.Layer("PolygonLayer", table[["polygon", "colour", "line", "tooltip"]], id="regions",
@@ -105,7 +111,8 @@ def arms_summary(arms: list[dict]) -> pd.DataFrame:
         "Targeted 95 % CI": _ci(a["targeted"]),
         "Untargeted WER %": None if not a.get("untargeted") else round(100 * a["untargeted"]["wer"], 1),
         "Overall WER %": round(100 * a["overall"]["wer"], 2), "Overall 95 % CI": _ci(a["overall"]),
-        "Mean region WER %": round(100 * a["mean_region_wer"], 2), "Max region WER %": round(100 * a["max_region_wer"], 2),
+        "Mean region WER %": round(100 * a["mean_region_wer"], 2),
+        "Max region WER %": round(100 * a["max_region_wer"], 2),
         "Variance across regions": round(a["var_region_wer"], 6),
         "General WER % (forgetting)": round(100 * a["general"]["wer"], 2),
         "General errors / words": f"{a['general']['errors']} / {a['general']['ref_words']}",
@@ -159,9 +166,9 @@ def seeds_figure(arms: list[dict]) -> go.Figure:
         lambdas = sorted({a["lambda"] for a in rows})
         x = [lambdas.index(a["lambda"]) + shift + 0.05 * ((a.get("seed") or 0) - 1) for a in rows]
         y = [100 * a["changes"][key]["value"] for a in rows]
+        symbols = [SEED_SYMBOLS[(a.get("seed") or 0) % len(SEED_SYMBOLS)] for a in rows]
         fig.add_trace(go.Scatter(
-            x=x, y=y, mode="markers", name=name, marker={"size": 9, "color": colour,
-                                                        "symbol": [SEED_SYMBOLS[(a.get("seed") or 0) % 6] for a in rows]},
+            x=x, y=y, mode="markers", name=name, marker={"size": 9, "color": colour, "symbol": symbols},
             error_y={"type": "data", "symmetric": False, "thickness": 1,
                      "array": [100 * a["changes"][key]["ci_high"] - v for a, v in zip(rows, y)],
                      "arrayminus": [v - 100 * a["changes"][key]["ci_low"] for a, v in zip(rows, y)]},
@@ -170,7 +177,8 @@ def seeds_figure(arms: list[dict]) -> go.Figure:
     lambdas = sorted({a["lambda"] for a in tuned})
     fig.add_hline(y=0, line={"color": "#999999", "width": 1})
     fig.update_layout(xaxis={"tickmode": "array", "tickvals": list(range(len(lambdas))),
-                             "ticktext": [f"λ = {lam:g}" for lam in lambdas], "title": "EWC strength (seeds side by side)"},
+                             "ticktext": [f"λ = {lam:g}" for lam in lambdas],
+                             "title": "EWC strength (seeds side by side)"},
                       yaxis_title="Change vs no fine-tuning (points, 95 % CI)")
     return _legend_below(fig, 380)
 
@@ -188,7 +196,8 @@ def changes_table(arms: list[dict]) -> pd.DataFrame:
                                   ("max_region_wer", "Max region", 100), ("var_region_wer", "Variance ×10⁴", 1e4),
                                   ("general", "Forgetting (general)", 100)):
             c = changes.get(key)
-            row[label] = "" if c is None else f"{scale * c['value']:+.2f} ({scale * c['ci_low']:+.2f} to {scale * c['ci_high']:+.2f})"
+            row[label] = "" if c is None else \
+                f"{scale * c['value']:+.2f} ({scale * c['ci_low']:+.2f} to {scale * c['ci_high']:+.2f})"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -265,5 +274,6 @@ def arw_seeds_table(experiments: list[persistence.ExperimentInfo]) -> pd.DataFra
                          "Adversary lr": e.params.get("adversary_lr"), "Model": model["model"],
                          "Overall EER %": None if overall is None else round(_pct(overall["eer"]), 2),
                          "Gender gap (points)": None if gap.get("value") is None else round(_pct(gap["value"]), 2),
-                         "Country spread (points)": None if spread.get("value") is None else round(_pct(spread["value"]), 2)})
+                         "Country spread (points)":
+                             None if spread.get("value") is None else round(_pct(spread["value"]), 2)})
     return pd.DataFrame(rows)

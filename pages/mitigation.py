@@ -11,8 +11,8 @@ from pages._mitigation_shared import (arm_label, arms_summary, arw_figure, arw_g
                                       ewc_command, experiment, experiments_table, region_comparison, region_deck,
                                       seeds_figure, shared_scale, tradeoff_figure)
 
-EWC_COMMAND = ('nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py --limit 400   # the Whisper evaluation set\n'
-               'python -m engine mitigate ewc --regions flagged --lambda 0 100 1000 --seeds 0 1 2')
+EWC_COMMAND = ("nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py --limit 287  # the evaluation set\n"
+               "python -m engine mitigate ewc --regions flagged --lambda 0 1000 10000 --seeds 0 1 2")
 ARW_COMMAND = "python -m engine mitigate arw --arms baseline arw arw_cluster"
 
 
@@ -34,9 +34,10 @@ def show_ewc(chosen: persistence.ExperimentInfo) -> None:
                           key="ewc-after") if tuned else None
     after = before if choice is None else tuned[choice]
     low, high = shared_scale([before, after])
+    cohort = literal((results.get("cohort") or {}).get("label", ""))
     target = ("regions " + ", ".join(map(str, results["targeted_ranks"])) + " targeted (outlined)"
               if results.get("target", "regions") == "regions"
-              else f"fine-tuned on the bottom automatic cohort ({literal((results.get('cohort') or {}).get('label', ''))})")
+              else f"fine-tuned on the bottom automatic cohort ({cohort})")
     st.caption(f"Held-out speakers of every region of '{literal(chosen.set_name or '')}'; {target}. One colour scale "
                f"for both maps: green {100 * low:.1f} % → red {100 * high:.1f} % WER.")
     left, right = st.columns(2)

@@ -74,7 +74,8 @@ def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tiny_ewc):
     arms = at.dataframe[2].value
     assert arms["Arm"].tolist()[0] == "no fine-tuning" and len(arms) == 3
     changes = at.dataframe[3].value  # the paired changes of the fine-tuned arms, with CIs
-    assert changes["Arm"].tolist() == ["plain fine-tuning (λ = 0) (1 updates, seed 0)", "EWC λ = 10 (1 updates, seed 0)"]
+    assert changes["Arm"].tolist() == ["plain fine-tuning (λ = 0) (1 updates, seed 0)",
+                                       "EWC λ = 10 (1 updates, seed 0)"]
     assert all(" to " in cell for cell in changes["Targeted"])
     assert at.dataframe[0].value["Name"].tolist() == ["tiny *EWC* :red[x]"]  # user text, literally
     assert any(f"mitigate rerun {experiment_id}" in c.value and "--regions 1" in c.value and "--seeds 0" in c.value

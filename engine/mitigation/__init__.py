@@ -1,5 +1,5 @@
-"""Mitigation experiments (DESIGN.md "Mitigation experiments"): EWC fine-tuning of the SST model for the
-worst regions, and adversarial reweighting (ARW) of a speaker-embedding model.
+"""Mitigation experiments (DESIGN.md "Mitigation experiments"): EWC fine-tuning of Whisper tiny.en for the
+worst regions (or the bottom automatic cohort), and adversarial reweighting (ARW) of a speaker-embedding model.
 
 Each experiment kind is a module exposing `add_arguments(parser)`, `params_from_args(args) -> dict` and
 `run(params, url=None) -> experiment id`; engine/cli/mitigate.py routes `python -m engine mitigate KIND`

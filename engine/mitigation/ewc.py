@@ -6,8 +6,8 @@
 data: the mean over examples of the squared gradient of the loss, so a weight that the general data
 depends on (large F) is held near θ* and an unimportant one is free to move. λ = 0 is plain fine-tuning.
 
-Model-agnostic: `loss_fn(model, batch) -> scalar` is whatever loss the model trains with (the SST one is
-in engine/mitigation/ewc_experiment.py). Parameters with requires_grad False are frozen: they do not
+Model-agnostic: `loss_fn(model, batch) -> scalar` is whatever loss the model trains with (Whisper's is
+in engine/mitigation/whisper_adapt.py). Parameters with requires_grad False are frozen: they do not
 move, so they get Fisher 0 and no penalty.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ def fine_tune(model: nn.Module, batch_at: Callable[[random.Random], object], los
 
     The batch of update k comes from `batch_at(random.Random(seed * 1_000_003 + k))`, so every arm of an experiment
     trains on the same batches in the same order and differs only in the penalty. Model dropout/noise:
-    none in the SST model, so the same seed gives the same weights.
+    none in Whisper, so the same seed gives the same weights.
     """
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     model.train()

@@ -111,6 +111,9 @@ def params_from_args(args) -> dict:
 
 
 def _check(params: dict) -> None:
+    if "checkpoint" in params:
+        raise UserError("This experiment fine-tuned the from-scratch SST checkpoint, which the project no longer has; "
+                        "run a new one on Whisper (python -m engine mitigate ewc --help).")
     for key in ("train_speakers_per_region", "heldout_speakers_per_region", "updates", "batch_utterances",
                 "fisher_utterances", "general_utterances"):
         if int(params[key]) < 1:
