@@ -1,7 +1,9 @@
 """Crosstalk dashboard:  .venv/bin/python -m streamlit run app.py   (or: bash scripts/start.sh)
 
-Routes the pages with st.navigation and draws the shared sidebar. The database schema is migrated and
-the demo recording seeded once per process and database, before any page runs.
+Routes the pages with st.navigation and draws the shared sidebar (its page links too: the built-in list is
+off in .streamlit/config.toml, as it first shows pages/*.py by file name). The database schema is migrated
+and the demo recording seeded once per process and database, before any page runs. The run a person is
+looking at stays in the URL (?run=N) on every page.
 """
 from __future__ import annotations
 
@@ -39,10 +41,25 @@ def prepared_database(url: str):
     return engine
 
 
+def keep_run_in_url() -> None:
+    """A reload or a shared link comes back to the selected run; a page switch drops the query, so put it back."""
+    in_url = st.query_params.get("run", "")
+    if "run_id" not in st.session_state and in_url.isdigit():
+        st.session_state.run_id = int(in_url)
+    run_id = st.session_state.get("run_id")
+    if run_id is None:
+        st.query_params.pop("run", None)
+    elif in_url != str(run_id):
+        st.query_params["run"] = str(run_id)
+
+
 prepared_database(config.database_url())
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, position="hidden")
+keep_run_in_url()
 
 with st.sidebar:
+    for listed in PAGES:
+        st.page_link(listed)
     if st.selectbox("Backend", BACKENDS, key="backend", format_func=backend_title,
                     help="The transcription system new jobs use. The cascade recognises with Whisper tiny.en, "
                          "or with pocketsphinx (the classic hybrid recogniser) for comparison.") == "sst":
@@ -50,6 +67,5 @@ with st.sidebar:
                    "better). Its numbers are on the Model page.", icon=":material/warning:")
     st.caption("Database")
     st.code(make_url(config.database_url()).render_as_string(hide_password=True), language=None, wrap_lines=True)
-    st.page_link(PAGES[-1], label="How Crosstalk works", icon=":material/help:")
 
 page.run()

@@ -38,6 +38,7 @@ class Recording(Base):
     """An uploaded (or demo) audio file, stored content-addressed by the sha256 of its bytes."""
 
     __tablename__ = "recordings"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused: an old link never opens another recording
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     filename: Mapped[str] = mapped_column(String(512))
@@ -57,6 +58,7 @@ class Job(Base):
     """A unit of background work. Progress and failures live here so any page (or process) can poll."""
 
     __tablename__ = "jobs"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -75,6 +77,7 @@ class Job(Base):
 
 class TranscriptionRun(Base):
     __tablename__ = "transcription_runs"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id", ondelete="CASCADE"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))

@@ -5,9 +5,10 @@
     runner.status(job_id)   # JobInfo: status queued|running|cancelling|done|failed|cancelled, progress, message, error
     runner.cancel(job_id)
     runner.result(job_id)   # the handler's result dict once done
+    runner.warm_up()        # a page that may submit soon: get ready (cheap when ready already)
 
 Pages only see this interface, so a distributed runner (Ray) can replace `LocalJobRunner` by implementing
-the same four methods. The local runner keeps all state in the `jobs` table and starts one detached
+the same methods. The local runner keeps all state in the `jobs` table and starts one detached
 worker process per data directory (`python -m engine worker`) on demand; the worker outlives page
 reloads and navigation, and exits by itself after a while without work.
 """
@@ -31,7 +32,8 @@ from engine.persistence import JobInfo
 
 # kind -> "module:function". The function takes (params, progress) and returns a JSON-able result dict;
 # progress is callable(fraction, message). Handlers are imported lazily, in the worker only, so the
-# app never imports heavy model code to submit a job. One line per kind.
+# app never imports heavy model code to submit a job. A handler's module may define `warm_up()`: the worker
+# calls it as it starts, so the first job does not wait for imports and model loading. One line per kind.
 HANDLERS: dict[str, str] = {
     "transcribe": "engine.transcribe_job:handle",
 }
@@ -56,6 +58,14 @@ def resolve_handler(kind: str) -> Handler:
     return getattr(importlib.import_module(module), function)
 
 
+def warm_up_handlers() -> None:
+    """Import every handler's module and run its `warm_up()`, if it has one (in the worker, before any job)."""
+    for target in HANDLERS.values():
+        warm_up = getattr(importlib.import_module(target.split(":")[0]), "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+
+
 class JobRunner(Protocol):
     def submit(self, kind: str, params: dict[str, Any]) -> int: ...
 
@@ -64,6 +74,9 @@ class JobRunner(Protocol):
     def cancel(self, job_id: int) -> JobInfo | None: ...
 
     def result(self, job_id: int) -> dict[str, Any] | None: ...
+
+    def warm_up(self) -> None:
+        """Get ready to run a job soon (the page a person may submit from calls it on every run)."""
 
 
 # --- the worker process of one data directory ----------------------------------------------------
@@ -200,6 +213,12 @@ class LocalJobRunner:
     def result(self, job_id: int) -> dict[str, Any] | None:
         job = persistence.get_job(job_id)
         return job.result if job is not None and job.status == "done" else None
+
+    def warm_up(self) -> None:
+        # A worker started while the person picks a file has loaded its models by the time they submit.
+        # CROSSTALK_WORKER_PRESTART=0 (the page tests) starts one only for a submitted job.
+        if os.environ.get("CROSSTALK_WORKER_PRESTART", "1") != "0":
+            start_worker(self.data_dir)
 
 
 def get_runner() -> JobRunner:

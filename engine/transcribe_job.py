@@ -21,6 +21,27 @@ def start_transcription(recording_id: int, backend: str, num_speakers: int | Non
     return persistence.get_run(run.id)
 
 
+WARM_UP_SPAN_S = (1.0, 5.0)  # a few seconds of the demo meeting's speech
+
+
+def warm_up() -> None:
+    """Transcribe a few seconds of the demo meeting with the default backend, once, as the worker starts:
+    the imports and model loads (seconds) are then done before a person's first job."""
+    import tempfile
+
+    import soundfile as sf
+
+    from engine import audio
+    from engine.backends import BACKENDS
+    from engine.demo import DEMO_AUDIO
+    from engine.transcribe import transcribe_file
+
+    start, end = (round(t * audio.SAMPLE_RATE) for t in WARM_UP_SPAN_S)
+    with tempfile.NamedTemporaryFile(suffix=".wav") as piece:
+        sf.write(piece.name, audio.load(DEMO_AUDIO)[start:end], audio.SAMPLE_RATE)
+        transcribe_file(piece.name, backend=BACKENDS[0])
+
+
 def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     from engine.transcribe import transcribe_file  # heavy (models): imported in the worker only
 

@@ -17,7 +17,8 @@ import traceback
 from engine import config, persistence
 from engine.errors import UserError
 from engine.jobs import (
-    HANDLERS, HEARTBEAT_S, fail_orphaned_jobs, hold_worker_lock, resolve_handler, worker_starting_path,
+    HANDLERS, HEARTBEAT_S, fail_orphaned_jobs, hold_worker_lock, resolve_handler, warm_up_handlers,
+    worker_starting_path,
 )
 from engine.persistence import JobInfo
 
@@ -43,8 +44,10 @@ def _stop_on_sigterm(_signum, _frame) -> None:
     raise SystemExit(0)
 
 
-def run_worker(idle_exit_s: float, poll_s: float = 0.5) -> int:
-    """Run jobs until idle for `idle_exit_s`; return at once if this data dir already has a worker."""
+def run_worker(idle_exit_s: float, poll_s: float = 0.5, warm_up: bool = True) -> int:
+    """Run jobs until idle for `idle_exit_s`; return at once if this data dir already has a worker.
+
+    `warm_up`: load the handlers' models before taking the first job (see engine.jobs.warm_up_handlers)."""
     lock = hold_worker_lock()
     if lock is None:
         return 0
@@ -52,8 +55,14 @@ def run_worker(idle_exit_s: float, poll_s: float = 0.5) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     os.nice(5)  # the dashboard stays responsive while a job computes
     print(f"worker {os.getpid()} started for {config.data_dir()}", flush=True)
-    idle_since = last_orphan_check = time.monotonic()
     fail_orphaned_jobs()
+    try:
+        if warm_up:
+            warm_up_handlers()
+    except Exception:  # a job would meet the same failure and record it; the worker itself stays up
+        traceback.print_exc()
+    print(f"worker {os.getpid()} ready", flush=True)
+    idle_since = last_orphan_check = time.monotonic()
     while True:
         if time.monotonic() - last_orphan_check > ORPHAN_CHECK_S:
             fail_orphaned_jobs()

@@ -1,6 +1,8 @@
 """Library: past recordings and their transcription runs; reopen, re-run with another backend, delete."""
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +11,7 @@ from engine.backends import BACKENDS
 from engine.jobs import get_runner
 from engine.timeline import clock
 from engine.transcribe_job import start_transcription
+from pages._literal import literal_markdown
 
 TRANSCRIBE_PAGE = "pages/transcribe.py"
 
@@ -43,7 +46,7 @@ rec = by_id[chosen_id]
 runs = runs_by_recording[rec.id]
 
 with st.container(border=True):
-    st.markdown(f"#### {rec.filename}")
+    st.html(f"<h4>{html.escape(rec.filename)}</h4>")  # a file name is shown as written, never as Markdown
     st.caption(f"{clock(rec.duration_s)} · {rec.sample_rate} Hz · {rec.channels} channel(s) · "
                f"{rec.size_bytes / 1e6:.1f} MB · sha256 {rec.sha256[:12]}…")
     if runs:
@@ -70,7 +73,7 @@ with st.container(border=True):
         open_run(start_transcription(rec.id, backend, speakers or None, get_runner()).id)
 
     if st.session_state.get("confirm_delete") == rec.id:
-        st.warning(f"Delete **{rec.filename}**, its audio and all {len(runs)} transcription run(s)? "
+        st.warning(f"Delete this recording, its audio and all {len(runs)} transcription run(s)? "
                    "This cannot be undone.")
         yes, no = st.columns(2)
         if yes.button("Yes, delete it", type="primary", width="stretch"):
@@ -78,7 +81,7 @@ with st.container(border=True):
             del st.session_state.confirm_delete
             if st.session_state.get("run_id") in {r.id for r in runs}:
                 st.session_state.run_id = None
-            st.toast(f"Deleted {rec.filename}.")
+            st.toast(f"Deleted {literal_markdown(rec.filename)}.")
             st.rerun()
         if no.button("Keep it", width="stretch"):
             del st.session_state.confirm_delete

@@ -1,6 +1,7 @@
 """Transcribe: upload or record audio, follow its background job, then read, play, rename and export."""
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,8 @@ from engine.exports import FORMATS, render
 from engine.jobs import get_runner
 from engine.timeline import clock, speaker_colours, timeline_figure
 from engine.transcribe_job import transcription_for
+from engine.types import Turn
+from pages._literal import literal_markdown
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "webm", "m4a"]
 FORMAT_TITLES = {"seglst": "SegLST", "stm": "STM", "rttm": "RTTM + UEM", "ctm": "CTM per speaker",
@@ -33,23 +36,35 @@ def submit(audio, filename: str, num_speakers: int) -> None:
 
 
 def selected_run() -> persistence.RunInfo | None:
-    """The run this visitor is looking at (kept in the URL too); on a first visit, the demo's transcript."""
-    if "run_id" not in st.session_state and st.query_params.get("run", "").isdigit():
-        st.session_state.run_id = int(st.query_params["run"])
+    """The run this visitor is looking at (app.py keeps it in the URL); on a first visit, the demo's transcript."""
     if "run_id" not in st.session_state:
         demo = next((r for r in persistence.list_recordings() if r.is_demo), None)
         finished = demo and persistence.latest_finished_run(demo.id)
         st.session_state.run_id = finished.id if finished else None
+        if finished:
+            st.query_params["run"] = str(finished.id)
     if st.session_state.run_id is None:
         return None
     try:
         return persistence.get_run(st.session_state.run_id)
     except UserError:  # deleted meanwhile (Library, another tab)
         st.session_state.run_id = None
+        st.query_params.pop("run", None)
         return None
 
 
 PARTIAL_LINES = 6  # newest partial turns shown as text while a job runs
+
+
+def turn_lines(turns: list[Turn], colours: dict[str, tuple[str, str]] | None = None) -> str:
+    """Transcript lines as HTML: speaker names and words are escaped, so they show exactly as written."""
+    lines = []
+    for t in turns:
+        colour = f" style='color:{colours[t.speaker][1]}'" if colours else ""
+        note = " <i>(open)</i>" if t.unterminated else ""
+        lines.append(f"<div class='turn'><code>{clock(t.start)}–{clock(t.end)}</code> "
+                     f"<b{colour}>{html.escape(t.speaker)}</b>: {html.escape(t.text or '…')}{note}</div>")
+    return "\n".join(lines)
 
 
 @st.fragment(run_every=1.0)
@@ -58,18 +73,17 @@ def follow_job(job_id: int, run_id: int, duration_s: float) -> None:
     if job is None or not job.active:
         st.rerun()  # the whole page: the transcript (or the failure) is ready
     label = {"queued": "Waiting for the worker", "cancelling": "Cancelling"}.get(job.status, "Transcribing")
-    with st.status(f"{label}… {job.progress:.0%}", expanded=True):
-        st.progress(job.progress, text=job.message or "…")
-        st.button("Cancel", key=f"cancel-{job_id}", on_click=runner.cancel, args=(job_id,),
-                  disabled=job.status == "cancelling")
+    # Not `with st.status(...)`: leaving that block marks the box complete (✓) while the job still runs.
+    box = st.status(f"{label}… {job.progress:.0%}", expanded=True, state="running")
+    box.progress(job.progress, text=job.message or "…")
+    box.button("Cancel", key=f"cancel-{job_id}", on_click=runner.cancel, args=(job_id,),
+               disabled=job.status == "cancelling")
     partial = persistence.get_turns(run_id)
     if partial:
         st.caption("Partial turns as the audio is decoded; speakers are attributed when decoding ends "
                    "(until then a label is an output channel, or … for not yet known).")
         st.plotly_chart(timeline_figure(partial, duration_s), key=f"partial-{run_id}", width="stretch")
-        for t in partial[-PARTIAL_LINES:]:
-            st.markdown(f"`{clock(t.start)}–{clock(t.end)}` **{t.speaker}**: {t.text or '…'}"
-                        + (" *(open)*" if t.unterminated else ""))
+        st.html(turn_lines(partial[-PARTIAL_LINES:]))
 
 
 def session_id(filename: str) -> str:
@@ -113,10 +127,7 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
     with left:
         st.markdown("#### Transcript")
         with st.container(height=420):
-            for t in turns:
-                flag = " *(still open at the end)*" if t.unterminated else ""
-                name = f":{colours[t.speaker][0]}[**{t.speaker}**]"
-                st.markdown(f"`{clock(t.start)}–{clock(t.end)}` {name}: {t.text or '…'}{flag}")
+            st.html(turn_lines(turns, colours))
     with right:
         st.markdown("#### Play a turn")
         index = st.selectbox("Turn", range(len(turns)), key=f"turn-{run.id}", label_visibility="collapsed",
@@ -136,12 +147,13 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
     for column, fmt in zip(st.columns(len(FORMATS)), FORMATS):
         column.caption(FORMAT_TITLES.get(fmt, fmt.upper()))
         for name, text in render(turns, fmt, sid, rec.duration_s):
-            column.download_button(name.removeprefix(sid).lstrip(".-"), data=text, file_name=name,
+            column.download_button(literal_markdown(name.removeprefix(sid).lstrip(".-")), data=text, file_name=name,
                                    key=f"download-{name}", on_click="ignore", icon=":material/download:",
                                    mime="application/json" if fmt == "seglst" else "text/plain", width="stretch")
 
 
 st.title("Transcribe")
+runner.warm_up()  # a worker starting now has its models loaded by the time a file is picked
 with st.container(border=True):
     upload_tab, record_tab = st.tabs(["Upload a file", "Record"])
     with upload_tab:
@@ -168,14 +180,15 @@ if run is None:
 recording = persistence.get_recording(run.recording_id)
 job = runner.status(run.job_id) if run.job_id else None  # the runner is the truth while work is under way
 status = job.status if job is not None and run.status != "done" else run.status
-st.subheader(recording.filename)
-st.caption(f"Backend **{backend_title(run.backend)}** · run {run.id} · {status}"
+st.html(f"<h3>{html.escape(recording.filename)}</h3>")  # a file name is shown as written, never as Markdown
+active = job is not None and job.active  # then the status box below says how far it is, updated every second
+st.caption(f"Backend **{backend_title(run.backend)}** · run {run.id}" + ("" if active else f" · {status}")
            + (f" · {run.params['num_speakers']} speakers requested" if run.params.get("num_speakers") else ""))
 if recording.is_demo:
     st.info("A ready demo: a short synthetic meeting of three voices (two overlaps), transcribed by the cascade "
             "backend. Upload or record your own audio above.", icon=":material/waving_hand:")
 
-if job is not None and job.active:
+if active:
     follow_job(job.id, run.id, recording.duration_s)
 elif status in ("failed", "cancelled"):
     st.error(job.error if job and job.error else "This transcription was cancelled before it finished.")

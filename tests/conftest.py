@@ -24,6 +24,7 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("CROSSTALK_DATA_DIR", str(path))
     monkeypatch.delenv("CROSSTALK_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CROSSTALK_WORKER_PRESTART", "0")  # a page visit starts no worker (a submit still does)
     return path
 
 

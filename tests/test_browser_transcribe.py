@@ -1,9 +1,13 @@
 """The Transcribe page in real headless Chromium against the running app: demo, bad upload, a real AMI
-recording transcribed by the background worker, the plotly timeline, a download, renaming a speaker."""
+recording (under a Markdown-laden file name) transcribed by the background worker, the plotly timeline, a
+download, renaming a speaker (to a Markdown-laden name), both names shown literally, and the run kept in the
+URL through Library → Transcribe and a reload."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -15,6 +19,10 @@ from tests.conftest import AMI_AUDIO
 pytestmark = pytest.mark.browser
 
 RECORDING = AMI_AUDIO / "trn00.flac"  # 30 s of a real AMI meeting, three speakers with overlap
+# Text a person controls, full of Markdown that must not render (bold, a link, a colour, emphasis)
+FILE_NAME = "**Q3** review [notes](x) :red[late] _draft_.flac"
+SESSION_PREFIX = "_Q3_review_notes_x_red_late_draft_"  # the file name as a session id: one token per run of symbols
+SPEAKER_NAME = "*Alice* :blue[Example] [me](x)"
 
 
 def page_text(browser) -> str:
@@ -54,11 +62,11 @@ def settled(browser, timeout_s: float = 60) -> None:
         lambda b: not b.find_elements(By.CSS_SELECTOR, "[data-stale='true']"), "the page never settled")
 
 
-def download_button(browser, file_name: str, timeout_s: float = 30):
-    # Streamlit gives each keyed element a class from its key (dots become dashes)
-    css = f".st-key-download-{file_name.replace('.', '-')} button"
+def download_button(browser, suffix: str, timeout_s: float = 30):
+    # Streamlit gives each keyed element a class from its key (key "download-<file name>", dots become dashes)
+    css = f"[class*='st-key-download-'][class$='{suffix.replace('.', '-')}'] button"
     return WebDriverWait(browser, timeout_s, poll_frequency=0.3).until(
-        lambda b: b.find_elements(By.CSS_SELECTOR, css), f"no download button for {file_name}")[0]
+        lambda b: b.find_elements(By.CSS_SELECTOR, css), f"no download button for *{suffix}")[0]
 
 
 def downloaded(browser, name_start: str, after: float, timeout_s: float = 30):
@@ -80,31 +88,67 @@ def test_upload_transcribe_timeline_download_rename(app_server, browser, tmp_pat
     wait_text(browser, "This file is not audio in a supported format", 60)
     assert "Traceback" not in page_text(browser)
 
-    upload(browser, RECORDING)
-    WebDriverWait(browser, 60).until(lambda b: "run=" in b.current_url, "the page never selected the new run")
+    recording = tmp_path / FILE_NAME
+    shutil.copy(RECORDING, recording)
+    upload(browser, recording)
+    WebDriverWait(browser, 60).until(lambda b: "Waiting for the worker" in page_text(b) or "Transcribing" in page_text(b),
+                                     "the job's status never showed")
+    run_url = browser.current_url
+    assert "run=" in run_url
     browser.refresh()  # the job lives in the worker, and the URL brings the page back to it
     # the job runs in the worker while the page polls it; then the page shows the transcript's exports
-    seglst_button = download_button(browser, "trn00.seglst.json", timeout_s=240)
+    seglst_button = download_button(browser, ".seglst.json", timeout_s=240)
     settled(browser)
+    assert_literal(browser, FILE_NAME)
     assert "Traceback" not in page_text(browser)
     WebDriverWait(browser, 30).until(lambda b: drawn_bars(b) > 0, "the timeline was not drawn")
     assert browser.find_elements(By.XPATH, "//*[contains(@class,'legendtext') and text()='start of turn']")
 
     clicked_at = time.time() - 1
     click(seglst_button)
-    rows = json.loads(downloaded(browser, "trn00.seglst", clicked_at).read_text())
-    assert rows and {r["session_id"] for r in rows} == {"trn00"}
+    rows = json.loads(downloaded(browser, SESSION_PREFIX, clicked_at).read_text())
+    assert rows and {r["session_id"] for r in rows} == {SESSION_PREFIX}
     assert all(r["end_time"] > r["start_time"] for r in rows)
     first_speaker = rows[0]["speaker"]
 
     field = browser.find_element(By.CSS_SELECTOR, f"input[aria-label='Speaker {first_speaker}']")
     field.send_keys(Keys.CONTROL, "a")  # clear() does not reach React's state; typing over a selection does
-    field.send_keys("Alice Example")
+    field.send_keys(SPEAKER_NAME)
     click(button(browser, "Save names"))
-    wait_text(browser, "Alice Example:", 30)  # the transcript uses the new name
+    wait_text(browser, SPEAKER_NAME + ":", 30)  # the transcript uses the new name, exactly as typed
     settled(browser)
+    assert_literal(browser, SPEAKER_NAME)
+    ticks = browser.execute_script("return [...document.querySelectorAll('.js-plotly-plot .ytick text')].map(t => t.textContent)")
+    assert SPEAKER_NAME in ticks  # the timeline's row label too
     clicked_at = time.time() - 1
-    click(download_button(browser, "trn00.seglst.json"))
-    renamed = json.loads(downloaded(browser, "trn00.seglst", clicked_at).read_text())
-    assert [r["speaker"] for r in renamed] == ["Alice Example" if r["speaker"] == first_speaker else r["speaker"]
+    click(download_button(browser, ".seglst.json"))
+    renamed = json.loads(downloaded(browser, SESSION_PREFIX, clicked_at).read_text())
+    assert [r["speaker"] for r in renamed] == [SPEAKER_NAME if r["speaker"] == first_speaker else r["speaker"]
                                                for r in rows]
+
+    # The run stays in the URL through the sidebar's pages and a reload.
+    for page in ("Library", "Transcribe"):
+        browser.execute_script("[...document.querySelectorAll('[data-testid=\"stSidebar\"] a')]"
+                               ".find(a => a.innerText.trim().endsWith(arguments[0])).click()", page)
+        WebDriverWait(browser, 60).until(lambda b: page_url_has_run(b, run_url), f"{page}: the run left the URL")
+        settled(browser)
+    browser.refresh()
+    wait_text(browser, FILE_NAME, 60)
+    assert page_url_has_run(browser, run_url)
+
+
+def run_param(url: str) -> str:
+    return parse_qs(urlsplit(url).query).get("run", [""])[0]
+
+
+def page_url_has_run(browser, run_url: str) -> bool:
+    return run_param(browser.current_url) == run_param(run_url) != ""
+
+
+def assert_literal(browser, text: str) -> None:
+    """`text` is on the page character for character, and no Markdown was made of it (bold, link, colour)."""
+    assert text in page_text(browser)
+    made = browser.execute_script(
+        "return [...document.querySelectorAll('[data-testid=\"stMain\"] strong, [data-testid=\"stMain\"] em, "
+        "[data-testid=\"stMain\"] a, [data-testid=\"stMain\"] [class*=\"colored\"]')].map(e => e.textContent)")
+    assert not [m for m in made if m and m in text], made

@@ -26,7 +26,7 @@ sys.path.insert(0, {str(REPO_ROOT / 'tests')!r})
 from engine import jobs
 jobs.HANDLERS.update({TEST_HANDLERS!r})
 from engine.worker import run_worker
-sys.exit(run_worker(idle_exit_s=120, poll_s=0.1))
+sys.exit(run_worker(idle_exit_s=120, poll_s=0.1, warm_up=False))
 """
 
 

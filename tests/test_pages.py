@@ -1,6 +1,7 @@
 """Every page renders (streamlit.testing AppTest) on a fresh temp database, and the demo is there."""
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -27,16 +28,52 @@ def clicked(app: AppTest, label: str) -> AppTest:
     return next(b for b in app.button if b.label == label).click().run()
 
 
+def html_blocks(app: AppTest) -> list[str]:
+    return [h.proto.body for h in app.get("html")]
+
+
+def transcript_lines(app: AppTest) -> list[str]:
+    return [line for block in html_blocks(app) for line in block.splitlines() if line.startswith("<div class='turn'>")]
+
+
 def test_first_visit_shows_the_demo_transcript(db_url):
     app = run_app()
-    assert [h.value for h in app.subheader] == ["demo_meeting.flac"]
+    assert "<h3>demo_meeting.flac</h3>" in html_blocks(app)
     assert len(app.get("plotly_chart")) == 1
     demo = persistence.list_recordings()[0]
-    turns = persistence.get_turns(persistence.latest_finished_run(demo.id).id)
+    run = persistence.latest_finished_run(demo.id)
+    turns = persistence.get_turns(run.id)
     n_files = sum(len(render(turns, fmt, "demo_meeting", demo.duration_s)) for fmt in FORMATS)
     assert len(app.get("download_button")) == n_files
-    transcript = [m.value for m in app.markdown if m.value.startswith("`")]
+    transcript = transcript_lines(app)
     assert len(transcript) == len(turns) and turns[0].text in transcript[0]
+    assert app.query_params["run"] == str(run.id)  # the run shown is in the URL
+
+
+def test_user_text_is_shown_literally_never_as_markdown(db_url):
+    run_app()  # seeds the demo
+    name = "**Q3** <b>review [notes](http:\\example.com) :red[late] _x_.flac"  # a file name has no "/"
+    rec = persistence.add_recording(AMI_AUDIO / "trn01.flac", name)
+    run = persistence.create_run(rec.id, "cascade")
+    persistence.save_turns(run.id, persistence.get_turns(persistence.list_runs()[-1].id))
+    speaker = "*Al* :blue[ice] [me](javascript:alert(1)) :material/home:"
+    persistence.rename_speaker(run.id, "S1", speaker)
+
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=180)
+    app.query_params["run"] = str(run.id)
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert f"<h3>{html.escape(name)}</h3>" in html_blocks(app)
+    assert any(f"<b style='color:#1c83e1'>{html.escape(speaker)}</b>" in line for line in transcript_lines(app))
+    markdown_texts = [m.value for kind in ("markdown", "caption", "warning", "subheader") for m in getattr(app, kind)]
+    assert not [t for t in markdown_texts if "Q3" in t or "ice]" in t]  # neither name went through Markdown
+
+    app.switch_page("pages/library.py").run()
+    assert not app.exception, [e.message for e in app.exception]
+    app.selectbox(key="library-recording").select(rec.id).run()
+    assert f"<h4>{html.escape(name)}</h4>" in html_blocks(app)
+    assert not [m.value for kind in ("markdown", "caption", "warning") for m in getattr(app, kind) if "Q3" in m.value]
+    assert app.query_params["run"] == str(run.id)  # still in the URL after switching page
 
 
 def test_every_page_file_is_routed():
@@ -66,7 +103,7 @@ def test_rename_a_speaker_on_the_transcribe_page(db_url):
     assert not app.exception
     run_id = app.session_state["run_id"]
     assert persistence.speaker_names(run_id)["S1"] == "Maya"
-    assert any("[**Maya**]" in m.value for m in app.markdown)
+    assert any(">Maya</b>:" in line for line in transcript_lines(app))
 
 
 def test_library_deletes_after_confirmation(db_url):
@@ -109,5 +146,7 @@ def test_a_running_transcription_shows_its_partial_turns(db_url):
     app.run()
     assert not app.exception, [e.message for e in app.exception]
     assert len(app.get("plotly_chart")) == 1  # the partial timeline
-    lines = [m.value for m in app.markdown if m.value.startswith("`")]
-    assert lines == ["`0:00.5–0:02.0` **ch0**: good morning", "`0:01.8–0:03.0` **ch1**: hello *(open)*"]
+    assert transcript_lines(app) == ["<div class='turn'><code>0:00.5–0:02.0</code> <b>ch0</b>: good morning</div>",
+                                     "<div class='turn'><code>0:01.8–0:03.0</code> <b>ch1</b>: hello <i>(open)</i></div>"]
+    assert [s.icon for s in app.status] == ["spinner"]  # the status box says running (no ✓ before done)
+    assert not [c.value for c in app.caption if "queued" in c.value or "running" in c.value]
