@@ -1,40 +1,28 @@
-"""Tiny SST models shared by the SST tests (real, untrained models; no mocks)."""
+"""Small real Whisper-based SST models for tests: the real frozen Whisper tiny.en with a tiny separator and
+heads, untrained or set by hand to pass the mixture through channel 0."""
 from __future__ import annotations
 
-from dataclasses import replace
-
-import pytest
 import torch
 
-from engine.sst.config import SSTConfig
-from engine.sst.features import Fbank
-from engine.sst.model import SSTModel
-from engine.sst.tokens import TokenTable
+from engine.sst.network import SST, build
+from engine.sst.settings import SSTSettings
 
-TABLE = TokenTable()
-TINY = SSTConfig(encoder_dim=48, subsampling_channels=32, mixture_layers=1, prediction_dim=40,
-                 prediction_embed_dim=16, joint_dim=40, vocab_size=len(TABLE),
-                 residual_separator_layers=1, residual_recognition_layers=1)
-# The same sizes built from pre-norm residual blocks (SSTConfig.residual_blocks).
-TINY_RESIDUAL = replace(TINY, residual_blocks=True)
-BOTH_KINDS = pytest.mark.parametrize("config", [TINY, TINY_RESIDUAL], ids=["plain", "residual-blocks"])
+TINY = SSTSettings(bottleneck=32, hidden=64, dilations=(1, 2), transducer_dim=32, predictor_embed=16,
+                   predictor_hidden=32)
 
 
-def tiny_model(seed: int = 0, config: SSTConfig = TINY) -> SSTModel:
+def tiny_model(seed: int = 0) -> SST:
     torch.manual_seed(seed)
-    return SSTModel(config).eval()
+    return build(TINY).eval()
 
 
-def lively_model(speech: torch.Tensor, config: SSTConfig = TINY) -> SSTModel:
-    """An untrained model whose greedy output varies with the audio: at the default initialisation
-    every frame gives the same symbols, which would make a streaming test blind. Larger random weights,
-    feature statistics of the audio, and a blank bias give a few hundred varied tokens on 7 s."""
-    model = tiny_model(config=config)
-    feats = Fbank(config)(speech[None])[0]
+def passthrough_model() -> SST:
+    """Both channels pass the mixture through unchanged (masks of exactly 1.0) and the activity head calls
+    every frame active: each channel then is Whisper alone, word for word."""
+    model = tiny_model()
     with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.5)
-        model.feat_mean.copy_(feats.mean(0))
-        model.feat_std.copy_(feats.std(0))
-        model.joint_out.bias[0] += 3.0
+        model.transcriber.separator.masks.weight.zero_()
+        model.transcriber.separator.masks.bias.fill_(30.0)  # sigmoid(30) rounds to 1.0 in float32
+        model.activity.weight.zero_()
+        model.activity.bias.fill_(20.0)
     return model

@@ -1,7 +1,8 @@
-"""python -m engine train --config CONFIG.json  — train (or resume) the SST model; see docs/sst.md.
+"""python -m engine train [--recipe engine/sst/recipe.json] [--stop-after N]  — train (or resume) the SST,
+stage by stage; see docs/sst.md.
 
-python -m engine train --config CONFIG.json --export models/sst.pt [--source model-000400.pt]
-    [--voice-change-threshold 0.35|off]  ships one.
+python -m engine train --export models/sst.pt --source data/sst/runs/whisper_sidecar/separator/best.pt
+    [--note TEXT]  ships one (only the trained parts; the card records where it came from).
 """
 from __future__ import annotations
 
@@ -9,52 +10,40 @@ from pathlib import Path
 
 from engine.errors import UserError
 
+DEFAULT_RECIPE = Path(__file__).resolve().parent.parent / "sst" / "recipe.json"
+
 
 def run(args) -> int:
-    from engine.sst.train import TrainConfig, train
-
-    path = Path(args.config)
-    if not path.is_file():
-        raise UserError(f"The training config {path} does not exist.")
-    try:
-        cfg = TrainConfig.load(path)
-    except (ValueError, TypeError, KeyError) as exc:  # bad JSON, unknown or missing fields, refused values
-        raise UserError(f"The training config {path} is not a usable recipe: {exc}") from None
-    if args.out_dir:
-        cfg.out_dir = args.out_dir
     if args.export:
-        from engine.sst.train import export_model
-        from engine.voice_changes import CHANGE_THRESHOLD
+        from engine.sst.package import load_package, save_package
 
-        threshold = _threshold(args.voice_change_threshold) if args.voice_change_threshold else CHANGE_THRESHOLD
-        card = export_model(cfg, Path(args.export), threshold, args.source, args.note or "")
-        print(f"wrote {args.export} from {args.source} (update {card['step']}, stage {card['stage']}, "
-              f"voice-change threshold {threshold})")
+        if not args.source:
+            raise UserError("--export needs --source: the run's checkpoint to ship (e.g. …/separator/best.pt).")
+        model, card = load_package(Path(args.source))
+        card = {**card, "shipped_from": str(args.source), "quality_note": args.note or card.get("quality_note", "")}
+        save_package(Path(args.export), model, card)
+        print(f"wrote {args.export} from {args.source} (stage {card.get('stage')}, update {card.get('step')})")
         return 0
-    out = train(cfg, stop_after=args.stop_after)
-    print(f"training state and curves in {out}")
+    from engine.sst.trainer import Recipe, train
+
+    path = Path(args.recipe)
+    if not path.is_file():
+        raise UserError(f"The training recipe {path} does not exist.")
+    try:
+        Recipe.load(path)
+    except (ValueError, TypeError, KeyError) as exc:  # bad JSON, unknown or missing fields, refused values
+        raise UserError(f"The training recipe {path} is not usable: {exc}") from None
+    result = train(path, Path(args.out_dir) if args.out_dir else None, stop_after=args.stop_after)
+    print(f"training state in {result}")
     return 0
 
 
-def _threshold(text: str) -> float | None:
-    """--voice-change-threshold: a cosine distance, or "off" (the model's turns are kept as it ends them)."""
-    if text == "off":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise UserError(f"--voice-change-threshold must be a number or off, not {text!r}.") from None
-
-
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train the separator-transducer-segmenter (resumes from its last checkpoint)")
-    parser.add_argument("--config", required=True, help="training config JSON (e.g. engine/sst/configs/main.json)")
-    parser.add_argument("--out-dir", help="override the config's output folder")
-    parser.add_argument("--stop-after", type=int, help="stop after this many updates in this call (resume continues)")
-    parser.add_argument("--export", help="instead of training, write the shipping checkpoint here (e.g. models/sst.pt)")
-    parser.add_argument("--source", default="best.pt", help="with --export: which checkpoint of the run folder")
-    parser.add_argument("--note", help="with --export: a quality note shown on the Model page")
-    parser.add_argument("--voice-change-threshold", help="with --export: the threshold chosen for this model on "
-                        "the dev set (bench/sst_voice_change_sweep.py), or off; stored in its card "
-                        "(default engine/voice_changes.CHANGE_THRESHOLD)")
+    parser = subparsers.add_parser("train", help="train the separator-transducer-segmenter (resumes where it stopped)")
+    parser.add_argument("--recipe", default=str(DEFAULT_RECIPE), help="the stage-by-stage recipe (JSON)")
+    parser.add_argument("--out-dir", help="run folder (default data/sst/runs/<recipe name>)")
+    parser.add_argument("--stop-after", type=int, help="stop after this many updates in this call (a rerun resumes)")
+    parser.add_argument("--export", help="instead of training, write the shipping file here (e.g. models/sst.pt)")
+    parser.add_argument("--source", help="with --export: the run's checkpoint (best.pt or final.pt of a stage)")
+    parser.add_argument("--note", help="with --export: the quality note shown on the Model page")
     parser.set_defaults(func=run)
