@@ -89,18 +89,25 @@ def system_legend(info_a, info_b) -> None:
 _CHAR_PX, _PAD_PX, _MAX_PX = 7.6, 34, 520
 
 
-def fitted_columns(frame: pd.DataFrame) -> dict:
-    """column_config widths for st.dataframe that fit each column's header and values (long text is capped
-    and wraps in the cell's tooltip)."""
+def show_table(frame: pd.DataFrame) -> None:
+    """A small table that wraps its text to the page width, so no header or value is ever cut off. st.table
+    renders Markdown, so every text cell and header is escaped: the table shows exactly what it holds."""
+    shown = frame.copy()
+    shown.columns = [literal(c) for c in shown.columns]
+    for column in shown.columns:
+        if not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = [("" if v is None or v != v else literal(v)) for v in shown[column].tolist()]
+    st.table(shown, hide_index=True)
+
+
+def show_grid(frame: pd.DataFrame) -> None:
+    """A long table (scrolls, sorts) whose columns are sized to fit each header and value."""
     def width(column) -> int:
         longest = max([len(str(column)), *(len(str(v)) for v in frame[column].tolist())])
         return int(min(_MAX_PX, _PAD_PX + _CHAR_PX * longest))
 
-    return {column: st.column_config.Column(width=width(column)) for column in frame.columns}
-
-
-def show_table(frame: pd.DataFrame) -> None:
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=fitted_columns(frame))
+    st.dataframe(frame, hide_index=True, width="stretch",
+                 column_config={column: st.column_config.Column(width=width(column)) for column in frame.columns})
 
 
 class CompactDeck(pdk.Deck):

@@ -16,7 +16,15 @@ from engine.fairness import analyses, compare
 from engine.fairness.cohorts import CohortParams
 from engine.fairness.stats import gap_pct
 from engine.persistence.fairness import cohort_members
-from pages._fairness_shared import comparison_totals, literal, pick_systems, show_table, speaker_totals, system_legend
+from pages._fairness_shared import (
+    comparison_totals,
+    literal,
+    pick_systems,
+    show_grid,
+    show_table,
+    speaker_totals,
+    system_legend,
+)
 
 METHODS = {"geodemographic": "Geodemographic partition", "automatic": "Automatic (k-means on speaker embeddings)"}
 COLOURS = {"A": "#4575b4", "B": "#f4a582"}
@@ -91,45 +99,59 @@ def headline(s: dict, params: CohortParams, method: str) -> None:
                f"{s['p_value']:.3f}; {s['n_speakers']} speakers, {s['n_words']:,} words.")
 
 
-def show(method: str, analysis, params: CohortParams, totals: pd.DataFrame, totals_b: pd.DataFrame | None) -> None:
+def comparison(analysis, totals: pd.DataFrame, totals_b: pd.DataFrame | None) -> pd.DataFrame | None:
+    """System B on this analysis's cohorts (one row each) and, last, on what the bottom cohort is compared with."""
+    if totals_b is None:
+        return None
+    members = members_of(analysis.id)
+    rows, labels = analysis.rows, analysis.summary["reference_labels"]
+    reference = [m for r in rows if r["label"] in labels for m in members.get(r["id"], [])]
+    groups = compare.positions(totals["speaker_id"], [members.get(r["id"], []) for r in rows] + [reference])
+    return compare.side_by_side(totals["errors"].to_numpy(), totals["words"].to_numpy(),
+                                totals_b["errors"].to_numpy(), totals_b["words"].to_numpy(), groups)
+
+
+def overview(method: str, analysis, params: CohortParams, side: pd.DataFrame | None) -> bool:
+    """Headline, the bottom cohort's definition, B on the same cohorts, the chart; False when there is none."""
     st.markdown(f"#### {METHODS[method]}")
     if isinstance(analysis, str):
         st.warning(literal(analysis))
-        return
+        return False
     s = analysis.summary
     if s.get("bottom_wer") is None:
         st.warning(literal(s.get("note", "No cohort meets the minimum sizes.")))
-        return
+        return False
     headline(s, params, method)
     rows = analysis.rows
-    outside = {o["label"] for o in s.get("outside", [])}
-    members = members_of(analysis.id)
-    side = None
-    if totals_b is not None:
-        bottom = next(r for r in rows if r["is_bottom"])
-        reference = [m for r in rows if r["label"] in s["reference_labels"] for m in members.get(r["id"], [])]
-        groups = compare.positions(totals["speaker_id"], [members.get(r["id"], []) for r in rows] + [reference])
-        side = compare.side_by_side(totals["errors"].to_numpy(), totals["words"].to_numpy(),
-                                    totals_b["errors"].to_numpy(), totals_b["words"].to_numpy(), groups)
-        i = rows.index(bottom)
+    if side is not None:
+        i = next(i for i, r in enumerate(rows) if r["is_bottom"])
         st.markdown(f"**System B on the same cohorts:** bottom-cohort WER {100 * side['wer_b'][i]:.1f} %, "
                     f"compared-with WER {100 * side['wer_b'].iloc[-1]:.1f} %, gap "
                     f"{float(gap_pct(side['wer_b'][i], side['wer_b'].iloc[-1])):+.1f} %.")
     st.plotly_chart(bar_chart(rows, side), width="stretch", key=f"cohort-bars-{method}")
+    return True
+
+
+def ci(low: float, high: float, signed: bool = False) -> str:
+    return f"{100 * low:+.1f} … {100 * high:+.1f}" if signed else f"{100 * low:.1f}–{100 * high:.1f}"
+
+
+def details(method: str, analysis, side: pd.DataFrame | None, totals: pd.DataFrame) -> None:
+    """The cohorts table (A and B side by side), partitions, intersections and membership, full width."""
+    st.markdown(f"#### {METHODS[method]}: every cohort")
+    s, rows = analysis.summary, analysis.rows
+    outside = {o["label"] for o in s.get("outside", [])}
     table = {"Cohort": [("▼ " if r["is_bottom"] else "") + r["label"] for r in rows],
-             "A: WER %": [round(100 * r["wer"], 1) for r in rows],
-             "A: 95 % CI": [f"{100 * r['ci_low']:.1f}–{100 * r['ci_high']:.1f}" for r in rows]}
+             "A: WER % (95 % CI)": [f"{100 * r['wer']:.1f} ({ci(r['ci_low'], r['ci_high'])})" for r in rows]}
     if side is not None:
         n = len(rows)
-        table |= {"B: WER %": (100 * side["wer_b"][:n]).round(1).tolist(),
-                  "B: 95 % CI": [f"{100 * lo:.1f}–{100 * hi:.1f}"
-                                 for lo, hi in zip(side["ci_low_b"][:n], side["ci_high_b"][:n])],
-                  "B − A (points)": (100 * side["diff"][:n]).round(1).tolist(),
-                  "B − A 95 % CI": [f"{100 * lo:+.1f} … {100 * hi:+.1f}"
-                                    for lo, hi in zip(side["diff_ci_low"][:n], side["diff_ci_high"][:n])]}
+        table |= {"B: WER % (95 % CI)": [f"{100 * w:.1f} ({ci(lo, hi)})" for w, lo, hi in
+                                         zip(side["wer_b"][:n], side["ci_low_b"][:n], side["ci_high_b"][:n])],
+                  "B − A, points (95 % CI)": [f"{100 * d:+.1f} ({ci(lo, hi, signed=True)})" for d, lo, hi in
+                                              zip(side["diff"][:n], side["diff_ci_low"][:n], side["diff_ci_high"][:n])]}
     table |= {"Speakers": [r["n_speakers"] for r in rows], "Words": [r["ref_words"] for r in rows],
-              "Share %": [round(r["share_pct"], 1) for r in rows],
-              "A: gap %": [None if r["wer_gap_pct"] is None else round(r["wer_gap_pct"], 1) for r in rows],
+              "Share %": [f"{r['share_pct']:.1f}" for r in rows],
+              "A: gap %": ["" if r["wer_gap_pct"] is None else f"{r['wer_gap_pct']:+.1f}" for r in rows],
               "Note": ["outside the comparison" if r["label"] in outside else ("⚠ small" if r["small"] else "")
                        for r in rows]}
     show_table(pd.DataFrame(table))
@@ -147,15 +169,17 @@ def show(method: str, analysis, params: CohortParams, totals: pd.DataFrame, tota
             cross["small"] = cross["small"].map({True: "⚠ small", False: ""})
             show_table(cross.rename(columns={"wer": "WER %"}))
     with st.expander("Membership and definitions"):
+        members = members_of(analysis.id)
         choice = st.selectbox("Cohort", range(len(rows)), format_func=lambda i: rows[i]["label"],
                               key=f"members-{method}")
         st.text(rows[choice]["definition"])
         people = totals[totals["speaker_id"].isin(set(members.get(rows[choice]["id"], [])))]
-        show_table(pd.DataFrame({
+        show_grid(pd.DataFrame({
             "Speaker": people["speaker_key"], "Place": people["place"],
             "WER %": (100 * people["errors"] / people["words"]).round(1), "Words": people["words"],
-            **({} if people.empty else {"Attributes": [", ".join(f"{k}={v}" for k, v in a.items() if not k.startswith("geo_"))
-                                                       for a in people["attributes"]]}),
+            **({} if people.empty else {"Attributes": [
+                ", ".join(f"{k}={v}" for k, v in a.items() if not k.startswith("geo_"))
+                for a in people["attributes"]]}),
         }))
         st.json(analysis.definitions)
 
@@ -179,7 +203,13 @@ params = CohortParams(min_speakers=int(min_speakers), min_words=int(min_words), 
                       gap_reference=gap_reference, min_share_pct=float(min_share))
 totals = speaker_totals(info.id, info.created_at)
 totals_b = comparison_totals(info, info_b)
-left, right = st.columns(2, gap="large")
-for column, method in zip((left, right), METHODS):
+found = {method: stored_or_computed(info.name, info.id, method, params) for method in METHODS}
+sides = {method: comparison(a, totals, totals_b) if not isinstance(a, str) and a.summary.get("bottom_wer") is not None
+         else None for method, a in found.items()}
+shown = []
+for column, method in zip(st.columns(2, gap="large"), METHODS):
     with column:
-        show(method, stored_or_computed(info.name, info.id, method, params), params, totals, totals_b)
+        if overview(method, found[method], params, sides[method]):
+            shown.append(method)
+for method in shown:
+    details(method, found[method], sides[method], totals)

@@ -128,23 +128,22 @@ if view == "diff":
     st.caption("Blue: B has the lower WER there; red: B has the higher WER; grey: no difference.")
 
 st.subheader("Regions ranked by WER")
-table = {"Rank": regions["rank"], "Region": regions["name"], "A: WER %": (100 * regions["wer"]).round(1),
-         "A: 95 % CI": [ci_text(r["ci_low"], r["ci_high"]) for r in rows]}
+table = {"Rank": regions["rank"], "Region": regions["name"],
+         "A: WER % (95 % CI)": [f"{100 * r['wer']:.1f} ({ci_text(r['ci_low'], r['ci_high'])})" for r in rows]}
 if side is not None:
-    table |= {"B: WER %": (100 * side["wer_b"]).round(1),
-              "B: 95 % CI": [ci_text(lo, hi) for lo, hi in zip(side["ci_low_b"], side["ci_high_b"])],
-              "B − A (points)": (100 * side["diff"]).round(1),
-              "B − A 95 % CI": [f"{100 * lo:+.1f} … {100 * hi:+.1f}"
-                                for lo, hi in zip(side["diff_ci_low"], side["diff_ci_high"])]}
+    table |= {"B: WER % (95 % CI)": [f"{100 * w:.1f} ({ci_text(lo, hi)})"
+                                     for w, lo, hi in zip(side["wer_b"], side["ci_low_b"], side["ci_high_b"])],
+              "B − A, points (95 % CI)": [f"{100 * d:+.1f} ({100 * lo:+.1f} … {100 * hi:+.1f})" for d, lo, hi
+                                          in zip(side["diff"], side["diff_ci_low"], side["diff_ci_high"])]}
 table |= {"Speakers": regions["n_speakers"], "Words": regions["n_words"],
-          "Flagged": ["⚑ mitigate" if f else "" for f in regions["flagged"]],
-          "Bounds (lon, lat)": [places.bounds_text(r["bounds"]) for r in rows]}
+          "Flagged": ["⚑ mitigate" if f else "" for f in regions["flagged"]]}
 show_table(pd.DataFrame(table))
 st.caption("CIs: 95 % bootstrap over speakers; B − A is paired (both systems measured on the same resampled "
            "speakers). ⚑ flagged: A's CI lies entirely above A's overall WER.")
-with st.expander("How these numbers are defined"):
+with st.expander("Where the regions lie, and how these numbers are defined"):
     rules = summary.get("rules", {})
     show_table(pd.DataFrame({"Rank": regions["rank"], "Region": regions["name"],
+                             "Bounds (lon, lat)": [places.bounds_text(r["bounds"]) for r in rows],
                              "Tree cell": [" and ".join(rules.get(str(r["rank"]), [])) or "everywhere"
                                            for r in rows]}))
     st.json(analysis.definitions)

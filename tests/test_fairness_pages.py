@@ -2,9 +2,11 @@
 systems on the same speakers compared side by side."""
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -30,6 +32,26 @@ def planted_sets(db_url):
     return synthetic
 
 
+def plain(text: str) -> str:
+    """What a person reads in a table cell: the page escapes user text for st.table's Markdown."""
+    return html.unescape(re.sub(r"\\([^\w\s])", r"\1", str(text)))
+
+
+def table(at: AppTest, i: int = 0) -> pd.DataFrame:
+    """The i-th st.table as shown: headers and text cells unescaped, numbers as they are."""
+    frame = at.table[i].value
+    frame = frame.rename(columns=plain)
+    for column in frame.columns:
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
+            frame[column] = frame[column].map(plain)
+    return frame
+
+
+def wer_of(cell: str) -> float:
+    """"25.7 (13.0–42.3)" → 25.7"""
+    return float(cell.split(" ")[0])
+
+
 def open_page(name: str, compare_with: str | None) -> AppTest:
     at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=120)
     at.run()
@@ -42,16 +64,16 @@ def open_page(name: str, compare_with: str | None) -> AppTest:
 
 def test_regional_wer_page_names_regions_and_reuses_the_stored_analysis(planted_sets):
     at = open_page("regional_wer", None)
-    table = at.dataframe[0].value
-    assert table["Rank"].tolist() == list(range(1, len(table) + 1))
-    assert "B: WER %" not in table
-    assert table.loc[0, "Flagged"] == "⚑ mitigate"
+    ranked = table(at)
+    assert ranked["Rank"].tolist() == list(range(1, len(ranked) + 1))
+    assert "B: WER % (95 % CI)" not in ranked
+    assert ranked.loc[0, "Flagged"] == "⚑ mitigate"
     # a name a person reads (the planted box lies in the USA), with the speaker count; bounds are detail
-    assert table["Region"].str.contains(r"USA: [A-Z]{2}").all() and table["Region"].str.contains(" speakers").all()
-    assert table["Region"].is_unique and table["Bounds (lon, lat)"].str.startswith("lon ").all()
+    assert ranked["Region"].str.contains(r"USA: [A-Z]{2}").all() and ranked["Region"].str.contains(" speakers").all()
+    assert ranked["Region"].is_unique and table(at, 1)["Bounds (lon, lat)"].str.startswith("lon ").all()
     info = persistence.get_evaluation_set(SET_A)
     stored = persistence.latest_analysis(info.id, "regions")
-    assert stored.rows[0]["wer"] == pytest.approx(table.loc[0, "A: WER %"] / 100, abs=1e-3)
+    assert stored.rows[0]["wer"] == pytest.approx(wer_of(ranked.loc[0, "A: WER % (95 % CI)"]) / 100, abs=1e-3)
     # user text literally: the set name as plain text, the attribution's Markdown escaped
     assert any(SET_A in t.value for t in at.text)
     assert any(r"synthetic \*test\* data" in c.value for c in at.caption)
@@ -69,9 +91,10 @@ def test_regional_wer_page_names_regions_and_reuses_the_stored_analysis(planted_
 
 def test_regional_wer_page_compares_two_systems_on_the_same_regions(planted_sets):
     at = open_page("regional_wer", SET_B)
-    table = at.dataframe[0].value
-    assert (table["B: WER %"] == 0).all()  # B recognises every word
-    assert table["B − A (points)"].to_numpy() == pytest.approx(-table["A: WER %"].to_numpy(), abs=0.11)
+    ranked = table(at)
+    wer_a, wer_b = ranked["A: WER % (95 % CI)"].map(wer_of), ranked["B: WER % (95 % CI)"].map(wer_of)
+    assert (wer_b == 0).all()  # B recognises every word
+    assert ranked["B − A, points (95 % CI)"].map(wer_of).to_numpy() == pytest.approx(-wer_a.to_numpy(), abs=0.11)
     assert any(SET_B in t.value for t in at.text)
     for view in ("B", "diff", "A"):  # the map shows either system or the difference
         at.radio(key="regions-map-view").set_value(view).run()
@@ -82,7 +105,7 @@ def test_regional_wer_page_compares_two_systems_on_the_same_regions(planted_sets
     at.run()
     at.selectbox(key="regions-compare").set_value("other speakers").run()
     assert not at.exception and "does not hold the same speakers" in at.warning[0].value
-    assert "B: WER %" not in at.dataframe[0].value
+    assert "B: WER % (95 % CI)" not in table(at)
 
 
 def test_cohorts_page_states_the_bottom_cohorts_and_compares_systems(planted_sets):
@@ -99,12 +122,15 @@ def test_cohorts_page_states_the_bottom_cohorts_and_compares_systems(planted_set
     members = set(persistence.cohort_member_ids(bottom["id"]))
     keys = persistence.speaker_totals(info.id).set_index("speaker_id")["speaker_key"]
     assert {keys[m] for m in members} == planted
-    tables = [d.value for d in at.dataframe if "Cohort" in d.value]
-    assert len(tables) == 2 and all((t["B: WER %"] == 0).all() for t in tables)
-    assert any(np.isclose(t["A: WER %"], round(100 * bottom["wer"], 1)).any() for t in tables)
+    tables = [table(at, i) for i in range(len(at.table))]
+    tables = [t for t in tables if "Cohort" in t]
+    assert len(tables) == 2 and all((t["B: WER % (95 % CI)"].map(wer_of) == 0).all() for t in tables)
+    assert f"{100 * bottom['wer']:.1f}" in {wer.split(" ")[0] for t in tables for wer in t["A: WER % (95 % CI)"]}
+    # the geodemographic table lists the bottom cohort first, marked
+    assert tables[0]["Cohort"][0].startswith("▼ ")
 
     at.selectbox(key="cohorts-compare").set_value("(no comparison)").run()
-    assert not at.exception and all("B: WER %" not in d.value for d in at.dataframe)
+    assert not at.exception and all("B: WER % (95 % CI)" not in table(at, i) for i in range(len(at.table)))
 
 
 def test_pages_without_any_set_say_how_to_import_one(db_url):
