@@ -1,6 +1,7 @@
 """Batch jobs: idempotent shard writes (SQLite and PostgreSQL), the in-process runner, and the team setup
 for real — a `ray start --head` cluster on 127.0.0.1, PostgreSQL, two app processes following one batch,
-a worker killed mid-shard (nothing lost, nothing doubled, the shard rerun) and a cancel."""
+a worker killed mid-shard (nothing lost, nothing doubled, the shard rerun). Opt-in (-m slow): a cancel, a
+page's kind of job on one actor, and the cascade itself as the batch's work."""
 from __future__ import annotations
 
 import json
@@ -184,6 +185,7 @@ def test_a_batch_on_ray_survives_a_killed_worker_while_two_apps_follow_it(ray_ru
         assert seen[-1]["status"] == "done" and seen[-1]["progress"] == 1.0
 
 
+@pytest.mark.slow  # with the test above the Ray tests took 70 s on this shared machine; this one alone 17 s
 @pytest.mark.postgres
 def test_a_cancelled_batch_stops_and_keeps_only_whole_shards(ray_runner, ray_head):
     import ray
@@ -207,6 +209,20 @@ def test_a_cancelled_batch_stops_and_keeps_only_whole_shards(ray_runner, ray_hea
         return False
 
     wait_for(coordinator_gone, 30, "the job's actor to exit")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_job_that_is_not_a_batch_runs_whole_on_one_actor(ray_runner, monkeypatch):
+    from engine import jobs
+
+    monkeypatch.setitem(jobs.HANDLERS, "count", "jobs_for_tests:count")
+    job_id = ray_runner.submit("count", {"steps": 10, "step_s": 0.05})
+    job = wait_for(lambda: (j := ray_runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 60,
+                   "the job")
+    assert job.status == "done", job.error
+    assert ray_runner.result(job_id) == {"steps": 10, "worker_pid": job.worker_pid}
+    assert job.worker_pid != os.getpid()
 
 
 @pytest.mark.slow

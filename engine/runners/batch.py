@@ -5,7 +5,8 @@ A batch kind is a class named in BATCH_KINDS:
     class SomeBatch:
         @staticmethod
         def keys(params) -> list[str]          # the items, checked on the submitting side (UserError)
-        def __init__(self, params)             # once per worker process: models load here or on first use
+        def __init__(self, params)             # once per worker process
+        def warm_up(self)                      # optional: load the models before the first shard
         def run(self, key) -> ItemResult       # one item
         @staticmethod
         def finish(params, items) -> dict      # once all shards are done: the job's result (e.g. import a set)
@@ -74,6 +75,7 @@ class ShardReport:
     audio_s: float
     work_s: float  # the items' own work, measured where they ran
     write_s: float  # writing the shard's rows
+    cpu_s: float = 0.0  # CPU time the worker process got for the items (below work_s when the CPU is shared)
     error: str | None = None
     retryable: bool = False  # a crash may pass on a rerun; bad input (UserError) will not
 
@@ -85,7 +87,7 @@ def crash_message(exc: Exception) -> str:
 
 def run_shard(work, job_id: int, shard: int, keys: list[str]) -> ShardReport:
     attempt = batches.start_shard(job_id, shard, socket.gethostname(), os.getpid())
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         results = [work.run(key) for key in keys]
     except UserError as exc:
@@ -96,10 +98,10 @@ def run_shard(work, job_id: int, shard: int, keys: list[str]) -> ShardReport:
         batches.fail_shard(job_id, shard, crash_message(exc))
         return ShardReport(shard, attempt, len(keys), 0.0, time.perf_counter() - started, 0.0,
                            crash_message(exc), retryable=True)
-    worked = time.perf_counter()
+    worked, cpu_s = time.perf_counter(), time.process_time() - cpu_started
     batches.save_shard(job_id, shard, results)
     return ShardReport(shard, attempt, len(keys), sum(r.audio_s for r in results), worked - started,
-                       time.perf_counter() - worked)
+                       time.perf_counter() - worked, cpu_s=cpu_s)
 
 
 def progress_message(job_id: int) -> tuple[float, str]:

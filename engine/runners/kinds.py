@@ -30,6 +30,24 @@ def _manifest(params: dict[str, Any]) -> Path:
     return Path(params["manifest"]).resolve()
 
 
+WARM_UP_SPAN_S = (1.0, 5.0)  # a few seconds of the demo meeting's speech
+
+
+def warm_backend(backend) -> None:
+    """Run the backend once over a few seconds of speech, so its models are loaded before the first shard
+    (a worker's start-up, not a shard's work)."""
+    import tempfile
+
+    import soundfile as sf
+
+    from engine.demo import DEMO_AUDIO
+
+    start, end = (round(t * audio.SAMPLE_RATE) for t in WARM_UP_SPAN_S)
+    with tempfile.NamedTemporaryFile(suffix=".wav") as piece:
+        sf.write(piece.name, audio.load(DEMO_AUDIO)[start:end], audio.SAMPLE_RATE)
+        backend.transcribe(Path(piece.name), num_speakers=1)
+
+
 class TranscribeManifest:
     """Speaker-attributed turns of every recording a manifest (CSV/Parquet/JSONL, column `audio`) names.
 
@@ -56,6 +74,9 @@ class TranscribeManifest:
         self.manifest = _manifest(params)
         self.backend = get_backend(params.get("backend", "cascade"))
         self.num_speakers = params.get("num_speakers")
+
+    def warm_up(self) -> None:
+        warm_backend(self.backend)
 
     def run(self, key: str) -> ItemResult:
         from engine.fairness.audio_run import resolve_audio
@@ -105,6 +126,9 @@ class FairnessManifest:
         self.backend = get_backend(params.get("backend", "cascade"))
         self.speakers = params.get("speakers", 1)
 
+    def warm_up(self) -> None:
+        warm_backend(self.backend)
+
     def run(self, key: str) -> ItemResult:
         from engine.fairness.audio_run import recognise_file
 
@@ -152,6 +176,9 @@ class EvaluateSet:
         self.meetings = {m["session_id"]: m for m in select_meetings(self.set_dir, params.get("limit"))}
         self.backend = get_backend(params["backend"])
         self.oracle_speakers = bool(params.get("oracle_speakers"))
+
+    def warm_up(self) -> None:
+        warm_backend(self.backend)
 
     def run(self, key: str) -> ItemResult:
         from engine.evaluate import transcribe_meeting

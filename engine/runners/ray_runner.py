@@ -28,7 +28,7 @@ import ray  # noqa: E402
 
 from engine import config, persistence  # noqa: E402
 from engine.errors import UserError  # noqa: E402
-from engine.jobs import STALE_AFTER_S, check_kind, pid_alive  # noqa: E402
+from engine.jobs import HANDLERS, STALE_AFTER_S, check_kind, pid_alive  # noqa: E402
 from engine.persistence import JobInfo, batches  # noqa: E402
 from engine.runners import batch  # noqa: E402
 
@@ -75,6 +75,8 @@ class ShardWorker:
     def __init__(self, kind_target: str, params: dict[str, Any], env: dict[str, str]):
         os.environ.update(env)
         self.work = batch.resolve(kind_target)(params)
+        if hasattr(self.work, "warm_up"):
+            self.work.warm_up()
 
     def pid(self) -> int:
         return os.getpid()
@@ -105,9 +107,11 @@ class SingleJob:
     def __init__(self, env: dict[str, str]):
         os.environ.update(env)
 
-    def run(self, job_id: int) -> None:
+    def run(self, job_id: int, kind: str, handler: str) -> None:
+        from engine.jobs import HANDLERS
         from engine.worker import run_job
 
+        HANDLERS.setdefault(kind, handler)  # the submitter's registry names the handler
         try:
             job = persistence.claim_job(job_id)
             if job is not None:
@@ -140,7 +144,7 @@ def coordinate(job: JobInfo, kind_target: str, workers: int, env: dict[str, str]
                         raise UserError(report.error)
                     shards.append(shard)
                     continue
-                rounds.append((time.perf_counter() - sent, report.work_s, report.write_s))
+                rounds.append((time.perf_counter() - sent, report.work_s, report.write_s, report.cpu_s))
             progress = batch.progress_message(job.id) if finished else (None, None)
             if persistence.heartbeat(job.id, *progress) != "running":
                 persistence.mark_cancelled(job.id)
@@ -157,16 +161,16 @@ def coordinate(job: JobInfo, kind_target: str, workers: int, env: dict[str, str]
             ray.kill(actor, no_restart=True)
 
 
-def round_stats(rounds: list[tuple[float, float, float]]) -> dict[str, float]:
-    """Per shard: its work and row writing (measured on the worker) and what Ray added around them
-    (dispatch, result transfer, the coordinator's wait granularity). A retried shard's round is its last."""
+def round_stats(rounds: list[tuple[float, float, float, float]]) -> dict[str, float]:
+    """Per shard (means): its work, row writing and CPU time (measured on the worker) and what Ray added
+    around them (dispatch, result transfer, the coordinator's turn). A retried shard's round is its last."""
     if not rounds:
         return {}
     n = len(rounds)
     work = sum(r[1] for r in rounds) / n
-    write = sum(r[2] for r in rounds) / n
     overhead = sum(r[0] - r[1] - r[2] for r in rounds) / n
-    return {"shard_work_s": work, "shard_write_s": write, "shard_ray_overhead_s": overhead,
+    return {"shard_work_s": work, "shard_write_s": sum(r[2] for r in rounds) / n,
+            "shard_cpu_s": sum(r[3] for r in rounds) / n, "shard_ray_overhead_s": overhead,
             "ray_overhead_pct": 100 * overhead / work if work else None}
 
 
@@ -191,7 +195,7 @@ class RayJobRunner:
                 BatchCoordinator.options(**options).remote(_environment()).run.remote(
                     job_id, batch.BATCH_KINDS[kind], workers)
             else:
-                SingleJob.options(**options).remote(_environment()).run.remote(job_id)
+                SingleJob.options(**options).remote(_environment()).run.remote(job_id, kind, HANDLERS[kind])
         except BaseException as exc:
             persistence.fail_job(job_id, str(exc) if isinstance(exc, UserError) else "Ray could not start this job.")
             raise
