@@ -2,7 +2,7 @@
     nice -n 10 .venv/bin/python bench/whisper_runtimes.py [--speakers 40] [--seed 0] [--threads 2]
 
 CTranslate2 int8 (engine.whisper.runtime, what the cascade uses) and the float32 PyTorch copy
-(engine.whisper.decoding.transcribe_window over consecutive 30 s windows, what training uses), both greedy.
+(engine.whisper.decoding.transcribe: the same seek-and-fallback algorithm, what training uses), both greedy.
 Prints WER (Σ errors / Σ reference words, native English and not) and real-time factor (wall and CPU).
 """
 from __future__ import annotations
@@ -18,19 +18,12 @@ from tqdm import tqdm
 from engine import audio, config
 from engine.metrics.speed import peak_memory_mb
 from engine.metrics.wer import edit_counts
-from engine.whisper.decoding import transcribe_window
-from engine.whisper.features import WINDOW_SAMPLES
+from engine.whisper.decoding import transcribe
 from engine.whisper.model import shared_model
 from engine.whisper.runtime import recognize
 
 
-def torch_words(samples: np.ndarray):
-    model = shared_model()
-    return [w for start in range(0, len(samples), WINDOW_SAMPLES)
-            for w in transcribe_window(model, samples[start:start + WINDOW_SAMPLES], start / 16000)]
-
-
-RUNTIMES = {"CTranslate2 int8": recognize, "PyTorch float32": torch_words}
+RUNTIMES = {"CTranslate2 int8": recognize, "PyTorch float32": lambda samples: transcribe(shared_model(), samples)}
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from engine import audio, config
 from engine.errors import UserError
 from engine.metrics.wer import edit_counts, wer
 from engine.whisper import weights
-from engine.whisper.decoding import decode, transcribe_window, word_times
+from engine.whisper.decoding import decode, transcribe, word_times
 from engine.whisper.features import SECONDS_PER_ENCODER_FRAME, log_mel, window_mel
 from engine.whisper.model import shared_model
 from engine.whisper.tokenizer import tokenizer
@@ -121,7 +121,7 @@ def test_word_times_match_faster_whisper(speech, window):
 def test_torch_window_and_int8_runtime_read_the_paragraph(speech, paragraph):
     from engine.whisper.runtime import recognize
 
-    torch_words = transcribe_window(shared_model(), speech, offset_s=10.0)
+    torch_words = transcribe(shared_model(), speech, offset_s=10.0)
     fast_words = recognize(speech, offset_s=10.0)
     for words in (torch_words, fast_words):
         hypothesis = " ".join(w.text for w in words)

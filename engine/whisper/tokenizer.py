@@ -21,6 +21,7 @@ class WhisperTokenizer:
     eot: int
     sot: int
     no_timestamps: int
+    no_speech: int  # <|nocaptions|> in the English-only vocabulary
     timestamp_begin: int
     suppress: tuple[int, ...]  # never emitted (config.json's suppress_ids)
     suppress_at_begin: tuple[int, ...]  # not as the first text token (a bare space, <|endoftext|>)
@@ -66,5 +67,6 @@ def tokenizer() -> WhisperTokenizer:
     no_timestamps = bpe.token_to_id("<|notimestamps|>")
     return WhisperTokenizer(bpe=bpe, eot=bpe.token_to_id("<|endoftext|>"),
                             sot=bpe.token_to_id("<|startoftranscript|>"), no_timestamps=no_timestamps,
+                            no_speech=bpe.token_to_id("<|nocaptions|>"),
                             timestamp_begin=no_timestamps + 1, suppress=tuple(config["suppress_ids"]),
                             suppress_at_begin=tuple(config["suppress_ids_begin"]))
