@@ -150,3 +150,20 @@ def test_a_running_transcription_shows_its_partial_turns(db_url):
                                      "<div class='turn'><code>0:01.8–0:03.0</code> <b>ch1</b>: hello <i>(open)</i></div>"]
     assert [s.icon for s in app.status] == ["spinner"]  # the status box says running (no ✓ before done)
     assert not [c.value for c in app.caption if "queued" in c.value or "running" in c.value]
+
+
+def test_docs_open_inside_the_app_with_links_and_images(db_url):
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=180)
+    app.query_params["doc"] = "README.md"  # as a link from another document opens it
+    app.switch_page("pages/docs.py").run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert [t.value for t in app.title] == ["Docs"]
+    assert app.selectbox(key="doc").value == "README.md"
+    assert len(app.get("image")) == 1  # docs/transcribe.png, read from the repository
+    targets = [t for m in app.markdown for t in re.findall(r"\]\(([^)]+)\)", m.value)]
+    assert "?doc=docs/app.md" in targets and "?doc=models/MODEL_CARD.md" in targets
+    assert not [t for t in targets if not t.startswith(("http://", "https://", "#", "?doc="))]  # no dead links
+
+    app.selectbox(key="doc").select("models/MODEL_CARD.md").run()  # the model card is a document too
+    assert app.query_params["doc"] == "models/MODEL_CARD.md"
+    assert any("Model card" in m.value for m in app.markdown)

@@ -1,0 +1,146 @@
+"""nice -n 10 .venv/bin/python bench/page_load.py [--repeats 5] [--long-rounds 10] [--pages Transcribe Docs ...]
+
+Every page of the real dashboard (`streamlit run app.py` on a free localhost port, a temp data dir, the
+shipped demo data) in headless Debian Chromium at 1600×1200:
+
+- first visit: a fresh browser (own profile, empty cache) opens the page's URL; seconds until it is fully
+  rendered (the script run is over, nothing stale or pending, plotly/deck.gl charts drawn; see
+  bench/app_harness.py) and the server process's CPU-seconds (user + system, /proc) over that time;
+- rerun: the same tab presses R (Streamlit's rerun key); seconds until rendered again, and server CPU;
+- long session: one tab walks the sidebar's page links for --long-rounds rounds; each page's time in the
+  first and the last round, and the server's resident memory before and after (growth would show here).
+
+The process is warmed first (one visit per page: imports, migrations, demo seeding, the job worker loading
+its models) and that cold visit is reported on its own line. p50/p95 are over --repeats.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_harness import PAGE_PATHS, RENDERED_JS, new_browser, percentile, running_app, wait_rendered  # noqa: E402
+
+# In-page clock of the app's script-state changes (data-test-script-state on stApp), so a run that starts
+# and ends between two polls is still seen.
+WATCH_RUNS_JS = """
+const app = document.querySelector('[data-testid="stApp"]');
+window.__runs = [];
+if (window.__watch) window.__watch.disconnect();
+window.__watch = new MutationObserver(() => window.__runs.push(app.dataset.testScriptState));
+window.__watch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+return performance.now();
+"""
+RUN_DONE_JS = "const done = (() => {" + RENDERED_JS + "})();" + """
+return [done && window.__runs.includes('running') && window.__runs.at(-1) === 'notRunning', performance.now()];
+"""
+
+
+def timed_run(driver, action, timeout_s: float = 60) -> float:
+    """Seconds (in-page clock) from `action()` until the script run it causes has ended and rendered."""
+    started = driver.execute_script(WATCH_RUNS_JS)
+    action()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done, now = driver.execute_script(RUN_DONE_JS)
+        if done:
+            return (now - started) / 1000
+        time.sleep(0.03)
+    raise TimeoutError(f"{driver.current_url}: the run did not end within {timeout_s:.0f} s")
+
+
+def press_rerun(driver):
+    from selenium.webdriver.common.by import By
+
+    return lambda: driver.find_element(By.TAG_NAME, "body").send_keys("r")
+
+
+def click_page_link(driver, title: str):
+    js = ("const link = [...document.querySelectorAll('[data-testid=\"stSidebar\"] a')]"
+          ".find(a => a.innerText.trim().endsWith(arguments[0])); link.click();")
+    return lambda: driver.execute_script(js, title)
+
+
+def first_visit(app, page: str, timeout_s: float = 120) -> tuple[float, float, float, float]:
+    """(load s, load server CPU-s, rerun s, rerun server CPU-s) in a fresh browser."""
+    driver = new_browser()
+    try:
+        cpu = app.cpu_seconds()
+        started = time.perf_counter()
+        driver.get(app.page_url(page))
+        load = wait_rendered(driver, started, timeout_s)
+        load_cpu = app.cpu_seconds() - cpu
+        cpu = app.cpu_seconds()
+        rerun = timed_run(driver, press_rerun(driver), timeout_s)
+        return load, load_cpu, rerun, app.cpu_seconds() - cpu
+    finally:
+        driver.quit()
+
+
+def long_session(app, pages: list[str], rounds: int) -> tuple[dict[str, list[float]], float, float]:
+    driver = new_browser()
+    try:
+        started = time.perf_counter()
+        driver.get(app.page_url(pages[0]))
+        wait_rendered(driver, started, timeout_s=120)
+        rss_before = app.rss_mb()
+        times: dict[str, list[float]] = {page: [] for page in pages}
+        for _ in range(rounds):
+            for page in pages[1:] + pages[:1]:
+                times[page].append(timed_run(driver, click_page_link(driver, page), timeout_s=120))
+        return times, rss_before, app.rss_mb()
+    finally:
+        driver.quit()
+
+
+def wait_for_worker(app, timeout_s: float = 300) -> None:
+    """The Transcribe page starts the job worker, which loads its models: measure once it is idle."""
+    log = app.data_dir / "worker.log"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.exists() and " ready" in log.read_text(errors="replace"):
+            return
+        time.sleep(0.5)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--long-rounds", type=int, default=10)
+    parser.add_argument("--pages", nargs="+", default=list(PAGE_PATHS), choices=list(PAGE_PATHS))
+    args = parser.parse_args()
+    if args.repeats < 1 or args.long_rounds < 1:
+        parser.error("--repeats and --long-rounds must be at least 1.")
+
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs",
+          flush=True)
+    with running_app() as app:
+        cold = {page: first_visit(app, page, timeout_s=600)[0] for page in args.pages}
+        wait_for_worker(app)
+        results = {page: [first_visit(app, page) for _ in range(args.repeats)] for page in args.pages}
+        long_times, rss_before, rss_after = long_session(app, args.pages, args.long_rounds)
+
+    print("\ncold process (first visit after the server started): "
+          + ", ".join(f"{page} {seconds:.2f} s" for page, seconds in cold.items()))
+    header = (f"{'page':<13} | {'first visit p50 / p95 s':>23} | {'server CPU-s p50 / p95':>22} | "
+              f"{'rerun p50 / p95 s':>17} | {'rerun CPU-s p50':>15} | {'long session round 1 → last s':>29}")
+    print(header)
+    print("-" * len(header))
+    for page, rows in results.items():
+        load, load_cpu, rerun, rerun_cpu = (list(column) for column in zip(*rows))
+        walk = long_times[page]
+        print(f"{page:<13} | {percentile(load, 50):>10.2f} / {percentile(load, 95):<10.2f} | "
+              f"{percentile(load_cpu, 50):>9.2f} / {percentile(load_cpu, 95):<10.2f} | "
+              f"{percentile(rerun, 50):>7.2f} / {percentile(rerun, 95):<7.2f} | {percentile(rerun_cpu, 50):>15.2f} | "
+              f"{walk[0]:>13.2f} → {walk[-1]:<13.2f}")
+    print(f"\nlong session: {args.long_rounds} rounds over {len(args.pages)} pages in one tab; server RSS "
+          f"{rss_before:.0f} MB → {rss_after:.0f} MB")
+    print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

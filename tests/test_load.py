@@ -1,0 +1,37 @@
+"""A small bench/load.py against the real app: 3 uploads transcribed by the app's worker while 3 websocket
+sessions open the fairness pages, all at once; every row intact, every job done, no page error."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+import soundfile as sf
+
+from tests.conftest import AMI_AUDIO, REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+import load  # noqa: E402  (bench/load.py)
+
+pytestmark = pytest.mark.browser  # needs the running app (the app_server fixture)
+
+CLIP_S = 6  # seconds of each AMI excerpt: short jobs, still real speech
+
+
+def test_concurrent_uploads_and_fairness_visits_keep_every_row(app_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("CROSSTALK_DATA_DIR", str(app_server["data_dir"]))  # submit to the app's database
+    monkeypatch.delenv("CROSSTALK_DATABASE_URL", raising=False)
+    clips = []
+    for name in ("trn03", "trn06", "dev00"):  # each opens with speech
+        samples, rate = sf.read(AMI_AUDIO / f"{name}.flac", dtype="float32")
+        clips.append(tmp_path / f"load-{name}.wav")
+        sf.write(clips[-1], samples[: CLIP_S * rate], rate)
+
+    # A fresh server's very first session must open the main page: Streamlit runs it through app.py only then.
+    load.visit(app_server["url"], "Transcribe", 300)
+    uploads, visits, _ = load.run_load(app_server["url"], clips, browsers=3, visits=1, timeout_s=300)
+
+    assert [u["status"] for u in uploads] == ["done"] * 3, [u["error"] for u in uploads]
+    assert load.check_rows(uploads) == []
+    assert len({u["recording_id"] for u in uploads}) == 3
+    assert sorted(page for page, _, _ in visits) == sorted(load.FAIRNESS_PAGES * 3)
+    assert [errors for _, _, errors in visits if errors] == []
