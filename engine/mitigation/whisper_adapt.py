@@ -138,7 +138,7 @@ class TeacherForcedLoss:
 
 @torch.no_grad()
 def transcribe(model: Whisper, utterances: list[Utterance], adapter: Adapter, timestamps: bool = True,
-               batch_size: int = 16) -> list[str]:
+               batch_size: int = 16, max_tokens: int = MAX_TOKENS) -> list[str]:
     """Greedy transcripts with the torch copy, Whisper's timestamp rules on by default (as the runtime decodes).
 
     engine.whisper.decoding.decode(beam_size=1) run on many utterances at once, one batch row each, with the
@@ -153,7 +153,7 @@ def transcribe(model: Whisper, utterances: list[Utterance], adapter: Adapter, ti
         cache = adapter.start(model, batch)
         rows, sequences = list(range(len(batch))), [[] for _ in batch]
         step_input = torch.tensor([prompt] * len(batch))
-        for _ in range(MAX_TOKENS):
+        for _ in range(max_tokens):
             logits = model.decoder(step_input, cache)[:, -1].float()
             _suppress(logits, [sequences[i] for i in rows], tok, timestamps)
             top = logits.log_softmax(dim=-1).topk(2)
