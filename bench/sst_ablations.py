@@ -1,70 +1,59 @@
-"""SST ablations on the dev mixtures of a training recipe:
-    .venv/bin/python bench/sst_ablations.py --config engine/sst/configs/continue.json \
-        --model "shipped=models/sst.pt" [--model "fastemit off=PATH" ...]
+"""SST ablations on the dev set: ORC-WER per condition and turn counting for each variant of decoding a file.
 
-For every checkpoint given, scores the recipe's dev mixtures (single talker, meetings, overlapped meetings)
-twice: turns from <sot>/<eot> (the design) and turns from the speech-activity head with <sot>/<eot>
-ignored (the "segment by activity only" ablation, at decoding time: the same weights, so the row isolates
-what the tokens add). Training-time ablations (FastEmit off, end-of-turn penalty off) are checkpoints
-trained with that loss term at 0, passed as further --model entries. Prints one markdown table.
+    nice -n 10 .venv/bin/python bench/sst_ablations.py --model FILE.pt [--model OTHER.pt …] [--limit 30]
+        [--variants shipped decoder_off transducer_turns]
+
+Each --model is one row per variant: `shipped` decodes as the file's card says, `decoder_off` takes the
+transducer head's words instead of Whisper's decoder, `transducer_turns` takes turn boundaries from the
+transducer's <sot>/<eot> instead of the activity head. Separator off (Whisper alone) and the separator's
+placement are files of their own (engine/sst/recipes/whisper_alone.json, sidecar.json with split_after 1/2/3),
+passed as further --model. Hypotheses are kept under data/sst/ablations/ so an interrupted run resumes.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import random
 import sys
 from pathlib import Path
 
-import torch
-from tqdm import tqdm
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.sst.checkpoint import load_model  # noqa: E402
-from engine.sst.train import TrainConfig, build_pools, dev_examples  # noqa: E402
-from engine.sst.validate import SEGMENTATIONS, score  # noqa: E402
+from engine import config  # noqa: E402
+from engine.backends.sst import SSTBackend  # noqa: E402
+from engine.evaluate import evaluate  # noqa: E402
+from engine.sst.package import package_id  # noqa: E402
+
+VARIANTS = {"shipped": {}, "decoder_off": {"decoder_pass": False}, "transducer_turns": {"turn_source": "transducer"}}
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=Path("engine/sst/configs/continue.json"))
-    parser.add_argument("--model", action="append", required=True, help="NAME=PATH of a shipped-format checkpoint")
-    parser.add_argument("--dev-scale", type=int, default=1, help=DEV_SCALE_HELP)
+    parser.add_argument("--model", type=Path, action="append", required=True)
+    parser.add_argument("--set", dest="set_dir", type=Path, default=config.data_dir() / "sets" / "dev")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
-    print_table(TrainConfig.load(args.config), [entry.split("=", 1) for entry in args.model], args.dev_scale)
-
-
-DEV_SCALE_HELP = ("score on K times the recipe's dev mixtures, drawn from a K times larger dev pool (the recipe's "
-                  "8-meeting dev set moves a turn-count rate by 12.5 points per meeting)")
-
-
-def print_table(cfg: TrainConfig, models: list[tuple[str, str]], dev_scale: int = 1) -> None:
-    """Score each (name, checkpoint path) on the recipe's dev mixtures, both segmentations; one markdown table."""
-    torch.set_num_threads(1)
-    random.seed(0)
-    cfg = dataclasses.replace(cfg, data={**cfg.data, "dev_pool_size": cfg.data["dev_pool_size"] * dev_scale},
-                              dev_mixtures={k: n * dev_scale for k, n in cfg.dev_mixtures.items()})
-    _, dev_pool = build_pools(cfg, train=False)
-    dev = dev_examples(cfg, dev_pool, 16000)
-    print("| model | turns from | condition | mixtures | ORC-WER % (errors/words) | turn count acc % | "
-          "<sot> lat. p50 s | <eot> lat. p50 / p90 s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, path in tqdm(models, desc="models"):
-        model, table, _ = load_model(Path(path))
-        for segmentation in SEGMENTATIONS:
-            for kind, examples in dev.items():
-                r = score(model, table, examples, segmentation)
-                sot, eot = r["sot_latency"], r["eot_latency"]
-                print(f"| {name} | {'<sot>/<eot>' if segmentation == 'tokens' else 'activity only'} | {kind} | "
-                      f"{r['sessions']} | {100 * r['orc_wer']:.1f} ({r['errors']}/{r['ref_words']}) | "
-                      f"{100 * r['turn_count_accuracy']:.1f} | {_fmt(sot, 'p50')} | "
-                      f"{_fmt(eot, 'p50')} / {_fmt(eot, 'p90')} |", flush=True)
-
-
-def _fmt(stats: dict, key: str) -> str:
-    return f"{stats[key]:.2f}" if stats.get("n") else "-"
+    for model in args.model:
+        if not model.is_file():
+            sys.exit(f"{model} is not a file; pass --model with an SST file.")
+    rows = []
+    for model in args.model:
+        for variant in args.variants:
+            backend = SSTBackend(model, **VARIANTS[variant])
+            hyps = config.data_dir() / "sst" / "ablations" / f"{package_id(model)}-{variant}-{args.set_dir.name}"
+            r = evaluate("sst", args.set_dir, limit=args.limit, backend=backend, hyp_dir=hyps,
+                         progress=lambda i, n, s: print(f"{model.name} {variant}: {i}/{n} {s}", file=sys.stderr))
+            per_condition = " | ".join(f"{c['orc_wer']['wer'] * 100:.1f}" for c in r["conditions"].values())
+            o = r["overall"]
+            rows.append(f"| {model.name} | {variant} | {per_condition} | {o['orc_wer']['wer'] * 100:.1f} "
+                        f"({o['orc_wer']['errors']}/{o['orc_wer']['words']}) | "
+                        f"{o['turns']['turn_count_accuracy'] * 100:.0f} | {o['rtf']:.3f} |")
+            conditions = " | ".join(r["conditions"])
+    print(f"{args.set_dir.name}, {r['overall']['meetings']} meetings\n")
+    print(f"| file | variant | {conditions} | ORC-WER % (errors/words) | turn counting % | RTF |")
+    print("|---|---|" + "---:|" * (len(r["conditions"]) + 3))
+    print("\n".join(rows))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,129 +1,66 @@
-"""SST streaming speed and memory:  .venv/bin/python bench/sst_speed.py [--model models/sst.pt] [--long-min 30]
+"""SST speed and memory against recording length: real-time factor (wall clock and CPU) and peak RSS.
 
-Prints one table: real-time factor of streaming decoding (320 ms chunks) with 1 and 2 torch threads,
-the p95 compute time per chunk, and the peak resident memory of a fresh process that streams a
-1-minute and a `--long-min`-minute file from disk through the decoder (flat memory = same peak), then
-through the whole backend (decoding, voice-change splitting and speaker attribution, as the dashboard runs it).
-The audio is synthesised speech (engine/simulate) looped to length, written as 16-bit WAV.
+    nice -n 10 .venv/bin/python bench/sst_speed.py [--model models/sst.pt] [--minutes 1 10] [--threads 2]
+
+The recording is the AMI excerpts looped to each length (bench/cascade_speed.py writes it once under
+data/bench/). Each length runs in a fresh process that loads the model on three seconds of audio first, then
+transcribes the whole file with the SST backend (30 s windows, both channels, speaker attribution): flat
+memory means the same peak RSS for every length. Don't time next to a training run.
 """
 from __future__ import annotations
 
 import argparse
-import resource
+import json
+import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.cascade_speed import looped_recording  # noqa: E402
+from engine import config  # noqa: E402
+
+MEASURE = """
+import json, resource, sys, tempfile, time
 import soundfile as sf
-import torch
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-
-from engine.audio import SAMPLE_RATE, iter_chunks  # noqa: E402
-from engine.sst.checkpoint import load_model  # noqa: E402
-from engine.sst.decode import StreamingDecoder  # noqa: E402
-
-CHUNK = int(0.32 * SAMPLE_RATE)
-
-
-def speech_minute() -> np.ndarray:
-    """One minute of dev-split sentences in dev-split voices, with short pauses."""
-    from engine.simulate.synth import synthesize
-    from engine.simulate.text_source import sentences
-    from engine.simulate.voices import voices
-
-    texts, speakers = sentences("dev"), voices("dev")
-    pieces, total, i = [], 0, 0
-    while total < 60 * SAMPLE_RATE:
-        audio = synthesize(texts[i], speakers[(7 * i) % len(speakers)])
-        pieces += [audio, np.zeros(SAMPLE_RATE // 3, dtype=np.float32)]
-        total += len(audio) + SAMPLE_RATE // 3
-        i += 1
-    return np.concatenate(pieces)[:60 * SAMPLE_RATE]
+from pathlib import Path
+from engine.backends.sst import SSTBackend
+from engine import audio
+model, path, threads = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+backend = SSTBackend(model, threads=threads)
+with tempfile.NamedTemporaryFile(suffix=".wav") as warm:
+    sf.write(warm.name, sf.read(path, frames=16000 * 3, dtype="float32")[0], 16000)
+    backend.transcribe(Path(warm.name))
+cpu, wall = time.process_time(), time.perf_counter()
+turns = backend.transcribe(Path(path))
+print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                  "audio_s": audio.probe(path).duration_s, "turns": len(turns),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
 
 
-def write_looped(minute: np.ndarray, minutes: float, path: Path) -> None:
-    with sf.SoundFile(path, "w", SAMPLE_RATE, 1, subtype="PCM_16") as f:
-        for _ in range(int(minutes)):
-            f.write(minute)
-        f.write(minute[:int((minutes % 1) * len(minute))])
-
-
-def decode_file(model_path: str, wav: str) -> None:
-    """Child process: stream a file through the decoder; print peak RSS in MB."""
-    model, _, _ = load_model(Path(model_path))
-    torch.set_num_threads(1)
-    decoder = StreamingDecoder(model)
-    for block in iter_chunks(wav, chunk_s=10.0):
-        samples = torch.from_numpy(block)
-        for start in range(0, len(samples), CHUNK):
-            decoder.accept(samples[start:start + CHUNK])
-    decoder.finish()
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-def transcribe_file(model_path: str, wav: str) -> None:
-    """Child process: the whole SST backend on a file; print peak RSS in MB."""
-    from engine.backends.sst import SSTBackend
-
-    SSTBackend(Path(model_path)).transcribe(Path(wav))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-CHILDREN = {"--decode": decode_file, "--transcribe": transcribe_file}
-
-
-def streaming_speed(model, audio: np.ndarray, threads: int) -> tuple[float, float]:
-    """(real-time factor, p95 seconds of compute per 320 ms chunk)."""
-    torch.set_num_threads(threads)
-    decoder = StreamingDecoder(model)
-    samples = torch.from_numpy(audio)
-    per_chunk = []
-    started = time.perf_counter()
-    for start in range(0, len(samples), CHUNK):
-        t = time.perf_counter()
-        decoder.accept(samples[start:start + CHUNK])
-        per_chunk.append(time.perf_counter() - t)
-    decoder.finish()
-    wall = time.perf_counter() - started
-    return wall / (len(audio) / SAMPLE_RATE), float(np.percentile(per_chunk, 95))
-
-
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(REPO_ROOT / "models" / "sst.pt"))
-    parser.add_argument("--long-min", type=float, default=30.0)
+    parser.add_argument("--model", type=Path, default=config.models_dir() / "sst.pt")
+    parser.add_argument("--minutes", nargs="+", type=float, default=[1.0, 10.0])
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    model, _, _ = load_model(Path(args.model))
-    minute = speech_minute()
+    if not args.model.is_file():
+        sys.exit(f"{args.model} is not a file; pass --model with an SST file (e.g. models/sst.pt).")
     rows = []
-    for threads in (1, 2):
-        rtf, p95 = streaming_speed(model, minute, threads)
-        rows.append((f"streaming decode, {threads} thread(s), 1 min", f"RTF {rtf:.3f}", f"chunk p95 {1000 * p95:.1f} ms"))
-    with tempfile.TemporaryDirectory() as tmp:
-        for child, what in (("--decode", "decoder"), ("--transcribe", "whole backend")):
-            for minutes in (1.0, args.long_min):
-                wav = Path(tmp) / f"{minutes}.wav"
-                if not wav.exists():
-                    write_looped(minute, minutes, wav)
-                started = time.perf_counter()
-                out = subprocess.run([sys.executable, __file__, child, args.model, str(wav)],
-                                     capture_output=True, text=True, check=True)
-                wall = time.perf_counter() - started
-                rows.append((f"{what}, file {minutes:g} min, fresh process, 1 thread",
-                             f"peak RSS {float(out.stdout.split()[-1]):.0f} MB", f"wall {wall:.0f} s, RTF {wall / (60 * minutes):.3f}"))
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measurement':<{width}} | value | detail")
-    for name, value, detail in rows:
-        print(f"{name:<{width}} | {value} | {detail}")
+    for minutes in args.minutes:
+        out = subprocess.run([sys.executable, "-c", MEASURE, str(args.model), str(looped_recording(minutes)),
+                              str(args.threads)], capture_output=True, text=True, check=True, cwd=config.REPO_ROOT)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(f"| {r['audio_s'] / 60:.0f} | {r['turns']} | {r['wall_s'] / r['audio_s']:.3f} "
+                    f"| {r['cpu_s'] / r['audio_s']:.3f} | {r['peak_rss_mb']:.0f} |")
+        print(rows[-1], file=sys.stderr)
+    print(f"{args.model}, {args.threads} threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+    print("| minutes | turns | RTF (wall) | RTF (CPU) | peak RSS MB |\n|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
+    return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] in CHILDREN:
-        CHILDREN[sys.argv[1]](sys.argv[2], sys.argv[3])
-    else:
-        main()
+    sys.exit(main())

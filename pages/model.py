@@ -1,43 +1,37 @@
-"""Model: the shipped SST checkpoint's card, its training curves, and SST beside the cascade per condition."""
+"""Model: what the recognisers do, how well they do it on the evaluation sets, where they fail, and their cards."""
 from __future__ import annotations
 
 import plotly.express as px
 import streamlit as st
 
 from engine import config, persistence
-from engine.sst.card import curves_frame, shipped_card, validation_frame
+from engine.errors import UserError
+from engine.sst.card import curves_frame, shipped_card
 from engine.sst.comparison import comparison_figure, comparison_frame, evaluation_table
 
-st.title("Model: separator-transducer-segmenter")
-card = shipped_card()
-if card is None:
-    st.warning("No SST model is shipped in models/sst.pt: train one with `python -m engine train` (docs/sst.md).")
-else:
-    quality = card.get("quality_note")
-    if quality:
-        st.warning(quality)
-    cols = st.columns(4)
-    cols[0].metric("Parameters", f"{card['parameters'] / 1e6:.2f} M")
-    cols[1].metric("Checkpoint", f"{card['size_mb']:.1f} MB")
-    cols[2].metric("Training updates", card.get("total_updates", card.get("step", "—")))
-    cols[3].metric("Vocabulary", card["tokens"])
-    threshold = card["voice_change_threshold"]
-    st.caption("Turns are kept as the model ends them." if threshold is None else
-               f"Turns are cut where the voice changes: cosine distance above {threshold} between resemblyzer "
-               "embeddings of the 1.6 s either side (the threshold chosen for this checkpoint on the dev set).")
-    st.subheader("Training curves")
-    curves = curves_frame(card)
-    if not curves.empty:
-        loss_columns = [c for c in ("total", "rnnt", "ctc") if c in curves]
-        st.plotly_chart(px.line(curves, x="step", y=loss_columns, labels={"value": "loss per mixture"}))
-    validation = validation_frame(card)
-    if not validation.empty:
-        st.plotly_chart(px.line(validation, x="step", y="orc_wer", color="condition", markers=True,
-                                labels={"orc_wer": "dev ORC-WER"}))
-    with st.expander("Configuration"):
-        st.json(card["config"])
 
-st.subheader("Evaluation (SST beside the cascade)")
+@st.cache_resource(show_spinner=False)
+def _card(path: str, modified: float) -> dict | None:
+    """The shipped SST file's card, read and hashed once per file version (`modified` keys the cache)."""
+    return shipped_card(config.models_dir() / "sst.pt")
+
+
+st.title("Model")
+st.markdown(
+    "Two recognisers turn a meeting into speaker turns. **The cascade** (the default) finds speech with a voice "
+    "detector, recognises it with Whisper tiny.en and groups it by speaker. **The separator-transducer-segmenter "
+    "(SST)** puts a trained separator inside Whisper's encoder so that two overlapping talkers come out on two "
+    "channels, each read by Whisper's own decoder, with an activity head and a transducer head marking where "
+    "each turn starts and ends; speakers are then attributed by clustering per-turn voice embeddings.")
+
+sst_path = config.models_dir() / "sst.pt"
+card, card_error = None, None
+try:
+    card = _card(str(sst_path), sst_path.stat().st_mtime) if sst_path.exists() else None
+except UserError as exc:
+    card_error = str(exc)
+
+st.subheader("How well: SST beside the cascade")
 runs = persistence.list_evaluation_runs()
 shipped_id = card["checkpoint_id"] if card else None
 table = evaluation_table(runs, shipped_id)
@@ -48,10 +42,36 @@ else:
     if not bars.empty:
         st.plotly_chart(comparison_figure(bars))
     st.caption("Bars: ORC-WER of the newest run per backend and set (hover for errors / words and meetings). "
-               "SST runs of an older checkpoint than the shipped one stay in the table, marked, but not in the bars.")
+               "SST runs of another file than the shipped one stay in the table, marked, but not in the bars.")
     st.dataframe(table, hide_index=True, width="stretch")
 
-card_file = config.models_dir() / "MODEL_CARD.md"
-if card_file.exists():
-    with st.expander("Model card", expanded=card is not None):
-        st.markdown(card_file.read_text())
+st.subheader("Where it fails")
+if card_error:
+    st.warning(card_error)
+elif card is None:
+    st.warning("No SST model is shipped in models/sst.pt: train one with `python -m engine train` (docs/sst.md).")
+else:
+    st.warning(card.get("quality_note") or "No quality note was recorded for this file.")
+    settings = card["settings"]
+    cols = st.columns(4)
+    cols[0].metric("Trained parameters", f"{card['parameters'] / 1e6:.2f} M")
+    cols[1].metric("File", f"{card['size_mb']:.1f} MB")
+    cols[2].metric("Training updates", card.get("step", "—"))
+    cols[3].metric("Separator", f"after block {settings['split_after']}" if settings.get("separator", True) else "off")
+    turn_source = card.get("decoding", {}).get("turn_source", "activity")
+    st.caption(f"Turn boundaries from: {turn_source}. Base weights: Whisper tiny.en, sha256 "
+               f"{card['base_sha256'][:12]}…; file id {card['checkpoint_id']}.")
+    curves = curves_frame(config.data_dir() / "sst" / "runs" / card.get("recipe", "") / card.get("stage", ""))
+    if not curves.empty:
+        losses = [c for c in ("total", "decoder", "activity", "rnnt") if c in curves]
+        st.plotly_chart(px.line(curves, x="step", y=losses, labels={"value": "training loss"}))
+    with st.expander("Settings"):
+        st.json(settings)
+
+st.subheader("Model cards")
+for title, name in (("Whisper tiny.en (the recogniser in both)", "WHISPER_CARD.md"),
+                    ("SST (models/sst.pt)", "MODEL_CARD.md")):
+    path = config.models_dir() / name
+    if path.exists():
+        with st.expander(title):
+            st.markdown(path.read_text())

@@ -66,20 +66,23 @@ def test_limit_interleaves_conditions_and_bad_input_is_one_sentence(tiny_set, tm
 
 
 def test_a_given_sst_checkpoint_is_scored_and_recorded(tiny_set, tmp_path):
-    from engine.backends.sst import SSTBackend
-    from engine.sst.checkpoint import checkpoint_id, save_model
-    from engine.voice_changes import CHANGE_THRESHOLD
-    from tests.sst_models import TABLE, tiny_model
+    import torch
 
-    path = tmp_path / "candidate.pt"
-    save_model(path, tiny_model(), TABLE, {"step": 42})
+    from engine.backends.sst import SSTBackend
+    from engine.sst.package import package_id, save_package
+    from tests.sst_models import tiny_model
+
+    model = tiny_model()
+    with torch.no_grad():
+        model.activity.bias.fill_(-20.0)  # a channel that is never active is never decoded: a fast, empty run
+    path = save_package(tmp_path / "candidate.pt", model, {"step": 42})
     results = evaluate("sst", tiny_set, limit=1, checkpoint=path, hyp_dir=tmp_path / "hyps")
-    assert results["model"]["checkpoint"] == {"sha256": checkpoint_id(path), "step": 42}
-    assert results["model"]["voice_change_threshold"] == CHANGE_THRESHOLD
-    assert results["overall"]["meetings"] == 1
-    unsplit = SSTBackend(path, change_threshold=None)  # a backend object, as the threshold sweep passes one
-    assert evaluate("sst", tiny_set, limit=1, backend=unsplit)["model"]["voice_change_threshold"] is None
-    with pytest.raises(UserError, match="another model"):  # kept split turns are not unsplit ones
-        evaluate("sst", tiny_set, limit=1, backend=unsplit, hyp_dir=tmp_path / "hyps")
+    assert results["model"] == {"checkpoint": {"sha256": package_id(path), "step": 42}, "turn_source": "activity",
+                                "decoder_pass": True}
+    assert results["overall"]["meetings"] == 1 and results["overall"]["orc_wer"]["errors"] > 0
+    transducer_words = SSTBackend(path, decoder_pass=False)  # a backend object, as an ablation passes one
+    assert evaluate("sst", tiny_set, limit=1, backend=transducer_words)["model"]["decoder_pass"] is False
+    with pytest.raises(UserError, match="another model"):  # kept hypotheses of one decoding are not another's
+        evaluate("sst", tiny_set, limit=1, backend=transducer_words, hyp_dir=tmp_path / "hyps")
     with pytest.raises(UserError, match="only be given to the sst backend"):
         evaluate("cascade", tiny_set, checkpoint=path)

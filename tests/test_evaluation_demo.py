@@ -16,10 +16,10 @@ from engine.__main__ import main
 from engine.backends import get_backend
 from engine.evaluation_demo import DEMO_JSON, export_runs, seed_demo_runs
 from engine.simulate.sets import SetRecipe, write_set
-from engine.sst.checkpoint import checkpoint_id, save_model
-from engine.voice_changes import CHANGE_THRESHOLD
+from engine.sst.package import package_id as checkpoint_id
+from engine.sst.package import save_package
 from tests.conftest import REPO_ROOT
-from tests.sst_models import TABLE, tiny_model
+from tests.sst_models import tiny_model
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def tiny_sst(tmp_path, monkeypatch):
     """models/sst.pt replaced by a tiny untrained checkpoint at step 200; the backend cache is cleared on both
     sides so neither this test nor a later one decodes with another test's model."""
     folder = tmp_path / "models"
-    save_model(folder / "sst.pt", tiny_model(), TABLE, {"step": 200})
+    save_package(folder / "sst.pt", tiny_model(), {"step": 200})
     monkeypatch.setattr(config, "models_dir", lambda: folder)
     get_backend.cache_clear()
     yield folder / "sst.pt"
@@ -51,7 +51,8 @@ def test_sst_run_records_its_checkpoint_and_survives_export_and_seeding(tiny_sst
     [run] = persistence.list_evaluation_runs(url=db_url)
     sha = hashlib.sha256(tiny_sst.read_bytes()).hexdigest()[:12]
     assert run.params == {"set_dir": "one", "limit": 1, "oracle_speakers": False,
-                          "checkpoint": {"sha256": sha, "step": 200}, "voice_change_threshold": CHANGE_THRESHOLD}
+                          "checkpoint": {"sha256": sha, "step": 200}, "turn_source": "activity",
+                          "decoder_pass": True}
     assert run.results["overall"]["orc_wer"]["words"] > 0
 
     asset = tmp_path / "evaluation_demo.json"

@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 
 from db import init_db
 from engine import config, persistence
-from engine.sst.checkpoint import checkpoint_id
+from engine.sst.package import package_id as checkpoint_id
 from tests.test_fairness_browser import open_page, page_text, wait_for
 
 pytestmark = pytest.mark.browser

@@ -1,5 +1,5 @@
-"""The Model page (streamlit AppTest): card, curves, and SST beside the cascade (bars and table) from the
-database, including runs the app seeds from a shipped asset on start."""
+"""The Model page (streamlit AppTest): what the recognisers do, SST beside the cascade (bars and table) from
+the database, including runs the app seeds from a shipped asset on start, where SST fails, and both cards."""
 from __future__ import annotations
 
 import base64
@@ -11,11 +11,10 @@ from streamlit.testing.v1 import AppTest
 
 from db import init_db
 from engine import config, evaluation_demo, persistence
-from engine.sst.checkpoint import checkpoint_id, save_model
-from engine.sst.config import SSTConfig
-from engine.sst.model import SSTModel
-from engine.sst.tokens import TokenTable
+from engine.sst.package import package_id as checkpoint_id
+from engine.sst.package import save_package
 from tests.conftest import REPO_ROOT
+from tests.sst_models import tiny_model
 
 
 def _results(orc_errors: int, words: int) -> dict:
@@ -28,19 +27,13 @@ def _results(orc_errors: int, words: int) -> dict:
 
 @pytest.fixture
 def models_dir(tmp_path, monkeypatch):
-    """A models folder holding a real (tiny, untrained) checkpoint with card data."""
+    """A models folder holding a real (tiny, untrained) SST file with its card, and both model cards."""
     folder = tmp_path / "models"
-    table = TokenTable()
-    model = SSTModel(SSTConfig(encoder_dim=32, subsampling_channels=16, mixture_layers=1, prediction_dim=32,
-                               prediction_embed_dim=8, joint_dim=32, vocab_size=len(table)))
-    card = {"step": 200, "stage": "single", "quality_note": "Undertrained: do not use for real transcripts.",
-            "voice_change_threshold": 0.42,
-            "curves": [{"step": s, "stage": "single", "total": 900.0 - s, "rnnt": 700.0 - s, "ctc": 600.0}
-                       for s in range(1, 201)],
-            "validation": [{"step": s, "stage": "single", "dev": {"single": {"orc_wer": 1.0 - s / 1000}}}
-                           for s in (100, 200)]}
-    save_model(folder / "sst.pt", model, table, card)
+    card = {"step": 200, "recipe": "tiny", "stage": "separator", "decoding": {"turn_source": "activity"},
+            "quality_note": "Undertrained: do not use for real transcripts."}
+    save_package(folder / "sst.pt", tiny_model(), card)
     (folder / "MODEL_CARD.md").write_text("# SST model card\n\nTrained on synthetic speech.\n")
+    (folder / "WHISPER_CARD.md").write_text("# Whisper tiny.en\n\nPretrained by OpenAI.\n")
     monkeypatch.setattr(config, "models_dir", lambda: folder)
     return folder
 
@@ -72,22 +65,41 @@ def _sst_params(sha256: str, step: int) -> dict:
 
 
 def test_model_page_shows_card_curves_and_both_backends(db_url, models_dir):
+    run = config.data_dir() / "sst" / "runs" / "tiny" / "separator"
+    run.mkdir(parents=True)
+    run.joinpath("curves.jsonl").write_text("".join(json.dumps({"step": s, "total": 3.0 - s / 100, "decoder": 2.0,
+                                                               "activity": 0.5, "rnnt": 1.0}) + "\n"
+                                                    for s in range(1, 11)))
     persistence.save_evaluation_run("sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200),
                                     _results(60, 100))
     persistence.save_evaluation_run("cascade", "test", {}, _results(40, 100))
     app = _model_page()
+    assert "cascade" in app.markdown[0].value.lower()  # the page opens with what the recognisers do
     assert any("Undertrained" in w.value for w in app.warning)
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Training updates"] == "200" and metrics["Parameters"].endswith(" M")
-    assert any("cosine distance above 0.42" in c.value for c in app.caption)  # the checkpoint's own threshold
-    assert len(app.get("plotly_chart")) == 3  # loss curves, dev ORC-WER, SST beside the cascade
+    assert metrics["Training updates"] == "200" and metrics["Trained parameters"].endswith(" M")
+    assert metrics["Separator"] == "after block 2"
+    assert len(app.get("plotly_chart")) == 2  # SST beside the cascade, training losses
     table = app.dataframe[0].value
     assert set(table["backend"]) == {"sst", "cascade"}
     assert len(table) == 6  # two conditions + overall, per backend
     sst_overall = table[(table["backend"] == "sst") & (table["condition"] == "overall")].iloc[0]
     assert sst_overall["ORC-WER %"] == 60.0 and sst_overall["words"] == 100 and sst_overall["ORC-WER errors"] == 60
     assert sst_overall["checkpoint"] == "shipped (step 200)"
-    assert any("Trained on synthetic speech" in m.value for m in app.markdown)
+    text = " ".join(m.value for m in app.markdown)
+    assert "Trained on synthetic speech" in text and "Pretrained by OpenAI" in text
+    assert not any("issue" in m.value.lower() or "session" in m.value.lower() for m in app.markdown[:1])
+
+
+def test_an_sst_file_of_the_old_format_is_one_sentence_not_a_traceback(db_url, tmp_path, monkeypatch):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    import torch
+
+    torch.save({"config": {}, "state": {}}, folder / "sst.pt")
+    monkeypatch.setattr(config, "models_dir", lambda: folder)
+    app = _model_page()
+    assert any("not a Whisper-based SST file" in w.value for w in app.warning)
 
 
 def test_model_page_without_a_model_or_runs_says_what_to_do(db_url, tmp_path, monkeypatch):
@@ -110,7 +122,7 @@ def test_seeded_runs_draw_bars_of_the_shipped_checkpoint_and_mark_an_older_one(d
     evaluation_demo.export_runs(ids, shipped_runs, url=source)
     app = _model_page()  # the app seeds the shipped runs into the empty database on start
 
-    bars = json.loads(app.get("plotly_chart")[2].proto.spec)
+    bars = json.loads(app.get("plotly_chart")[0].proto.spec)
     drawn = {trace["name"]: trace for trace in bars["data"]}
     assert set(drawn) == {"sst", "cascade"} and all(trace["type"] == "bar" for trace in drawn.values())
     assert drawn["sst"]["x"] == ["0S", "OV20", "overall"] and _numbers(drawn["sst"]["y"]) == [60.0] * 3

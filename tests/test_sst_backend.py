@@ -1,40 +1,55 @@
-"""The sst backend end to end on a real recording: streaming decode from the file, partial results,
-progress, per-turn speaker attribution. The checkpoint is a real (untrained, tiny) model."""
+"""The sst backend end to end on a short real mixture (two LibriSpeech talkers): windows, per-channel
+Whisper decoding, progress, partial results, per-turn speaker attribution. With a separator that passes the
+mixture through, every channel must read exactly what Whisper alone reads."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
-import torch
+import soundfile as sf
 
 from engine import audio, config
 from engine.backends.sst import SSTBackend
 from engine.errors import UserError
-from engine.sst.checkpoint import save_model
-from tests.sst_models import TABLE, lively_model
+from engine.sst.package import save_package
+from engine.whisper.decoding import transcribe_window
+from tests.sst_models import passthrough_model
 
-RECORDING = config.shared_data_dir() / "saa" / "audio" / "english_002.ogg"
+LIBRI = config.shared_data_dir() / "librispeech_excerpts" / "audio"
+TALKERS = ("1688/1688-142285-0007.ogg", "1998/1998-15444-0001.ogg")
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """An untrained model whose output varies with the audio (see tests/sst_models.py)."""
-    path = tmp_path_factory.mktemp("models") / "sst.pt"
-    save_model(path, lively_model(torch.from_numpy(audio.load(RECORDING))), TABLE, {})
+def mixture(tmp_path_factory) -> Path:
+    a, b = (audio.load(LIBRI / t) for t in TALKERS)
+    mixed = np.zeros(max(len(a), len(b) + 16000 * 3), np.float32)
+    mixed[:len(a)] += a
+    mixed[16000 * 3:16000 * 3 + len(b)] += 0.7 * b
+    path = tmp_path_factory.mktemp("audio") / "mixture.wav"
+    sf.write(path, mixed, 16000)
     return path
 
 
-def test_sst_backend_streams_a_file_into_attributed_turns(checkpoint):
-    backend = SSTBackend(checkpoint)
+def test_passthrough_channels_read_what_whisper_alone_reads(mixture, tmp_path):
+    model = passthrough_model()
+    package = save_package(tmp_path / "sst.pt", model, {"step": 0})
+    backend = SSTBackend(package)
     fractions, partials = [], []
-    turns = backend.transcribe(RECORDING, num_speakers=2, progress=lambda f, m: fractions.append(f),
+    turns = backend.transcribe(mixture, num_speakers=2, progress=lambda f, m: fractions.append(f),
                                on_partial=lambda t: partials.append(len(t)))
-    duration = audio.probe(RECORDING).duration_s
-    assert turns and [t.start for t in turns] == sorted(t.start for t in turns)
+    samples = audio.load(mixture)
+    expected = [w.text for w in transcribe_window(model.whisper, samples)]
+    assert len(expected) > 10
+    for channel in (0, 1):
+        assert [w.text for t in turns if t.channel == channel for w in t.words] == expected
+    duration = len(samples) / 16000
     assert all(t.words and 0 <= t.start <= t.end <= duration + 0.05 for t in turns)
-    assert {t.speaker for t in turns} <= {"S1", "S2"} and {t.channel for t in turns} <= {0, 1}
-    assert len(partials) >= 2 and partials == sorted(partials)  # partial results grow as the stream goes
-    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert {t.speaker for t in turns} <= {"S1", "S2"}
+    assert partials and fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert backend.describe()["checkpoint"]["step"] == 0
 
 
-def test_missing_checkpoint_is_one_clear_sentence(tmp_path):
-    with pytest.raises(UserError, match="does not exist"):
+def test_a_missing_or_old_model_file_is_one_clear_sentence(tmp_path):
+    with pytest.raises(UserError, match="no SST model"):
         SSTBackend(tmp_path / "nothing.pt")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import math
 
-import pytest
 import torch
 
 from engine.sst.loss import late_penalty, rnnt_loss_fast, rnnt_loss_torch

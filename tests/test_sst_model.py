@@ -8,8 +8,16 @@ import torch
 
 from engine.errors import UserError
 from engine.sst import vocab
-from engine.sst.inference import (HOP_S, TransducerSearch, WindowResult, activity_spans, iter_windows, owned,
-                                  stitch, words_into_turns)
+from engine.sst.inference import (
+    HOP_S,
+    TransducerSearch,
+    WindowResult,
+    activity_spans,
+    iter_windows,
+    owned,
+    stitch,
+    words_into_turns,
+)
 from engine.sst.package import MAX_MB, load_package, read_package, save_package
 from engine.sst.settings import SSTSettings
 from engine.types import Turn, Word

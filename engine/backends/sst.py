@@ -31,9 +31,11 @@ class SSTBackend:
     name = "sst"
 
     def __init__(self, model_path: Path | None = None, threshold: float = DEFAULT_THRESHOLD, threads: int = 2,
-                 turn_source: str = "activity", decoder_pass: bool = True):
+                 turn_source: str | None = None, decoder_pass: bool = True):
+        """`turn_source` None: the one the file's card names (chosen for it at export)."""
         model_path = model_path or default_model_path()
         self.model, self.card = load_package(model_path)
+        turn_source = turn_source or self.card.get("decoding", {}).get("turn_source", "activity")
         self.checkpoint = {"sha256": package_id(model_path), "step": self.card.get("step")}
         self.threshold = threshold
         self.threads = threads

@@ -72,7 +72,8 @@ def make_batch(windows: list[PooledWindow], channels: int, subsample: int) -> Ba
         for c in range(channels):
             mine = [turn for turn in w.turns if turn.channel == c]
             for turn in mine:
-                activity[b, c, int(turn.start / SECONDS_PER_ENCODER_FRAME):int(turn.end / SECONDS_PER_ENCODER_FRAME) + 1] = 1
+                first, last = (int(t / SECONDS_PER_ENCODER_FRAME) for t in (turn.start, turn.end))
+                activity[b, c, first:last + 1] = 1
             dec.append(decoder_tokens(mine, w.pseudo_label) if mine else None)
             trans.append(transducer_targets(mine, frame_s))
     tok = tokenizer()

@@ -118,21 +118,26 @@ class WindowResult:
     channels: list[list[Turn]]  # per channel, turns of this window (times absolute)
 
 
+TURN_SOURCES = ("activity", "transducer", "segments")
+
+
 class WindowDecoder:
-    """Decodes one window at a time; `turn_source` is "activity" or "transducer"; `decoder_pass` False
-    uses the transducer's words."""
+    """Decodes one window at a time. `turn_source`: where turn boundaries come from — the activity head,
+    the transducer's <sot>/<eot>, or Whisper's own timestamp segments (the separator-off ablation has no
+    trained activity head). `decoder_pass` False takes the transducer's words instead of Whisper's."""
 
     def __init__(self, model: SST, turn_source: str = "activity", decoder_pass: bool = True, beam_size: int = 1):
-        if turn_source not in ("activity", "transducer"):
-            raise ValueError(f"turn_source is activity or transducer, not {turn_source!r}")
+        if turn_source not in TURN_SOURCES:
+            raise ValueError(f"turn_source is one of {', '.join(TURN_SOURCES)}, not {turn_source!r}")
+        if turn_source == "segments" and not decoder_pass:
+            raise ValueError("Whisper's segments need the decoder pass")
         self.model, self.turn_source, self.decoder_pass, self.beam_size = model, turn_source, decoder_pass, beam_size
         self.search = TransducerSearch(model)
 
     @torch.no_grad()
     def window(self, samples: np.ndarray, offset_s: float) -> WindowResult:
         model = self.model
-        mel = window_mel(samples)[None]
-        channels = model.transcriber(mel)  # (1, C, T, D)
+        channels = model.transcriber(window_mel(samples)[None])  # (1, C, T, D)
         activity, frames = model.heads(channels)
         probs = torch.sigmoid(activity[0]).numpy()
         n_frames = min(channels.shape[2], int(np.ceil(len(samples) / SAMPLE_RATE / SECONDS_PER_ENCODER_FRAME)))
@@ -142,19 +147,20 @@ class WindowDecoder:
             spans = activity_spans(probs[c, :n_frames], offset_s)
             if self.turn_source == "transducer" or not self.decoder_pass:
                 emitted = self.search.step(frames[0, c, : int(np.ceil(n_frames / model.settings.subsample))]).emitted
-                heads_turns = transducer_turns(emitted, frame_s, offset_s, c)
+                head_turns = transducer_turns(emitted, frame_s, offset_s, c)
                 if self.turn_source == "transducer":
-                    spans = [(t.start, t.end) for t in heads_turns]
+                    spans = [(t.start, t.end) for t in head_turns]
                 if not self.decoder_pass:
-                    out.append(heads_turns if self.turn_source == "transducer" else
-                               words_into_turns([w for t in heads_turns for w in t.words], spans, c))
+                    out.append(words_into_turns([w for t in head_turns for w in t.words], spans, c))
                     continue
-            if not spans:
-                out.append([])
+            if not spans and self.turn_source != "segments":
+                out.append([])  # a silent channel is not decoded
                 continue
             audio = channels[:, c]
             decoded = decode(model.whisper, audio, beam_size=self.beam_size)
             words = word_times(model.whisper, audio, decoded.text_tokens(tokenizer()), n_frames, offset_s)
+            if self.turn_source == "segments":
+                spans = [(offset_s + seg.start, offset_s + max(seg.end, seg.start)) for seg in decoded.segments]
             out.append(words_into_turns(words, spans, c))
         return WindowResult(offset_s, out)
 

@@ -9,7 +9,6 @@ Only the trained parts are in `trained_state()`; Whisper's weights are named by 
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from engine.sst.separator import Separator
@@ -28,7 +27,7 @@ class Transcriber(nn.Module):
         super().__init__()
         self.split = settings.split_after
         self.whisper = whisper
-        self.separator = Separator(settings, whisper.dims.width)
+        self.separator = Separator(settings, whisper.dims.width) if settings.separator else None
 
     def lower(self, mel: Tensor) -> Tensor:
         """mel (B, M, F) → the mixture's states after block `split` (B, T, D): what the training pool caches."""
@@ -37,7 +36,7 @@ class Transcriber(nn.Module):
 
     def upper(self, mixture_states: Tensor) -> Tensor:
         """(B, T, D) → (B, C, T, D) per-channel encoder output (Whisper's decoder reads this)."""
-        channels = self.separator(mixture_states)
+        channels = self.separator(mixture_states) if self.separator is not None else mixture_states[:, None]
         b, c = channels.shape[:2]
         encoder = self.whisper.encoder
         out = encoder.ln_post(encoder.run_blocks(channels.flatten(0, 1), self.split, len(encoder.blocks)))

@@ -34,9 +34,14 @@ class LossWeights:
 
 def rnnt_per_stream(logits: torch.Tensor, targets: torch.Tensor, frame_lengths: torch.Tensor,
                     target_lengths: torch.Tensor, fastemit_lambda: float) -> torch.Tensor:
-    """logits (N, S, U+1, V) → RNN-T negative log-likelihood per stream (N,), torchaudio's recursion."""
-    log_probs = logits.float().log_softmax(-1)
-    u = targets.shape[1]
+    """logits (N, S, U+1, V) → RNN-T negative log-likelihood per stream (N,), torchaudio's recursion (which
+    wants the lattice cut to the longest target)."""
+    u = int(target_lengths.max())
+    log_probs = logits[:, :, :u + 1].float().log_softmax(-1)
+    if u == 0:  # every stream silent: the only path is all blanks
+        valid = torch.arange(logits.shape[1], device=logits.device)[None] < frame_lengths[:, None]
+        return -(log_probs[:, :, 0, vocab.BLANK] * valid).sum(1)
+    targets = targets[:, :u]
     emit = log_probs[:, :, :u].gather(-1, targets[:, None, :, None].expand(-1, logits.shape[1], -1, 1)).squeeze(-1)
     emit = straight_through_fastemit(emit, fastemit_lambda)
     return lattice_loss(log_probs[..., vocab.BLANK], emit, frame_lengths, target_lengths)

@@ -53,7 +53,10 @@ def window_mel(samples: np.ndarray, window_s: float) -> torch.Tensor:
 
 def make_window(spec: PoolSpec, index: int, libri_pool=None) -> Window:
     seed = spec_seed(spec.seed, index)
-    window = sim_window(seed, spec.window_s, spec.voices) if spec.source == "sim" else libri_window(seed, spec.window_s, libri_pool)
+    if spec.source == "sim":
+        window = sim_window(seed, spec.window_s, spec.voices)
+    else:
+        window = libri_window(seed, spec.window_s, libri_pool)
     window.assign_channels()
     return window
 
@@ -61,7 +64,8 @@ def make_window(spec: PoolSpec, index: int, libri_pool=None) -> Window:
 @torch.no_grad()
 def build_pool(directory: Path, spec: PoolSpec, transcriber) -> Path:
     if transcriber.split != spec.split_after:
-        raise ValueError(f"the pool caches states after block {spec.split_after}, the model splits after {transcriber.split}")
+        raise ValueError(f"the pool caches states after block {spec.split_after}, "
+                         f"the model splits after {transcriber.split}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     meta = directory / "pool.json"
@@ -74,7 +78,7 @@ def build_pool(directory: Path, spec: PoolSpec, transcriber) -> Path:
 
         libri = librispeech_utterances("train")
     shards = (spec.windows + SHARD - 1) // SHARD
-    device = next(transcriber.separator.parameters()).device
+    device = transcriber.whisper.encoder.conv1.weight.device
     for shard in tqdm(range(shards), desc=f"pool {directory.name}", unit="shard"):
         path = directory / f"shard-{shard:04d}.pt"
         if path.exists():

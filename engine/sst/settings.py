@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, fields
 class SSTSettings:
     split_after: int = 2          # the separator sits after this Whisper encoder block (1..3 of 4)
     channels: int = 2             # output channels (talkers at once)
+    separator: bool = True        # False: the ablation "Whisper alone" (one channel, the mixture itself)
     # Separator (Conv-TasNet-style temporal convolution stack over the block's 20 ms frames).
     bottleneck: int = 192
     hidden: int = 384
@@ -35,6 +36,8 @@ class SSTSettings:
         if "dilations" in values:
             values["dilations"] = tuple(values["dilations"])
         settings = cls(**values)
+        if not settings.separator and settings.channels != 1:
+            raise ValueError("without a separator there is one channel: the mixture")
         if not 1 <= settings.split_after <= 3:
             raise ValueError(f"split_after is 1, 2 or 3 (a block of Whisper tiny's 4), not {settings.split_after}")
         return settings

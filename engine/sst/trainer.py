@@ -1,6 +1,6 @@
-"""Training the Whisper-based SST, stage by stage, from one recipe (engine/sst/recipe.json):
+"""Training the Whisper-based SST, stage by stage, from one recipe (engine/sst/recipes/*.json):
 
-    python -m engine train --recipe engine/sst/recipe.json [--stop-after N]
+    python -m engine train --recipe engine/sst/recipes/sidecar.json [--stop-after N]
 
 Each stage builds (or reuses) its pools of cached lower-encoder states, starts from the previous stage's
 result, trains the parts it names for `updates` updates with a tqdm bar, validates on a dev-voice pool and
@@ -142,7 +142,10 @@ def run_stage(recipe: Recipe, stage: Stage, out: Path, previous: Path | None,
     if previous is not None:
         model, _ = load_package(previous, device())
     else:
+        torch.manual_seed(stage.seed)  # the same recipe starts from the same weights
         model = build(recipe.settings).to(device())
+    if stage.updates == 0:  # a stage that only fixes the configuration (the separator-off baseline)
+        return save_package(final, model, _card(recipe, stage, 0, None))
     for spec in stage.pools + [stage.dev_pool]:
         build_pool(pool_dir(spec), spec, model.transcriber)
     pools = [w for spec in stage.pools for w in load_pool(pool_dir(spec))[1]]
@@ -156,6 +159,9 @@ def run_stage(recipe: Recipe, stage: Stage, out: Path, previous: Path | None,
         model.load_trained_state(state["trained"])
         optimizer.load_state_dict(state["optimizer"])
         step, best = state["step"], state["best"]
+        if curves.exists():  # rows logged after the last saved state are redone: drop them
+            rows = [r for r in curves.read_text().splitlines() if json.loads(r)["step"] <= step]
+            curves.write_text("".join(r + "\n" for r in rows))
     done_here = 0
     bar = tqdm(total=stage.updates, initial=step, desc=f"{recipe.name}/{stage.name}", unit="update")
     while step < stage.updates and (stop_after is None or done_here < stop_after):
