@@ -36,6 +36,7 @@ BATCH_KINDS: dict[str, str] = {
     "batch_evaluate": "engine.runners.kinds:EvaluateSet",
 }
 DEFAULT_SHARD_SIZE = 4
+MAX_KEY_CHARS = 512  # batch_items.item_key
 
 
 def check_batch_kind(kind: str) -> str:
@@ -54,9 +55,14 @@ def plan_shards(keys: list[str], shard_size: int) -> list[list[str]]:
         raise UserError("The shard size must be at least 1.")
     if not keys:
         raise UserError("The batch has no items.")
-    if len(set(keys)) != len(keys):
-        duplicate = next(k for i, k in enumerate(keys) if k in keys[:i])
-        raise UserError(f"The item {duplicate!r} appears twice in the batch.")
+    too_long = next((k for k in keys if len(k) > MAX_KEY_CHARS), None)
+    if too_long is not None:
+        raise UserError(f"The item name {too_long[:60]!r}… is longer than {MAX_KEY_CHARS} characters.")
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            raise UserError(f"The item {key!r} appears twice in the batch.")
+        seen.add(key)
     return [keys[i:i + shard_size] for i in range(0, len(keys), shard_size)]
 
 

@@ -126,7 +126,13 @@ def coordinate(job: JobInfo, kind_target: str, workers: int, env: dict[str, str]
     started = time.perf_counter()
     actors = [ShardWorker.remote(kind_target, job.params, env) for _ in range(max(1, min(workers, len(shards))))]
     try:
-        ray.get([a.pid.remote() for a in actors])
+        starting = [a.pid.remote() for a in actors]
+        while starting:  # workers load their models; meanwhile stay alive and cancellable
+            _, starting = ray.wait(starting, num_returns=len(starting), timeout=POLL_S)
+            if persistence.heartbeat(job.id) != "running":
+                persistence.mark_cancelled(job.id)
+                return
+        ray.get([a.pid.remote() for a in actors])  # a worker that failed to start raises here
         ready_at = time.perf_counter()
         persistence.heartbeat(job.id, 0.0, f"{len(actors)} workers started")
         idle, running, rounds = list(actors), {}, []
