@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import pydeck as pdk
 import streamlit as st
 
-from engine import persistence
+from engine import config, persistence
 from engine.fairness import mapdata
 from pages._fairness_shared import CompactDeck
 
@@ -24,10 +24,15 @@ SEED_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
 LAMBDA_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 
 
+def experiment(listed: persistence.ExperimentInfo) -> persistence.ExperimentInfo:
+    """The listed experiment with its results. Stored experiments are never updated; ids can be reused after a
+    delete or in another database, so the cache key is the database, the id and the creation time."""
+    return _experiment(config.database_url(), listed.id, listed.created_at)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def experiment(experiment_id: int) -> persistence.ExperimentInfo:
-    """A stored experiment (they are never updated, so the id is the whole key)."""
-    return persistence.get_experiment(experiment_id)
+def _experiment(url: str, experiment_id: int, created_at) -> persistence.ExperimentInfo:
+    return persistence.get_experiment(experiment_id, url)
 
 
 def lambda_name(arm: dict) -> str:
@@ -267,7 +272,7 @@ def arw_seeds_table(experiments: list[persistence.ExperimentInfo]) -> pd.DataFra
     """Every stored ARW experiment's models side by side (one row per experiment and model): the seeds' spread."""
     rows = []
     for e in experiments:
-        for model in experiment(e.id).results["models"]:
+        for model in experiment(e).results["models"]:
             overall = next((g for g in model["groups"] if g["group_kind"] == "overall"), None)
             gap, spread = model.get("gender_gap") or {}, model.get("country_spread") or {}
             rows.append({"Experiment": e.id, "Seed": e.params.get("seed"), "Steps": e.params.get("steps"),

@@ -21,7 +21,7 @@ def pick(experiments: list[persistence.ExperimentInfo], key: str) -> persistence
     if len(experiments) > 1:
         index = st.selectbox("Experiment", range(len(experiments)), key=key,
                              format_func=lambda i: f"#{experiments[i].id} · {experiments[i].name}")
-    return experiment(experiments[index].id)
+    return experiment(experiments[index])
 
 
 def show_ewc(chosen: persistence.ExperimentInfo) -> None:
