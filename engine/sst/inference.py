@@ -1,7 +1,8 @@
 """Decoding with the Whisper-based SST: a recording in overlapping 30 s windows, two channels per window.
 
-Per window: log-mel → transcriber → per channel an activity track (20 ms) and Whisper's greedy decoding of
-that channel (timestamp tokens; word times from the alignment heads). A channel whose activity never
+Per window: log-mel → transcriber → per channel an activity track (20 ms) and Whisper's decoding of that
+channel (greedy with timestamp tokens, and openai-whisper's temperature fallback on loops and improbable
+text; word times from the alignment heads). A channel whose activity never
 passes the threshold is not decoded. Words are kept where their channel is active; each window keeps the
 words whose middle lies in the part it owns (the overlap is split at its middle), so windows stitch
 without duplicates and memory stays flat in the recording's length.
@@ -21,7 +22,7 @@ import torch
 from engine.sst import vocab
 from engine.sst.network import SST
 from engine.types import Turn, Word
-from engine.whisper.decoding import decode, word_times
+from engine.whisper.decoding import decode_with_fallback, word_times
 from engine.whisper.features import SAMPLE_RATE, SECONDS_PER_ENCODER_FRAME, WINDOW_S, window_mel
 from engine.whisper.tokenizer import tokenizer
 
@@ -157,7 +158,7 @@ class WindowDecoder:
                 out.append([])  # a silent channel is not decoded
                 continue
             audio = channels[:, c]
-            decoded = decode(model.whisper, audio, beam_size=self.beam_size)
+            decoded = decode_with_fallback(model.whisper, audio, beam_size=self.beam_size)
             words = word_times(model.whisper, audio, decoded.text_tokens(tokenizer()), n_frames, offset_s)
             if self.turn_source == "segments":
                 spans = [(offset_s + seg.start, offset_s + max(seg.end, seg.start)) for seg in decoded.segments]
