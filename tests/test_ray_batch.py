@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -104,6 +105,30 @@ def test_the_local_runner_runs_the_shards_here(db_url, loudness_kind):
     assert result["recordings"] == 5 and result["batch"]["shards"] == 3 and result["batch"]["retried_shards"] == 0
     assert [i.key for i in batches.batch_items(job_id)] == paths
     assert persistence.get_job(job_id).status == "done"
+
+
+def test_a_page_thread_without_a_cluster_address_gets_one_sentence(monkeypatch):
+    import ray
+
+    from engine.errors import UserError
+    from engine.runners.ray_runner import connect
+
+    assert not ray.is_initialized()  # this module's Ray tests come after this one
+    monkeypatch.delenv("CROSSTALK_RAY_ADDRESS", raising=False)
+    raised = []
+
+    def page():
+        try:
+            connect(None)
+        except UserError as exc:
+            raised.append(str(exc))
+
+    thread = threading.Thread(target=page)
+    thread.start()
+    thread.join()
+    assert raised == ["The Ray job runner needs CROSSTALK_RAY_ADDRESS here (a cluster started with "
+                      "`ray start --head`; see docs/team.md)."]
+    assert not ray.is_initialized()
 
 
 # --- the team setup: a Ray head, PostgreSQL, two app processes ------------------------------------
@@ -217,7 +242,11 @@ def test_a_job_that_is_not_a_batch_runs_whole_on_one_actor(ray_runner, monkeypat
     from engine import jobs
 
     monkeypatch.setitem(jobs.HANDLERS, "count", "jobs_for_tests:count")
-    job_id = ray_runner.submit("count", {"steps": 10, "step_s": 0.05})
+    submitted = []  # submitted from another thread, as a Streamlit page's script thread does
+    page = threading.Thread(target=lambda: submitted.append(ray_runner.submit("count", {"steps": 10, "step_s": 0.05})))
+    page.start()
+    page.join()
+    job_id = submitted[0]
     job = wait_for(lambda: (j := ray_runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 60,
                    "the job")
     assert job.status == "done", job.error

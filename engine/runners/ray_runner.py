@@ -17,6 +17,7 @@ Without CROSSTALK_RAY_ADDRESS, ray.init() starts a private Ray in this process (
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -45,6 +46,10 @@ def connect(address: str | None = None) -> None:
     """Join the cluster at `address` (or start a private one) once per process."""
     if ray.is_initialized():
         return
+    if address is None and threading.current_thread() is not threading.main_thread():
+        # A page's script thread (Streamlit) can join a cluster but not start a private one.
+        raise UserError("The Ray job runner needs CROSSTALK_RAY_ADDRESS here (a cluster started with "
+                        "`ray start --head`; see docs/team.md).")
     # Workers import the engine from this checkout (on other machines: the same path, see docs/team.md).
     python_path = os.pathsep.join(p for p in (str(config.REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     options: dict[str, Any] = {"namespace": NAMESPACE, "logging_level": "warning",
