@@ -74,6 +74,9 @@ BATCH = 16  # utterances decoded together (whisper_adapt.transcribe)
 # Every evaluated text fits in far fewer tokens (sentences 4–5: ~45 text + timestamp tokens; the longest general
 # excerpt, 22.8 s: ~100); a fine-tuned model that loops stops here instead of at Whisper's 224.
 MAX_TOKENS = 128
+# Decoded as the loss trains (<|notimestamps|>): fine-tuning on text without timestamp tokens makes a model lose
+# the timestamp pairs that end a segment, so timestamp-mode decoding of a fine-tuned model runs on to MAX_TOKENS.
+TIMESTAMPS = False
 
 
 def add_arguments(parser) -> None:
@@ -308,7 +311,7 @@ class Evaluation:
         utts = [*self.heldout_utts.values(), *self.general_utts]
         texts = []
         for first in tqdm(range(0, len(utts), BATCH), desc=desc, unit="batch", leave=False):
-            texts += transcribe(model, utts[first:first + BATCH], self.adapter, max_tokens=MAX_TOKENS)
+            texts += transcribe(model, utts[first:first + BATCH], self.adapter, TIMESTAMPS, max_tokens=MAX_TOKENS)
         counts = {}
         for utt, text in zip(utts, texts):
             c = edit_counts(utt.text, text)
@@ -399,7 +402,7 @@ def run(params: dict, url: str | None = None) -> int:
                           desc="encoding general speech", unit="utt", leave=False):
         samples = audio.load(file)[:WINDOW_SAMPLES]
         general.append(_load_utterance(base, adapter, Path(file), samples, 0, len(samples), "", key))
-    for utt, text in zip(general, transcribe(base, general, adapter)):
+    for utt, text in zip(general, transcribe(base, general, adapter, TIMESTAMPS, max_tokens=MAX_TOKENS)):
         utt.text = text  # the pseudo-label: the shipped model's own greedy transcript
     fisher_utts, general_utts = general[:int(params["fisher_utterances"])], general[int(params["fisher_utterances"]):]
     evaluation = Evaluation(rows, heldout, heldout_utts, general_utts, groups, adapter, n_boot)
