@@ -1,1 +1,2 @@
-"""The modular baseline: silero-vad → resemblyzer embeddings → clustering → pocketsphinx, per segment."""
+"""The modular baseline: silero-vad → a recogniser (Whisper tiny.en, or pocketsphinx) → voice-change cuts →
+resemblyzer embeddings → clustering → turns (engine/cascade/pipeline.py)."""
