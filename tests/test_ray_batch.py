@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -108,10 +109,10 @@ def test_the_local_runner_runs_the_shards_here(db_url, loudness_kind):
 
 
 def test_a_page_thread_without_a_cluster_address_gets_one_sentence(monkeypatch):
-    import ray
-
     from engine.errors import UserError
-    from engine.runners.ray_runner import connect
+    from engine.runners.ray_runner import connect  # first: it sets Ray's auth mode, which ray reads on import
+
+    import ray
 
     assert not ray.is_initialized()  # this module's Ray tests come after this one
     monkeypatch.delenv("CROSSTALK_RAY_ADDRESS", raising=False)
@@ -155,6 +156,7 @@ def ray_head():
     ray.shutdown()
     head.terminate()  # `ray start --block` stops the processes it started
     head.wait(timeout=60)
+    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from collections import deque
 from typing import Any
 
 # `ray start` (like a private ray.init) turns token authentication on, but a client joining a cluster
-# only sends its token (~/.ray/auth_token or RAY_AUTH_TOKEN) in token mode, read when ray is imported.
+# only sends its token (~/.ray/auth_token or RAY_AUTH_TOKEN) in token mode, read when ray is first imported
+# (so import this module before ray, or set RAY_AUTH_MODE yourself).
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 import ray  # noqa: E402
 
