@@ -21,9 +21,16 @@ NO_COMPARISON = "(no comparison)"
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$^=\"'])")
 
 
+# GFM turns bare URLs and e-mail addresses into links after escapes are read; an invisible word joiner
+# (U+2060) inside "://", "www." and "@" keeps them text.
+_AUTOLINKS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+
+
 def literal(text) -> str:
-    """User-supplied text for st.markdown/st.caption/st.warning: shown as typed, never as Markdown or HTML."""
-    escaped = _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+    """User-supplied text for st.markdown/st.caption/st.warning/st.table: shown as typed, never as Markdown,
+    HTML or a link."""
+    unlinked = _AUTOLINKS.sub("\u2060", str(text))
+    escaped = _MARKDOWN_PUNCTUATION.sub(r"\\\1", unlinked)
     return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 

@@ -43,3 +43,42 @@ def test_regional_map_and_cohort_comparison_in_a_real_browser(app_server, browse
     wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .barlayer path")) >= 4,
              "the cohort bar charts were never drawn", 60)
     assert "Traceback" not in page_text(browser)
+
+
+MARKDOWN_NAME = "**bold** [link](http://example.com) :red[red] $x^2$ <b>tag</b>"
+
+
+def test_user_text_shows_literally_in_both_pages(app_server, browser):
+    """A set whose name, attribution and attribute values are Markdown/HTML: every page shows them as typed
+    (no bold, no link, no colour, no maths, no HTML element) in text, tables and chart labels."""
+    from engine.fairness.importing import import_frame
+    from engine.fairness.synthetic import Plan, make_set, with_embeddings
+    from selenium.webdriver.common.keys import Keys
+
+    url = f"sqlite:///{app_server['data_dir'] / 'crosstalk.sqlite'}"
+    synthetic = make_set(Plan(n_utterances=600, utterances_per_speaker=5, seed=2))
+    frame = with_embeddings(synthetic)
+    frame["sex"] = frame["sex"].map({"female": "**female**", "male": "[male](http://example.com)"})
+    browser.get(app_server["url"])  # the app has migrated and seeded its database by now
+    wait_for(browser, lambda b: b.find_elements(By.XPATH, "//a[@data-testid='stSidebarNavLink']"), "no app", 180)
+    import_frame(frame, MARKDOWN_NAME, attribution="*made up* for https://example.com", url=url)
+    for page, key in (("Regional WER", "Regions ranked by WER"), ("Cohorts", "every cohort")):
+        open_page(browser, page)
+        wait_for(browser, lambda b: key in page_text(b), f"{page} never rendered")
+        box = browser.find_element(By.XPATH, "//div[@data-testid='stSelectbox'][.//label[contains(., 'System')]]")
+        box.click()
+        typed = browser.switch_to.active_element
+        typed.send_keys("bold")
+        typed.send_keys(Keys.ENTER)
+        wait_for(browser, lambda b: "*made up* for https" in page_text(b).replace("\u2060", ""),
+                 f"{page}: the set's attribution never showed as typed")
+        wait_for(browser, lambda b: key in page_text(b) and not b.find_elements(By.CSS_SELECTOR, "[data-stale='true']"),
+                 f"{page} never rendered the Markdown-named set")
+        text = page_text(browser).replace("\u2060", "")
+        assert MARKDOWN_NAME in text, page
+        main = browser.find_element(By.CSS_SELECTOR, "[data-testid='stMain']")
+        assert not main.find_elements(By.XPATH, ".//a[contains(@href, 'example.com')]"), page
+        assert not main.find_elements(By.XPATH, ".//strong[contains(., 'bold') or contains(., 'female')]"), page
+        assert not main.find_elements(By.CSS_SELECTOR, ".katex, b"), page
+        assert "Traceback" not in text
+    assert "**female**" in text or "[male](http://example.com)" in text  # the attribute values, as typed

@@ -34,7 +34,7 @@ def planted_sets(db_url):
 
 def plain(text: str) -> str:
     """What a person reads in a table cell: the page escapes user text for st.table's Markdown."""
-    return html.unescape(re.sub(r"\\([^\w\s])", r"\1", str(text)))
+    return html.unescape(re.sub(r"\\([^\w\s])", r"\1", str(text))).replace("\u2060", "")
 
 
 def table(at: AppTest, i: int = 0) -> pd.DataFrame:
