@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 RECORDING = AMI_AUDIO / "trn00.flac"  # 30 s of a real AMI meeting, three speakers with overlap
 # Text a person controls, full of Markdown that must not render (bold, a link, a colour, emphasis)
 FILE_NAME = "**Q3** review [notes](x) :red[late] _draft_.flac"
-SESSION_PREFIX = "_Q3_review_notes_x_red_late_draft_"  # the file name as a session id: one token per run of symbols
+SESSION_PREFIX = "_Q3_review_notes_x_red_late__draft_"  # the file name as a session id (each run of other characters is one _)
 SPEAKER_NAME = "*Alice* :blue[Example] [me](x)"
 
 
@@ -45,7 +45,11 @@ def drawn_bars(browser) -> int:
 
 def upload(browser, path) -> None:
     browser.find_element(By.CSS_SELECTOR, "[data-testid='stFileUploader'] input[type='file']").send_keys(str(path))
-    wait_text(browser, path.name, 30)
+    # the uploader lists the file (a long name is cut short there; its title holds the whole name)
+    WebDriverWait(browser, 30, poll_frequency=0.3).until(
+        lambda b: any(e.get_attribute("title") == path.name
+                      for e in b.find_elements(By.CSS_SELECTOR, "[data-testid='stFileChipName']")),
+        f"the uploader never listed {path.name}")
     WebDriverWait(browser, 30).until(lambda b: button(b, "Transcribe").is_enabled())
     button(browser, "Transcribe").click()
 
@@ -64,7 +68,7 @@ def settled(browser, timeout_s: float = 60) -> None:
 
 def download_button(browser, suffix: str, timeout_s: float = 30):
     # Streamlit gives each keyed element a class from its key (key "download-<file name>", dots become dashes)
-    css = f"[class*='st-key-download-'][class$='{suffix.replace('.', '-')}'] button"
+    css = f"[class*='st-key-download-'][class*='{suffix.replace('.', '-')}'] button"
     return WebDriverWait(browser, timeout_s, poll_frequency=0.3).until(
         lambda b: b.find_elements(By.CSS_SELECTOR, css), f"no download button for *{suffix}")[0]
 
@@ -90,11 +94,11 @@ def test_upload_transcribe_timeline_download_rename(app_server, browser, tmp_pat
 
     recording = tmp_path / FILE_NAME
     shutil.copy(RECORDING, recording)
+    demo_url = browser.current_url
     upload(browser, recording)
-    WebDriverWait(browser, 60).until(lambda b: "Waiting for the worker" in page_text(b) or "Transcribing" in page_text(b),
-                                     "the job's status never showed")
+    WebDriverWait(browser, 60).until(lambda b: "run=" in b.current_url and b.current_url != demo_url,
+                                     "the page never selected the new run")
     run_url = browser.current_url
-    assert "run=" in run_url
     browser.refresh()  # the job lives in the worker, and the URL brings the page back to it
     # the job runs in the worker while the page polls it; then the page shows the transcript's exports
     seglst_button = download_button(browser, ".seglst.json", timeout_s=240)
