@@ -18,7 +18,7 @@ def wait_for(browser, condition, message: str, timeout_s: float = 180) -> None:
 
 
 def open_page(browser, title: str) -> None:
-    xpath = f"//a[@data-testid='stSidebarNavLink'][contains(., '{title}')]"
+    xpath = f"//*[@data-testid='stSidebar']//a[contains(., '{title}')]"  # app.py draws the page links
     wait_for(browser, lambda b: b.find_elements(By.XPATH, xpath), f"no '{title}' in the navigation", 120)
     browser.find_element(By.XPATH, xpath).click()
 
@@ -60,7 +60,7 @@ def test_user_text_shows_literally_in_both_pages(app_server, browser):
     frame = with_embeddings(synthetic)
     frame["sex"] = frame["sex"].map({"female": "**female**", "male": "[male](http://example.com)"})
     browser.get(app_server["url"])  # the app has migrated and seeded its database by now
-    wait_for(browser, lambda b: b.find_elements(By.XPATH, "//a[@data-testid='stSidebarNavLink']"), "no app", 180)
+    wait_for(browser, lambda b: b.find_elements(By.XPATH, "//*[@data-testid='stSidebar']//a"), "no app", 180)
     import_frame(frame, MARKDOWN_NAME, attribution="*made up* for https://example.com", url=url)
     for page, key in (("Regional WER", "Regions ranked by WER"), ("Cohorts", "every cohort")):
         open_page(browser, page)

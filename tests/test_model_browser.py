@@ -32,7 +32,7 @@ def test_model_page_draws_sst_beside_the_cascade_in_a_real_browser(app_server, b
 
     browser.get(app_server["url"])
     open_page(browser, "Model")
-    wait_for(browser, lambda b: "Evaluation (SST beside the cascade)" in page_text(b), "no evaluation section")
+    wait_for(browser, lambda b: "How well: SST beside the cascade" in page_text(b), "no evaluation section")
     bar_css = ".js-plotly-plot .barlayer .point path"
     wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, bar_css)) >= 6,  # 2 backends x 3 parts
              "the ORC-WER bars were never drawn", 60)
