@@ -5,6 +5,7 @@ off in .streamlit/config.toml, as it first shows pages/*.py by file name). The d
 and the demo recording seeded once per process and database, before any page runs. The run a person is
 looking at stays in the URL (?run=N) on every page.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -12,9 +13,9 @@ from sqlalchemy.engine import make_url
 
 from db import init_db
 from engine import config, demo, evaluation_demo
+from engine.backends import BACKENDS, backend_title
 from engine.fairness import demo as fairness_demo
 from engine.mitigation import demo as mitigation_demo
-from engine.backends import BACKENDS, backend_title
 
 st.set_page_config(page_title="Crosstalk", layout="wide")  # no page_icon: icons load from a CDN
 
@@ -60,11 +61,22 @@ keep_run_in_url()
 with st.sidebar:
     for listed in PAGES:
         st.page_link(listed)
-    if st.selectbox("Backend", BACKENDS, key="backend", format_func=backend_title,
-                    help="The transcription system new jobs use. The cascade recognises with Whisper tiny.en, "
-                         "or with pocketsphinx (the classic hybrid recogniser) for comparison.") == "sst":
-        st.warning("SST is trained on synthetic speech only: it fails on real recordings (the cascade does "
-                   "better). Its numbers are on the Model page.", icon=":material/warning:")
+    if (
+        st.selectbox(
+            "Backend",
+            BACKENDS,
+            key="backend",
+            format_func=backend_title,
+            help="The transcription system new jobs use. The cascade recognises with Whisper tiny.en, "
+            "or with pocketsphinx (the classic hybrid recogniser) for comparison.",
+        )
+        == "sst"
+    ):
+        st.warning(
+            "SST is trained on synthetic speech only: it fails on real recordings (the cascade does "
+            "better). Its numbers are on the Model page.",
+            icon=":material/warning:",
+        )
     st.caption("Database")
     st.code(make_url(config.database_url()).render_as_string(hide_password=True), language=None, wrap_lines=True)
 

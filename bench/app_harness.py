@@ -1,5 +1,6 @@
 """The real dashboard on a free localhost port with a temp data dir, headless Chromium, and the measures the
 page benchmarks share (bench/page_load.py, bench/load.py): when a page is fully rendered, server CPU time."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # The pages app.py routes, as their URL paths (st.Page derives them from the file names).
-PAGE_PATHS = {"Transcribe": "", "Library": "library", "Regional WER": "regional_wer", "Cohorts": "cohorts",
-              "Mitigation": "mitigation", "Model": "model", "Docs": "docs"}
+PAGE_PATHS = {
+    "Transcribe": "",
+    "Library": "library",
+    "Regional WER": "regional_wer",
+    "Cohorts": "cohorts",
+    "Mitigation": "mitigation",
+    "Model": "model",
+    "Docs": "docs",
+}
 
 # True once the script run is over (the app's script state, nothing stale from the previous run, no spinner or
 # skeleton) and the charts have drawn (plotly svg, deck.gl canvas). Evaluated in the page.
@@ -72,9 +80,23 @@ def running_app(worker_idle_s: float = 120, timeout_s: float = 180):
     env = {**os.environ, "CROSSTALK_DATA_DIR": str(data), "CROSSTALK_WORKER_IDLE_S": str(worker_idle_s)}
     env.pop("CROSSTALK_DATABASE_URL", None)
     log = data / "streamlit.log"
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1"], cwd=REPO_ROOT, env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -109,10 +131,18 @@ def new_browser(width: int = 1600, height: int = 1200):
 
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", f"--window-size={width},{height}",
-                 f"--user-data-dir={tempfile.mkdtemp(prefix='crosstalk-chrome-')}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--window-size={width},{height}",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='crosstalk-chrome-')}",
+    ):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 

@@ -2,7 +2,8 @@
 
     nice -n 10 .venv/bin/python bench/cascade_ami.py [--recogniser whisper|pocketsphinx]
 
-Options: --recogniser (default whisper; each recogniser has its own table in docs/cascade.md), --threshold T (clustering distance; default engine.speakers.DEFAULT_THRESHOLD), --oracle-speakers
+Options: --recogniser (default whisper; each recogniser has its own table in docs/cascade.md), --threshold T
+(clustering distance; default engine.speakers.DEFAULT_THRESHOLD), --oracle-speakers
 (give the reference number of speakers), --files dev00 tst00 ... (a subset), --fresh (ignore the checkpoint),
 --no-docs (do not rewrite the table in docs/cascade.md).
 
@@ -11,6 +12,7 @@ collar of ±0.25 s around reference boundaries (pyannote's collar=0.5 is the tot
 Σ error seconds / Σ reference seconds, not a mean of rates. Per-file results are checkpointed after each
 file, so an interrupted run resumes where it stopped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +31,9 @@ from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 
 from engine import config  # noqa: E402
 from engine.audio import probe  # noqa: E402
-from engine.errors import UserError  # noqa: E402
 from engine.backends import backend_for, get_backend  # noqa: E402
 from engine.cascade.recognisers import RECOGNISERS, recogniser  # noqa: E402
+from engine.errors import UserError  # noqa: E402
 from engine.speakers import DEFAULT_THRESHOLD  # noqa: E402
 from engine.transcribe import transcribe_file  # noqa: E402
 
@@ -84,8 +86,9 @@ def warm_up(recogniser_name: str) -> float:
     return time.perf_counter() - started
 
 
-def run_file(uri: str, audio_path: Path, reference: Annotation, uem: Timeline, backend,
-             num_speakers: int | None) -> dict:
+def run_file(
+    uri: str, audio_path: Path, reference: Annotation, uem: Timeline, backend, num_speakers: int | None
+) -> dict:
     cpu_started, wall_started = time.process_time(), time.perf_counter()
     try:
         turns = transcribe_file(audio_path, backend=backend, num_speakers=num_speakers).turns
@@ -98,10 +101,16 @@ def run_file(uri: str, audio_path: Path, reference: Annotation, uem: Timeline, b
     metric = DiarizationErrorRate(collar=COLLAR_TOTAL_S, skip_overlap=False)
     parts = metric(reference, hypothesis, uem=uem, detailed=True)
     return {
-        "uri": uri, "audio_s": probe(audio_path).duration_s, "processing_s": wall_s, "cpu_s": cpu_s,
-        "ref_speakers": len(reference.labels()), "hyp_speakers": len({t.speaker for t in turns}),
-        "scored_s": parts["total"], "missed_s": parts["missed detection"],
-        "false_alarm_s": parts["false alarm"], "confusion_s": parts["confusion"],
+        "uri": uri,
+        "audio_s": probe(audio_path).duration_s,
+        "processing_s": wall_s,
+        "cpu_s": cpu_s,
+        "ref_speakers": len(reference.labels()),
+        "hyp_speakers": len({t.speaker for t in turns}),
+        "scored_s": parts["total"],
+        "missed_s": parts["missed detection"],
+        "false_alarm_s": parts["false alarm"],
+        "confusion_s": parts["confusion"],
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -109,22 +118,63 @@ def run_file(uri: str, audio_path: Path, reference: Annotation, uem: Timeline, b
 def table(rows: list[dict]) -> str:
     def line(uri, audio_s, processing_s, cpu_s, ref, hyp, scored, missed, fa, conf, rss):
         der = (missed + fa + conf) / scored if scored else float("nan")
-        return (f"| {uri} | {audio_s:.1f} | {processing_s:.1f} | {processing_s / audio_s:.3f} "
-                f"| {cpu_s / audio_s:.3f} | {ref} | {hyp} "
-                f"| {100 * missed / scored:.1f} | {100 * fa / scored:.1f} | {100 * conf / scored:.1f} "
-                f"| **{100 * der:.1f}** | {rss:.0f} |")
+        return (
+            f"| {uri} | {audio_s:.1f} | {processing_s:.1f} | {processing_s / audio_s:.3f} "
+            f"| {cpu_s / audio_s:.3f} | {ref} | {hyp} "
+            f"| {100 * missed / scored:.1f} | {100 * fa / scored:.1f} | {100 * conf / scored:.1f} "
+            f"| **{100 * der:.1f}** | {rss:.0f} |"
+        )
 
-    out = ["| file | audio s | wall s | RTF (wall) | RTF (CPU) | ref spk | hyp spk | miss % | FA % | conf % "
-           "| DER % | peak RSS MB |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| file | audio s | wall s | RTF (wall) | RTF (CPU) | ref spk | hyp spk | miss % | FA % | conf % "
+        "| DER % | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        out.append(line(r["uri"], r["audio_s"], r["processing_s"], r["cpu_s"], r["ref_speakers"], r["hyp_speakers"],
-                        r["scored_s"], r["missed_s"], r["false_alarm_s"], r["confusion_s"], r["peak_rss_mb"]))
-    total = {k: sum(r[k] for r in rows) for k in ("audio_s", "processing_s", "cpu_s", "ref_speakers", "hyp_speakers",
-                                                    "scored_s", "missed_s", "false_alarm_s", "confusion_s")}
-    out.append(line("**total**", total["audio_s"], total["processing_s"], total["cpu_s"], total["ref_speakers"],
-                    total["hyp_speakers"], total["scored_s"], total["missed_s"], total["false_alarm_s"],
-                    total["confusion_s"], max(r["peak_rss_mb"] for r in rows)))
+        out.append(
+            line(
+                r["uri"],
+                r["audio_s"],
+                r["processing_s"],
+                r["cpu_s"],
+                r["ref_speakers"],
+                r["hyp_speakers"],
+                r["scored_s"],
+                r["missed_s"],
+                r["false_alarm_s"],
+                r["confusion_s"],
+                r["peak_rss_mb"],
+            )
+        )
+    total = {
+        k: sum(r[k] for r in rows)
+        for k in (
+            "audio_s",
+            "processing_s",
+            "cpu_s",
+            "ref_speakers",
+            "hyp_speakers",
+            "scored_s",
+            "missed_s",
+            "false_alarm_s",
+            "confusion_s",
+        )
+    }
+    out.append(
+        line(
+            "**total**",
+            total["audio_s"],
+            total["processing_s"],
+            total["cpu_s"],
+            total["ref_speakers"],
+            total["hyp_speakers"],
+            total["scored_s"],
+            total["missed_s"],
+            total["false_alarm_s"],
+            total["confusion_s"],
+            max(r["peak_rss_mb"] for r in rows),
+        )
+    )
     return "\n".join(out)
 
 
@@ -172,21 +222,23 @@ def main() -> int:
     for uri in uris:
         if uri not in done:
             speakers = len(references[uri].labels()) if args.oracle_speakers else None
-            done[uri] = run_file(uri, ami / "audio" / f"{uri}.flac", references[uri], uems[uri],
-                                 backend, speakers)
+            done[uri] = run_file(uri, ami / "audio" / f"{uri}.flac", references[uri], uems[uri], backend, speakers)
             with checkpoint.open("a") as f:
                 f.write(json.dumps(done[uri]) + "\n")
             print(f"{uri}: RTF {done[uri]['processing_s'] / done[uri]['audio_s']:.3f}", file=sys.stderr)
         rows.append(done[uri])
 
     command = "nice -n 10 .venv/bin/python bench/cascade_ami.py" + "".join(
-        f" {a}" for a in sys.argv[1:] if a != "--no-docs")
-    text = (f"`{command}` — backend `{name}`, clustering threshold {args.threshold:g}, voice-change threshold "
-            f"{backend.change_threshold}"
-            f"{', oracle number of speakers' if args.oracle_speakers else ''}; DER with ±0.25 s collar, "
-            f"overlap scored, inside the UEM; models loaded once before timing ({load_s:.1f} s); "
-            f"torch on one thread; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end "
-            f"(wall-clock RTF rises with other load on the machine, CPU-time RTF much less).\n\n{table(rows)}")
+        f" {a}" for a in sys.argv[1:] if a != "--no-docs"
+    )
+    text = (
+        f"`{command}` — backend `{name}`, clustering threshold {args.threshold:g}, voice-change threshold "
+        f"{backend.change_threshold}"
+        f"{', oracle number of speakers' if args.oracle_speakers else ''}; DER with ±0.25 s collar, "
+        f"overlap scored, inside the UEM; models loaded once before timing ({load_s:.1f} s); "
+        f"torch on one thread; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end "
+        f"(wall-clock RTF rises with other load on the machine, CPU-time RTF much less).\n\n{table(rows)}"
+    )
     print(text)
     if not args.no_docs and not args.files:
         write_docs(text, args.recogniser)

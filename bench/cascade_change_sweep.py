@@ -1,12 +1,14 @@
 """Sweep the cascade's voice-change threshold (cutting a VAD segment where the voice changes) on a set:
 
-    nice -n 10 .venv/bin/python bench/cascade_change_sweep.py --set data/sets/dev [--recogniser whisper] [--thresholds off 0.35]
+    nice -n 10 .venv/bin/python bench/cascade_change_sweep.py --set data/sets/dev \
+        [--recogniser whisper] [--thresholds off 0.35]
 
 Scores the whole backend (VAD, recognition, cuts, attribution) through the evaluation harness once per
 threshold, "off" keeping each VAD segment whole. The cuts move turns, not words, so ORC-WER (one stream for
 the cascade) is the same in every row; what they change is who is talking (cpWER, tcpWER) and how many
 turns there are. Prints one markdown table; choose the threshold on dev, report it on test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +20,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.sst_voice_change_sweep import _row, _threshold  # noqa: E402
+
 from engine.backends import backend_for, get_backend  # noqa: E402
 from engine.cascade.recognisers import RECOGNISERS  # noqa: E402
 from engine.evaluate import evaluate  # noqa: E402
@@ -32,18 +35,23 @@ def main() -> None:
     parser.add_argument("--recogniser", choices=RECOGNISERS, default=RECOGNISERS[0])
     parser.add_argument("--clustering-threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--thresholds", nargs="+", type=_threshold, default=THRESHOLDS, help="thresholds to score, or off")
+    parser.add_argument(
+        "--thresholds", nargs="+", type=_threshold, default=THRESHOLDS, help="thresholds to score, or off"
+    )
     args = parser.parse_args()
     name = backend_for("cascade", args.recogniser)
     rows = []
     for threshold in tqdm(args.thresholds, desc="thresholds"):
-        backend = type(get_backend(name))(threshold=args.clustering_threshold,
-                                          change_threshold=None if threshold == "off" else float(threshold))
+        backend = type(get_backend(name))(
+            threshold=args.clustering_threshold, change_threshold=None if threshold == "off" else float(threshold)
+        )
         rows.append(_row(threshold, evaluate(name, args.set, args.limit, backend=backend)))
         print(rows[-1], file=sys.stderr)
     print(f"\n{args.set.name}, backend {name}, clustering threshold {args.clustering_threshold:g}\n")
-    print("| voice-change threshold | ORC-WER % | cpWER % | tcpWER % | hyp / ref turns | turn count acc % "
-          "| `<sot>` p50 / p90 s | `<eot>` p50 / p90 s | RTF |")
+    print(
+        "| voice-change threshold | ORC-WER % | cpWER % | tcpWER % | hyp / ref turns | turn count acc % "
+        "| `<sot>` p50 / p90 s | `<eot>` p50 / p90 s | RTF |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
 

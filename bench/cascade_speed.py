@@ -8,6 +8,7 @@ the models on one second of audio first, then transcribes the recording: RTF is 
 seconds, CPU counting every thread of the process; peak RSS is the process's high-water mark, so flat
 memory means the same peak for 1 and 10 minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,11 +67,18 @@ def main() -> int:
     for recogniser in args.recognisers:
         backend = "cascade" if recogniser == "whisper" else f"cascade-{recogniser}"
         for minutes in args.minutes:
-            out = subprocess.run([sys.executable, "-c", MEASURE, backend, str(looped_recording(minutes))],
-                                 capture_output=True, text=True, check=True, cwd=config.REPO_ROOT)
+            out = subprocess.run(
+                [sys.executable, "-c", MEASURE, backend, str(looped_recording(minutes))],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=config.REPO_ROOT,
+            )
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            rows.append(f"| {backend} | {r['audio_s'] / 60:.0f} | {r['turns']} | {r['wall_s'] / r['audio_s']:.3f} "
-                        f"| {r['cpu_s'] / r['audio_s']:.3f} | {r['peak_rss_mb']:.0f} |")
+            rows.append(
+                f"| {backend} | {r['audio_s'] / 60:.0f} | {r['turns']} | {r['wall_s'] / r['audio_s']:.3f} "
+                f"| {r['cpu_s'] / r['audio_s']:.3f} | {r['peak_rss_mb']:.0f} |"
+            )
             print(rows[-1], file=sys.stderr)
     print(f"AMI excerpts looped; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end\n")
     print("| backend | minutes | turns | RTF (wall) | RTF (CPU) | peak RSS MB |\n|---|---:|---:|---:|---:|---:|")

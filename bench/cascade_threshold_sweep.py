@@ -7,6 +7,7 @@ Runs the cascade's VAD and speaker embeddings once per file, then re-clusters th
 inside the UEM; Σ errors / Σ scored time) and the total number of hypothesis speakers. The turns are the
 same the backend would produce (same merge rule); only the words are skipped.
 """
+
 from __future__ import annotations
 
 import sys
@@ -37,17 +38,22 @@ def main() -> int:
         segments = vad.segments_from_probabilities(probs, total)
         segmented[uri] = (segments, embed_segments(audio.load(path), segments))
 
-    print(f"reference speakers in total: {sum(len(r.labels()) for r in references.values())}; "
-          f"default threshold {DEFAULT_THRESHOLD:g}\n")
+    print(
+        f"reference speakers in total: {sum(len(r.labels()) for r in references.values())}; "
+        f"default threshold {DEFAULT_THRESHOLD:g}\n"
+    )
     print("| threshold | hyp speakers | miss % | FA % | conf % | DER % |\n|---|---:|---:|---:|---:|---:|")
     for threshold in (*THRESHOLDS, "oracle count"):
         metric = DiarizationErrorRate(collar=COLLAR_TOTAL_S, skip_overlap=False)
         n_speakers = 0
         for uri, (segments, embeddings) in segmented.items():
             n_ref = len(references[uri].labels())
-            labels = (cluster_speakers(embeddings, num_speakers=n_ref) if threshold == "oracle count"
-                      else cluster_speakers(embeddings, threshold=threshold))
-            turns = merge_segments([(speaker_label(l), s, e, []) for l, (s, e) in zip(labels, segments)])
+            labels = (
+                cluster_speakers(embeddings, num_speakers=n_ref)
+                if threshold == "oracle count"
+                else cluster_speakers(embeddings, threshold=threshold)
+            )
+            turns = merge_segments([(speaker_label(label), s, e, []) for label, (s, e) in zip(labels, segments)])
             hypothesis = Annotation(uri=uri)
             for i, turn in enumerate(turns):
                 hypothesis[Segment(turn.start, turn.end), i] = turn.speaker
@@ -55,9 +61,11 @@ def main() -> int:
             n_speakers += len(set(labels))
         parts = {k: metric[k] for k in ("missed detection", "false alarm", "confusion", "total")}  # accumulated
         scored = parts["total"]
-        print(f"| {threshold} | {n_speakers} | {100 * parts['missed detection'] / scored:.1f} "
-              f"| {100 * parts['false alarm'] / scored:.1f} | {100 * parts['confusion'] / scored:.1f} "
-              f"| {100 * abs(metric):.1f} |")
+        print(
+            f"| {threshold} | {n_speakers} | {100 * parts['missed detection'] / scored:.1f} "
+            f"| {100 * parts['false alarm'] / scored:.1f} | {100 * parts['confusion'] / scored:.1f} "
+            f"| {100 * abs(metric):.1f} |"
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ Per size (20 utterances per speaker, 12 words each; a fresh SQLite file in a tem
 Separately: automatic cohorts (k-means + CIs + permutation test) on 100k speakers with 32-d embeddings,
 and the size of the map's data for 10k speaker points.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,16 @@ def bench_size(n: int, measure_page: bool) -> dict:
         for g, r in enumerate(found):
             groups[r.speaker_index] = g
         _, *t_ci = timed(lambda: stats.group_wer_with_ci(errors, words, groups, len(found), 1000))
-        row = {"utterances": n, "speakers": len(totals), "import_s": t_import, "aggregate_s": t_aggregate,
-               "tree_s": t_tree, "regions": len(found), "ci_s": t_ci, "rerun_s": None}
+        row = {
+            "utterances": n,
+            "speakers": len(totals),
+            "import_s": t_import,
+            "aggregate_s": t_aggregate,
+            "tree_s": t_tree,
+            "regions": len(found),
+            "ci_s": t_ci,
+            "rerun_s": None,
+        }
         if measure_page:
             from streamlit.testing.v1 import AppTest
 
@@ -98,15 +107,28 @@ def map_payload_mb(n_points: int = 10_000) -> float:
     from engine.fairness import mapdata
 
     rng = np.random.default_rng(0)
-    totals = pd.DataFrame({"speaker_id": range(n_points), "speaker_key": [f"s{i}" for i in range(n_points)],
-                           "lon": rng.uniform(-124, -68, n_points), "lat": rng.uniform(26, 48, n_points),
-                           "place": "", "errors": rng.integers(0, 50, n_points), "words": 240,
-                           "n_utterances": 20})
+    totals = pd.DataFrame(
+        {
+            "speaker_id": range(n_points),
+            "speaker_key": [f"s{i}" for i in range(n_points)],
+            "lon": rng.uniform(-124, -68, n_points),
+            "lat": rng.uniform(26, 48, n_points),
+            "place": "",
+            "errors": rng.integers(0, 50, n_points),
+            "words": 240,
+            "n_utterances": 20,
+        }
+    )
     from pages._fairness_shared import CompactDeck
 
     points = mapdata.speaker_points(totals, 0.0, 0.3)[["lon", "lat", "colour", "tooltip"]]
-    deck = CompactDeck(layers=[pdk.Layer("GeoJsonLayer", mapdata.boundaries()),
-                               pdk.Layer("ScatterplotLayer", points, get_position=["lon", "lat"])], map_style=None)
+    deck = CompactDeck(
+        layers=[
+            pdk.Layer("GeoJsonLayer", mapdata.boundaries()),
+            pdk.Layer("ScatterplotLayer", points, get_position=["lon", "lat"]),
+        ],
+        map_style=None,
+    )
     return len(deck.to_json()) / 1e6
 
 
@@ -117,18 +139,25 @@ def main() -> int:
     args = parser.parse_args()
 
     rows = [bench_size(n, measure_page=n == 100_000) for n in args.sizes]
+
     def both(t) -> str:
         return "—" if t is None else f"{t[0]:.3f} / {t[1]:.3f}" if t[0] < 10 else f"{t[0]:.1f} / {t[1]:.1f}"
 
     print("seconds as wall / CPU of this process")
-    print(f"| utterances | speakers | import | aggregate (SQL) | region tree | regions | CIs, all regions | page rerun |")
+    print(
+        "| utterances | speakers | import | aggregate (SQL) | region tree | regions | CIs, all regions | page rerun |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['utterances']:,} | {r['speakers']:,} | {both(r['import_s'])} | {both(r['aggregate_s'])} | "
-              f"{both(r['tree_s'])} | {r['regions']} | {both(r['ci_s'])} | {both(r['rerun_s'])} |")
+        print(
+            f"| {r['utterances']:,} | {r['speakers']:,} | {both(r['import_s'])} | {both(r['aggregate_s'])} | "
+            f"{both(r['tree_s'])} | {r['regions']} | {both(r['ci_s'])} | {both(r['rerun_s'])} |"
+        )
     km = bench_kmeans(args.kmeans_speakers)
-    print(f"\nautomatic cohorts, {km['speakers']:,} speakers × 32-d: k-means {both(km['kmeans_s'])} s; "
-          f"with CIs, gap CI and permutation test {both(km['automatic_total_s'])} s")
+    print(
+        f"\nautomatic cohorts, {km['speakers']:,} speakers × 32-d: k-means {both(km['kmeans_s'])} s; "
+        f"with CIs, gap CI and permutation test {both(km['automatic_total_s'])} s"
+    )
     print(f"map data for 10k speaker points + outlines: {map_payload_mb():.1f} MB of deck.gl JSON")
     print(json.dumps({"sizes": rows, "kmeans": km}))
     return 0

@@ -7,6 +7,7 @@ and width, the seconds from clicking the page's sidebar link in a fresh browser 
 page) to fully rendered, and the server's CPU-seconds over that time (the process is warmed by one visit per
 page first).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,12 @@ def open_page(driver, app, page: str, timeout_s: float = 60) -> tuple[float, flo
 
 
 def full_height(driver) -> int:
-    return int(driver.execute_script(
-        "const m = document.querySelector('[data-testid=\"stMain\"]');"
-        "return Math.max(document.body.scrollHeight, m ? m.scrollHeight : 0);"))
+    return int(
+        driver.execute_script(
+            "const m = document.querySelector('[data-testid=\"stMain\"]');"
+            "return Math.max(document.body.scrollHeight, m ? m.scrollHeight : 0);"
+        )
+    )
 
 
 def main() -> int:

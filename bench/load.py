@@ -13,6 +13,7 @@ Then the database is checked: one recording, one run and one job per upload, eve
 turns saved equal the count the job reported, no exception in any page. Prints page times p50/p95 per page
 and the jobs' wall times; exits 1 if any check failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ def visit(url: str, page: str, timeout_s: float) -> tuple[float, list[str]]:
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     started = time.perf_counter()
-    ws = websocket.create_connection(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
-                                     timeout=timeout_s)
+    ws = websocket.create_connection(
+        url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"], timeout=timeout_s
+    )
     try:
         request = BackMsg()
         request.rerun_script.query_string = ""
@@ -63,7 +65,7 @@ def visit(url: str, page: str, timeout_s: float) -> tuple[float, list[str]]:
 
 
 def browse(url: str, visits: int, offset: int, timeout_s: float) -> list[tuple[str, float, list[str]]]:
-    pages = FAIRNESS_PAGES[offset % len(FAIRNESS_PAGES):] + FAIRNESS_PAGES[:offset % len(FAIRNESS_PAGES)]
+    pages = FAIRNESS_PAGES[offset % len(FAIRNESS_PAGES) :] + FAIRNESS_PAGES[: offset % len(FAIRNESS_PAGES)]
     return [(page, *visit(url, page, timeout_s)) for _ in range(visits) for page in pages]
 
 
@@ -82,12 +84,27 @@ def upload_and_transcribe(path: Path, timeout_s: float) -> dict:
     while time.monotonic() < deadline:
         job = runner.status(run.job_id)
         if not job.active:
-            return {"file": path.name, "recording_id": rec.id, "run_id": run.id, "job_id": job.id,
-                    "status": job.status, "error": job.error, "result": job.result,
-                    "seconds": time.perf_counter() - started}
+            return {
+                "file": path.name,
+                "recording_id": rec.id,
+                "run_id": run.id,
+                "job_id": job.id,
+                "status": job.status,
+                "error": job.error,
+                "result": job.result,
+                "seconds": time.perf_counter() - started,
+            }
         time.sleep(1.0)  # the page's fragment polls every second
-    return {"file": path.name, "recording_id": rec.id, "run_id": run.id, "job_id": run.job_id,
-            "status": "timed out", "error": None, "result": None, "seconds": time.perf_counter() - started}
+    return {
+        "file": path.name,
+        "recording_id": rec.id,
+        "run_id": run.id,
+        "job_id": run.job_id,
+        "status": "timed out",
+        "error": None,
+        "result": None,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def check_rows(uploads: list[dict]) -> list[str]:
@@ -115,8 +132,9 @@ def check_rows(uploads: list[dict]) -> list[str]:
     return problems
 
 
-def run_load(url: str, files: list[Path], browsers: int, visits: int, timeout_s: float
-             ) -> tuple[list[dict], list[tuple[str, float, list[str]]], float]:
+def run_load(
+    url: str, files: list[Path], browsers: int, visits: int, timeout_s: float
+) -> tuple[list[dict], list[tuple[str, float, list[str]]], float]:
     """All uploads and browsing sessions at once (a barrier starts them together): (uploads, visits, wall s).
     This process must point at the app's database (CROSSTALK_DATA_DIR / CROSSTALK_DATABASE_URL)."""
     go = threading.Barrier(len(files) + browsers)
@@ -147,14 +165,15 @@ def main() -> int:
     if not 1 <= args.uploads <= len(files) or args.browsers < 0 or args.visits < 1:
         parser.error(f"--uploads takes 1 to {len(files)} (one AMI excerpt each); --browsers ≥ 0, --visits ≥ 1.")
 
-    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs",
-          flush=True)
+    print(
+        f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True
+    )
     with running_app(worker_idle_s=600) as app:
         os.environ["CROSSTALK_DATA_DIR"] = str(app.data_dir)  # this process submits to the app's database
         os.environ.pop("CROSSTALK_DATABASE_URL", None)
         for page in ("Transcribe",) + FAIRNESS_PAGES:  # first visits (imports, caches) are not measured
             visit(app.url, page, args.timeout)
-        uploads, visits, wall = run_load(app.url, files[:args.uploads], args.browsers, args.visits, args.timeout)
+        uploads, visits, wall = run_load(app.url, files[: args.uploads], args.browsers, args.visits, args.timeout)
         problems = check_rows(uploads)
         server_alive = Path(f"/proc/{app.pid}").exists()
         server_log = app.log.read_text(errors="replace")
@@ -164,21 +183,33 @@ def main() -> int:
         problems.append("the server crashed")
     if "Traceback" in server_log:
         problems.append("the server log holds a traceback")
-    print(f"\n{args.uploads} uploads + {args.browsers} browsing sessions × {args.visits} rounds of "
-          f"{len(FAIRNESS_PAGES)} pages, all at once: {wall:.0f} s wall")
+    print(
+        f"\n{args.uploads} uploads + {args.browsers} browsing sessions × {args.visits} rounds of "
+        f"{len(FAIRNESS_PAGES)} pages, all at once: {wall:.0f} s wall"
+    )
     header = f"{'page':<13} | {'visits':>6} | {'p50 s':>6} | {'p95 s':>6} | {'max s':>6}"
     print(header)
     print("-" * len(header))
     for page in FAIRNESS_PAGES:
         times = [t for p, t, _ in visits if p == page]
         if times:
-            print(f"{page:<13} | {len(times):>6} | {percentile(times, 50):>6.2f} | {percentile(times, 95):>6.2f} | "
-                  f"{max(times):>6.2f}")
+            print(
+                f"{page:<13} | {len(times):>6} | {percentile(times, 50):>6.2f} | {percentile(times, 95):>6.2f} | "
+                f"{max(times):>6.2f}"
+            )
     job_times = [u["seconds"] for u in uploads]
-    print(f"\njobs: {dict(Counter(u['status'] for u in uploads))}; upload → transcript p50 "
-          f"{percentile(job_times, 50):.0f} s, max {max(job_times):.0f} s (one worker runs them in turn)")
-    print("rows: " + ("intact (one recording, run and job per upload; turns as reported)" if not problems
-                      else "PROBLEMS:\n  " + "\n  ".join(problems)))
+    print(
+        f"\njobs: {dict(Counter(u['status'] for u in uploads))}; upload → transcript p50 "
+        f"{percentile(job_times, 50):.0f} s, max {max(job_times):.0f} s (one worker runs them in turn)"
+    )
+    print(
+        "rows: "
+        + (
+            "intact (one recording, run and job per upload; turns as reported)"
+            if not problems
+            else "PROBLEMS:\n  " + "\n  ".join(problems)
+        )
+    )
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 1 if problems else 0
 

@@ -4,6 +4,7 @@ What each EWC adaptation set of Whisper tiny.en costs on this machine (one torch
 seconds of one fine-tuning update (teacher-forced loss, forward + backward + Adam) and of one greedy decode per
 utterance, on real archive readings (sentences 1–3 of four speakers, cut by Whisper's word times). Prints a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,15 @@ from engine import audio  # noqa: E402
 from engine.mitigation import saa  # noqa: E402
 from engine.mitigation.ewc import fine_tune  # noqa: E402
 from engine.mitigation.whisper_adapt import (  # noqa: E402
-    ADAPTS, WINDOW_SAMPLES, Adapter, TeacherForcedLoss, Utterance, set_trainable, states_cache_key, transcribe)
+    ADAPTS,
+    WINDOW_SAMPLES,
+    Adapter,
+    TeacherForcedLoss,
+    Utterance,
+    set_trainable,
+    states_cache_key,
+    transcribe,
+)
 from engine.whisper.model import Whisper  # noqa: E402
 
 SPEAKERS = ["saa66", "saa1119", "saa631", "saa824"]
@@ -41,17 +50,26 @@ def main() -> None:
         utts = []
         for key in SPEAKERS:
             samples, start, end, text = readings.fine_tuning(key)
-            utts.append(Utterance(key, adapter.memory(model, samples, states_cache_key(readings.paths[key], start, end)),
-                                  text))
+            utts.append(
+                Utterance(key, adapter.memory(model, samples, states_cache_key(readings.paths[key], start, end)), text)
+            )
         started = time.process_time()
-        fine_tune(model, lambda rng: rng.sample(utts, min(args.batch, len(utts))), TeacherForcedLoss(adapter),
-                  args.updates, lr=1e-4, clip=1.0)
+        fine_tune(
+            model,
+            lambda rng: rng.sample(utts, min(args.batch, len(utts))),
+            TeacherForcedLoss(adapter),
+            args.updates,
+            lr=1e-4,
+            clip=1.0,
+        )
         per_update = (time.process_time() - started) / args.updates
         started = time.process_time()
         transcribe(model, utts, adapter)
         per_decode = (time.process_time() - started) / len(utts)
         print(f"| {adapt} | {moving:,} | {per_update:.2f} | {per_decode:.2f} |")
-    print(f"(CPU seconds of one thread; {audio.SAMPLE_RATE // 1000} kHz audio, sentences 1–3 of {len(SPEAKERS)} readings)")
+    print(
+        f"(CPU seconds of one thread; {audio.SAMPLE_RATE // 1000} kHz audio, sentences 1–3 of {len(SPEAKERS)} readings)"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ their 95 % bootstrap CIs over speakers and n, the spread across regions and the 
 paired changes against no fine-tuning (arm − none on the same speakers, CIs from the within-region speaker
 bootstrap); then each λ's mean and range over the seeds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,9 +18,15 @@ from engine import persistence  # noqa: E402
 from engine.errors import UserError  # noqa: E402
 
 GROUPS = (("targeted", "targeted"), ("untargeted", "untargeted"), ("overall", "overall"), ("general", "general"))
-CHANGES = (("targeted", "targeted", 100), ("untargeted", "untargeted", 100), ("overall", "overall", 100),
-           ("mean_region_wer", "mean region", 100), ("max_region_wer", "max region", 100),
-           ("var_region_wer", "variance ×10⁴", 1e4), ("general", "forgetting", 100))
+CHANGES = (
+    ("targeted", "targeted", 100),
+    ("untargeted", "untargeted", 100),
+    ("overall", "overall", 100),
+    ("mean_region_wer", "mean region", 100),
+    ("max_region_wer", "max region", 100),
+    ("var_region_wer", "variance ×10⁴", 1e4),
+    ("general", "forgetting", 100),
+)
 
 
 def arm_name(arm: dict) -> str:
@@ -48,31 +55,49 @@ def tables(experiment_id: int) -> str:
         raise UserError(f"Experiment {experiment_id} is not an EWC experiment on Whisper.")
     arms, r = e.results["arms"], e.results
     n = {name: arms[0][name]["n_speakers"] for name, _ in GROUPS}
-    lines = [f"Experiment {e.id} (`{e.name}`): held-out speakers — targeted {n['targeted']}, untargeted "
-             f"{n['untargeted']}, overall {n['overall']} in {len(arms[0]['regions'])} regions; general (forgetting) "
-             f"{n['general']} LibriSpeech readers; {r['split']['n_train_utterances']} fine-tuning readings; "
-             f"{r['model']['moving_weights']:,} moving weights ({r['model']['adapt']}); {r['seconds'] / 60:.0f} min.",
-             "", "WER % (95 % CI over speakers) errors/words:", "",
-             "| arm | targeted | untargeted | overall | mean / max region | variance across regions | general |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"Experiment {e.id} (`{e.name}`): held-out speakers — targeted {n['targeted']}, untargeted "
+        f"{n['untargeted']}, overall {n['overall']} in {len(arms[0]['regions'])} regions; general (forgetting) "
+        f"{n['general']} LibriSpeech readers; {r['split']['n_train_utterances']} fine-tuning readings; "
+        f"{r['model']['moving_weights']:,} moving weights ({r['model']['adapt']}); {r['seconds'] / 60:.0f} min.",
+        "",
+        "WER % (95 % CI over speakers) errors/words:",
+        "",
+        "| arm | targeted | untargeted | overall | mean / max region | variance across regions | general |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for a in arms:
-        lines.append(f"| {arm_name(a)} | {block(a['targeted'])} | {block(a['untargeted'])} | {block(a['overall'])} | "
-                     f"{100 * a['mean_region_wer']:.2f} / {100 * a['max_region_wer']:.2f} | "
-                     f"{1e4 * a['var_region_wer']:.1f}e-4 | {block(a['general'])} |")
-    lines += ["", "Paired change against no fine-tuning, points (95 % CI); bold: the CI excludes 0:", "",
-              "| arm | " + " | ".join(label for _, label, _ in CHANGES) + " |",
-              "|---|" + "---:|" * len(CHANGES)]
+        lines.append(
+            f"| {arm_name(a)} | {block(a['targeted'])} | {block(a['untargeted'])} | {block(a['overall'])} | "
+            f"{100 * a['mean_region_wer']:.2f} / {100 * a['max_region_wer']:.2f} | "
+            f"{1e4 * a['var_region_wer']:.1f}e-4 | {block(a['general'])} |"
+        )
+    lines += [
+        "",
+        "Paired change against no fine-tuning, points (95 % CI); bold: the CI excludes 0:",
+        "",
+        "| arm | " + " | ".join(label for _, label, _ in CHANGES) + " |",
+        "|---|" + "---:|" * len(CHANGES),
+    ]
     for a in arms[1:]:
         lines.append(f"| {arm_name(a)} | " + " | ".join(change(a["changes"].get(k), s) for k, _, s in CHANGES) + " |")
-    lines += ["", "Over the seeds: mean change (smallest, largest); seeds whose CI excludes 0:", "",
-              "| λ | seeds | " + " | ".join(label for _, label, _ in CHANGES) + " |",
-              "|---:|---:|" + "---:|" * len(CHANGES)]
+    lines += [
+        "",
+        "Over the seeds: mean change (smallest, largest); seeds whose CI excludes 0:",
+        "",
+        "| λ | seeds | " + " | ".join(label for _, label, _ in CHANGES) + " |",
+        "|---:|---:|" + "---:|" * len(CHANGES),
+    ]
     for row in r["seed_summary"]:
         cells = []
         for key, _, scale in CHANGES:
             c = row.get(key)
-            cells.append("–" if c is None else f"{scale * c['mean']:+.2f} ({scale * c['min']:+.2f}, "
-                                               f"{scale * c['max']:+.2f}); {c['ci_excludes_zero']}")
+            cells.append(
+                "–"
+                if c is None
+                else f"{scale * c['mean']:+.2f} ({scale * c['min']:+.2f}, "
+                f"{scale * c['max']:+.2f}); {c['ci_excludes_zero']}"
+            )
         lines.append(f"| {row['lambda']:g} | {row['n_seeds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -4,6 +4,7 @@ How long the Mitigation page takes to render for a visitor, on a fresh database 
 experiments (engine/assets/mitigation_demo.json): the first run in a fresh server process (imports, database,
 caches empty) and the following runs, each a new session (Streamlit's AppTest). Prints a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ def main() -> None:
         times.append(time.perf_counter() - started)
         if at.exception:
             raise SystemExit(f"the page failed: {at.exception[0].message}")
-    print(f"| experiments | first render s | later renders s (median) |\n|---:|---:|---:|\n"
-          f"| {seeded} | {times[0]:.2f} | {sorted(times[1:])[len(times[1:]) // 2]:.2f} |")
+    print(
+        f"| experiments | first render s | later renders s (median) |\n|---:|---:|---:|\n"
+        f"| {seeded} | {times[0]:.2f} | {sorted(times[1:])[len(times[1:]) // 2]:.2f} |"
+    )
 
 
 if __name__ == "__main__":

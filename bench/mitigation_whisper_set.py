@@ -8,6 +8,7 @@ shipped demo set (engine/assets/saa_demo.parquet; only its hypotheses are replac
 first --limit speakers in the order of sha256(speakerid), so a larger sample contains a smaller one. The
 regions analysis is computed with the default region parameters and stored beside the set. Prints a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,10 @@ from engine.metrics.wer import edit_counts, total  # noqa: E402
 from engine.mitigation import saa, whisper_readings  # noqa: E402
 
 SET_NAME = "Speech Accent Archive sample (Whisper tiny.en)"
-SOURCE = ("Speech Accent Archive, a sha256-ordered sample of speakers reading the 'Please call Stella' paragraph; "
-          "hypotheses from Whisper tiny.en (CTranslate2 int8, greedy; bench/mitigation_whisper_set.py)")
+SOURCE = (
+    "Speech Accent Archive, a sha256-ordered sample of speakers reading the 'Please call Stella' paragraph; "
+    "hypotheses from Whisper tiny.en (CTranslate2 int8, greedy; bench/mitigation_whisper_set.py)"
+)
 
 
 def sample(limit: int) -> pd.DataFrame:
@@ -49,19 +52,29 @@ def main() -> None:
     paths = saa.audio_paths(frame["speaker_id"].tolist())
     hypotheses, started, done = [], time.time(), 0
     for key in tqdm(frame["speaker_id"], desc="Whisper tiny.en", unit="file"):
-        found = (whisper_readings.cached_words(paths[key]) if args.import_only
-                 else whisper_readings.recognised_words(paths[key]))
+        found = (
+            whisper_readings.cached_words(paths[key])
+            if args.import_only
+            else whisper_readings.recognised_words(paths[key])
+        )
         hypotheses.append(None if found is None else " ".join(w.text for w in found))
         done += found is not None
     frame = frame.assign(hypothesis=hypotheses).dropna(subset=["hypothesis"])
     seconds = time.time() - started
-    result = import_frame(frame, SET_NAME, source=SOURCE, attribution=ATTRIBUTION,
-                          replace=any(i.name == SET_NAME for i in persistence.list_evaluation_sets()))
+    result = import_frame(
+        frame,
+        SET_NAME,
+        source=SOURCE,
+        attribution=ATTRIBUTION,
+        replace=any(i.name == SET_NAME for i in persistence.list_evaluation_sets()),
+    )
     analysis = analyses.run_regions(SET_NAME)
     counts = total(edit_counts(r, h) for r, h in zip(frame["reference"], frame["hypothesis"]))
-    print(f"| speakers | words | WER % | regions (flagged) | wall s |\n|---:|---:|---:|---:|---:|\n"
-          f"| {len(frame)} | {counts.ref_words} | {100 * counts.errors / counts.ref_words:.1f} | "
-          f"{len(analysis.rows)} ({sum(r['flagged'] for r in analysis.rows)}) | {seconds:.0f} |")
+    print(
+        f"| speakers | words | WER % | regions (flagged) | wall s |\n|---:|---:|---:|---:|---:|\n"
+        f"| {len(frame)} | {counts.ref_words} | {100 * counts.errors / counts.ref_words:.1f} | "
+        f"{len(analysis.rows)} ({sum(r['flagged'] for r in analysis.rows)}) | {seconds:.0f} |"
+    )
     print(f"stored set {result.info.name!r} and regions analysis {analysis.id}")
 
 

@@ -13,6 +13,7 @@ shipped demo data) in headless Debian Chromium at 1600×1200:
 The process is warmed first (one visit per page: imports, migrations, demo seeding, the job worker loading
 its models) and that cold visit is reported on its own line. p50/p95 are over --repeats.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,14 @@ window.__watch = new MutationObserver(() => window.__runs.push(app.dataset.testS
 window.__watch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 return performance.now();
 """
-RUN_DONE_JS = "const done = (() => {" + RENDERED_JS + "})();" + """
+RUN_DONE_JS = (
+    "const done = (() => {"
+    + RENDERED_JS
+    + "})();"
+    + """
 return [done && window.__runs.includes('running') && window.__runs.at(-1) === 'notRunning', performance.now()];
 """
+)
 
 
 def timed_run(driver, action, timeout_s: float = 60) -> float:
@@ -59,8 +65,10 @@ def press_rerun(driver):
 
 
 def click_page_link(driver, title: str):
-    js = ("const link = [...document.querySelectorAll('[data-testid=\"stSidebar\"] a')]"
-          ".find(a => a.innerText.trim().endsWith(arguments[0])); link.click();")
+    js = (
+        "const link = [...document.querySelectorAll('[data-testid=\"stSidebar\"] a')]"
+        ".find(a => a.innerText.trim().endsWith(arguments[0])); link.click();"
+    )
     return lambda: driver.execute_script(js, title)
 
 
@@ -115,29 +123,38 @@ def main() -> int:
     if args.repeats < 1 or args.long_rounds < 1:
         parser.error("--repeats and --long-rounds must be at least 1.")
 
-    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs",
-          flush=True)
+    print(
+        f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True
+    )
     with running_app() as app:
         cold = {page: first_visit(app, page, timeout_s=600)[0] for page in args.pages}
         wait_for_worker(app)
         results = {page: [first_visit(app, page) for _ in range(args.repeats)] for page in args.pages}
         long_times, rss_before, rss_after = long_session(app, args.pages, args.long_rounds)
 
-    print("\ncold process (first visit after the server started): "
-          + ", ".join(f"{page} {seconds:.2f} s" for page, seconds in cold.items()))
-    header = (f"{'page':<13} | {'first visit p50 / p95 s':>23} | {'server CPU-s p50 / p95':>22} | "
-              f"{'rerun p50 / p95 s':>17} | {'rerun CPU-s p50':>15} | {'long session round 1 → last s':>29}")
+    print(
+        "\ncold process (first visit after the server started): "
+        + ", ".join(f"{page} {seconds:.2f} s" for page, seconds in cold.items())
+    )
+    header = (
+        f"{'page':<13} | {'first visit p50 / p95 s':>23} | {'server CPU-s p50 / p95':>22} | "
+        f"{'rerun p50 / p95 s':>17} | {'rerun CPU-s p50':>15} | {'long session round 1 → last s':>29}"
+    )
     print(header)
     print("-" * len(header))
     for page, rows in results.items():
         load, load_cpu, rerun, rerun_cpu = (list(column) for column in zip(*rows))
         walk = long_times[page]
-        print(f"{page:<13} | {percentile(load, 50):>10.2f} / {percentile(load, 95):<10.2f} | "
-              f"{percentile(load_cpu, 50):>9.2f} / {percentile(load_cpu, 95):<10.2f} | "
-              f"{percentile(rerun, 50):>7.2f} / {percentile(rerun, 95):<7.2f} | {percentile(rerun_cpu, 50):>15.2f} | "
-              f"{walk[0]:>13.2f} → {walk[-1]:<13.2f}")
-    print(f"\nlong session: {args.long_rounds} rounds over {len(args.pages)} pages in one tab; server RSS "
-          f"{rss_before:.0f} MB → {rss_after:.0f} MB")
+        print(
+            f"{page:<13} | {percentile(load, 50):>10.2f} / {percentile(load, 95):<10.2f} | "
+            f"{percentile(load_cpu, 50):>9.2f} / {percentile(load_cpu, 95):<10.2f} | "
+            f"{percentile(rerun, 50):>7.2f} / {percentile(rerun, 95):<7.2f} | {percentile(rerun_cpu, 50):>15.2f} | "
+            f"{walk[0]:>13.2f} → {walk[-1]:<13.2f}"
+        )
+    print(
+        f"\nlong session: {args.long_rounds} rounds over {len(args.pages)} pages in one tab; server RSS "
+        f"{rss_before:.0f} MB → {rss_after:.0f} MB"
+    )
     print(f"load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 

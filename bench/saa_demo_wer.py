@@ -6,6 +6,7 @@ over speakers (1000 replicates, seed 0). Only speakers every recogniser has are 
 compare the systems on the same people. WER = Σ errors / Σ reference words (engine.text normalisation,
 kaldialign edit counts, as the import stores them). Prints a Markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,10 +52,15 @@ def main() -> int:
             cells[r] = stats.group_wer_with_ci(errors, c["ref_words"].to_numpy(float), labels, n_groups)
         for g, label in enumerate(LABELS[group]):
             first = cells[recognisers[0]]
-            row = [f"{group}: {label}" if group != "all speakers" else "all speakers",
-                   str(int(first["speakers"][g])), f"{int(first['words'][g]):,}"]
-            row += [f"{100 * cells[r]['wer'][g]:.1f} ({100 * cells[r]['ci_low'][g]:.1f}–"
-                    f"{100 * cells[r]['ci_high'][g]:.1f})" for r in recognisers]
+            row = [
+                f"{group}: {label}" if group != "all speakers" else "all speakers",
+                str(int(first["speakers"][g])),
+                f"{int(first['words'][g]):,}",
+            ]
+            row += [
+                f"{100 * cells[r]['wer'][g]:.1f} ({100 * cells[r]['ci_low'][g]:.1f}–{100 * cells[r]['ci_high'][g]:.1f})"
+                for r in recognisers
+            ]
             print("| " + " | ".join(row) + " |")
     return 0
 

@@ -9,6 +9,7 @@ transducer's <sot>/<eot> instead of the activity head. Separator off (Whisper al
 placement are files of their own (engine/sst/recipes/whisper_alone.json, sidecar.json with split_after 1/2/3),
 passed as further --model. Hypotheses are kept under data/sst/ablations/ so an interrupted run resumes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,13 +41,21 @@ def main() -> int:
         for variant in args.variants:
             backend = SSTBackend(model, **VARIANTS[variant])
             hyps = config.data_dir() / "sst" / "ablations" / f"{package_id(model)}-{variant}-{args.set_dir.name}"
-            r = evaluate("sst", args.set_dir, limit=args.limit, backend=backend, hyp_dir=hyps,
-                         progress=lambda i, n, s: print(f"{model.name} {variant}: {i}/{n} {s}", file=sys.stderr))
+            r = evaluate(
+                "sst",
+                args.set_dir,
+                limit=args.limit,
+                backend=backend,
+                hyp_dir=hyps,
+                progress=lambda i, n, s: print(f"{model.name} {variant}: {i}/{n} {s}", file=sys.stderr),
+            )
             per_condition = " | ".join(f"{c['orc_wer']['wer'] * 100:.1f}" for c in r["conditions"].values())
             o = r["overall"]
-            rows.append(f"| {model.name} | {variant} | {per_condition} | {o['orc_wer']['wer'] * 100:.1f} "
-                        f"({o['orc_wer']['errors']}/{o['orc_wer']['words']}) | "
-                        f"{o['turns']['turn_count_accuracy'] * 100:.0f} | {o['rtf']:.3f} |")
+            rows.append(
+                f"| {model.name} | {variant} | {per_condition} | {o['orc_wer']['wer'] * 100:.1f} "
+                f"({o['orc_wer']['errors']}/{o['orc_wer']['words']}) | "
+                f"{o['turns']['turn_count_accuracy'] * 100:.0f} | {o['rtf']:.3f} |"
+            )
             conditions = " | ".join(r["conditions"])
     print(f"{args.set_dir.name}, {r['overall']['meetings']} meetings\n")
     print(f"| file | variant | {conditions} | ORC-WER % (errors/words) | turn counting % | RTF |")

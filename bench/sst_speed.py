@@ -7,6 +7,7 @@ data/bench/). Each length runs in a fresh process that loads the model on three 
 transcribes the whole file with the SST backend (30 s windows, both channels, speaker attribution): flat
 memory means the same peak RSS for every length. Don't time next to a training run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,11 +51,18 @@ def main() -> int:
         sys.exit(f"{args.model} is not a file; pass --model with an SST file (e.g. models/sst.pt).")
     rows = []
     for minutes in args.minutes:
-        out = subprocess.run([sys.executable, "-c", MEASURE, str(args.model), str(looped_recording(minutes)),
-                              str(args.threads)], capture_output=True, text=True, check=True, cwd=config.REPO_ROOT)
+        out = subprocess.run(
+            [sys.executable, "-c", MEASURE, str(args.model), str(looped_recording(minutes)), str(args.threads)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=config.REPO_ROOT,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append(f"| {r['audio_s'] / 60:.0f} | {r['turns']} | {r['wall_s'] / r['audio_s']:.3f} "
-                    f"| {r['cpu_s'] / r['audio_s']:.3f} | {r['peak_rss_mb']:.0f} |")
+        rows.append(
+            f"| {r['audio_s'] / 60:.0f} | {r['turns']} | {r['wall_s'] / r['audio_s']:.3f} "
+            f"| {r['cpu_s'] / r['audio_s']:.3f} | {r['peak_rss_mb']:.0f} |"
+        )
         print(rows[-1], file=sys.stderr)
     print(f"{args.model}, {args.threads} threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     print("| minutes | turns | RTF (wall) | RTF (CPU) | peak RSS MB |\n|---:|---:|---:|---:|---:|")

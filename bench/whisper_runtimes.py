@@ -5,6 +5,7 @@ CTranslate2 int8 (engine.whisper.runtime, what the cascade uses) and the float32
 (engine.whisper.decoding.transcribe: the same seek-and-fallback algorithm, what training uses), both greedy.
 Prints WER (Σ errors / Σ reference words, native English and not) and real-time factor (wall and CPU).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,6 @@ from engine.metrics.wer import edit_counts
 from engine.whisper.decoding import transcribe
 from engine.whisper.model import shared_model
 from engine.whisper.runtime import recognize
-
 
 RUNTIMES = {"CTranslate2 int8": recognize, "PyTorch float32": lambda samples: transcribe(shared_model(), samples)}
 
@@ -53,11 +53,19 @@ def main() -> None:
             group[0] += counts.errors
             group[1] += counts.ref_words
         errors, words = (sum(g[i] for g in totals.values()) for i in (0, 1))
-        rows.append({"runtime": name, "speakers": len(readers), "WER %": 100 * errors / words,
-                     "native %": 100 * totals["native"][0] / max(1, totals["native"][1]),
-                     "non-native %": 100 * totals["non-native"][0] / max(1, totals["non-native"][1]),
-                     "errors/words": f"{errors}/{words}", "RTF wall": wall / audio_s, "RTF CPU": cpu / audio_s,
-                     "peak MB": peak_memory_mb()})
+        rows.append(
+            {
+                "runtime": name,
+                "speakers": len(readers),
+                "WER %": 100 * errors / words,
+                "native %": 100 * totals["native"][0] / max(1, totals["native"][1]),
+                "non-native %": 100 * totals["non-native"][0] / max(1, totals["non-native"][1]),
+                "errors/words": f"{errors}/{words}",
+                "RTF wall": wall / audio_s,
+                "RTF CPU": cpu / audio_s,
+                "peak MB": peak_memory_mb(),
+            }
+        )
     print(pd.DataFrame(rows).round(3).to_string(index=False))
 
 

@@ -3,13 +3,23 @@
 Rates are never stored alone: every WER-like number sits beside the counts it came from
 (errors, reference words) so aggregates are always Σ errors / Σ words.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Text,
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -33,6 +43,7 @@ class Base(DeclarativeBase):
 
 
 # --- transcription -------------------------------------------------------------------------------
+
 
 class Recording(Base):
     """An uploaded (or demo) audio file, stored content-addressed by the sha256 of its bytes."""
@@ -62,7 +73,9 @@ class Job(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|running|cancelling|done|failed|cancelled
+    status: Mapped[str] = mapped_column(
+        String(16), default="queued", index=True
+    )  # queued|running|cancelling|done|failed|cancelled
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
@@ -135,6 +148,7 @@ class EvaluationRun(Base):
 
 # --- fairness ------------------------------------------------------------------------------------
 
+
 class EvaluationSet(Base):
     __tablename__ = "evaluation_sets"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,7 +204,9 @@ class Analysis(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    regions: Mapped[list[Region]] = relationship(cascade="all, delete-orphan", passive_deletes=True, order_by="Region.rank")
+    regions: Mapped[list[Region]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Region.rank"
+    )
     cohorts: Mapped[list[Cohort]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
@@ -253,6 +269,7 @@ class Experiment(Base):
 
 
 # --- batches (the Ray runner's fan-out; see engine/runners/) ---------------------------------------
+
 
 class BatchShard(Base):
     """One shard of a batch job: a few items run together on one worker. A retried shard is the same row."""

@@ -1,10 +1,11 @@
 """Engine creation, SQLite pragmas, migrations at start, and the one session scope.
 
-    from db import init_db, session_scope
-    init_db()                      # creates/upgrades the schema (Alembic), idempotent
-    with session_scope() as s:     # commits on success, rolls back on any exception
-        s.add(...)
+from db import init_db, session_scope
+init_db()                      # creates/upgrades the schema (Alembic), idempotent
+with session_scope() as s:     # commits on success, rolls back on any exception
+    s.add(...)
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

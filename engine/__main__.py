@@ -4,6 +4,7 @@ Each command lives in its own module under engine/cli/ exposing `register(subpar
 registered function returns an exit code. Errors meant for people (bad input) are raised as
 `engine.errors.UserError` and printed as one sentence with exit code 2, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse

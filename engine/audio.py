@@ -4,6 +4,7 @@
 short file in one go. Both give the same samples (tests compare them). wav/flac/ogg/opus/mp3 are decoded
 by soundfile (libsndfile); webm/m4a need ffmpeg, which is used only when it is installed.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,13 @@ def probe(path: Path | str) -> AudioInfo:
         raise UserError("The recording has no audio samples.")
     if _is_truncated(path, info):
         raise UserError("The audio file is truncated or corrupt: it ends before its header says it should.")
-    return AudioInfo(duration_s=info.frames / info.samplerate, sample_rate=info.samplerate,
-                     channels=info.channels, frames=info.frames, format=info.format)
+    return AudioInfo(
+        duration_s=info.frames / info.samplerate,
+        sample_rate=info.samplerate,
+        channels=info.channels,
+        frames=info.frames,
+        format=info.format,
+    )
 
 
 def _is_truncated(path: Path, info) -> bool:
@@ -110,6 +116,7 @@ def _ogg_has_end_of_stream(path: Path) -> bool:
 
 
 # --- decoding -------------------------------------------------------------------------------------
+
 
 def load(path: Path | str) -> np.ndarray:
     """The whole file as mono float32 at 16 kHz, decoded and resampled in one piece (short audio only)."""
@@ -195,16 +202,16 @@ class StreamResampler:
 
     def _emit(self, until: int, window_end: int) -> np.ndarray:
         window_start = max(0, self.done - self.context)
-        window = self.buffer[window_start - self.buffer_start: window_end - self.buffer_start]
+        window = self.buffer[window_start - self.buffer_start : window_end - self.buffer_start]
         resampled = _resample(window, self.orig, self.new)
         skip = (self.done - window_start) // self.a * self.b
         # whole-file output length is ceil(n*b/a): owe exactly that much up to `until`
         n_out = math.ceil(until * self.b / self.a) - self.total_out
-        out = resampled[skip: skip + n_out]
+        out = resampled[skip : skip + n_out]
         self.total_out += len(out)
         self.done = until
         keep_from = max(0, self.done - self.context)
-        self.buffer = self.buffer[keep_from - self.buffer_start:]
+        self.buffer = self.buffer[keep_from - self.buffer_start :]
         self.buffer_start = keep_from
         return out
 
@@ -228,8 +235,10 @@ def _ffmpeg_container(path: Path) -> str | None:
 def _require_ffmpeg(container: str) -> str:
     ffmpeg = shutil.which("ffmpeg")
     if not ffmpeg:
-        raise UserError(f"{_FFMPEG_CONTAINERS[container]} audio needs ffmpeg, which is not installed here; "
-                        f"please upload {SUPPORTED}.")
+        raise UserError(
+            f"{_FFMPEG_CONTAINERS[container]} audio needs ffmpeg, which is not installed here; "
+            f"please upload {SUPPORTED}."
+        )
     return ffmpeg
 
 
@@ -238,8 +247,9 @@ def _ffmpeg_probe(path: Path, container: str) -> AudioInfo:
     frames = sum(len(chunk) for chunk in _ffmpeg_chunks(path, 10 * SAMPLE_RATE))
     if frames == 0:
         raise UserError("The recording has no audio samples.")
-    return AudioInfo(duration_s=frames / SAMPLE_RATE, sample_rate=SAMPLE_RATE, channels=1, frames=frames,
-                     format=container.upper())
+    return AudioInfo(
+        duration_s=frames / SAMPLE_RATE, sample_rate=SAMPLE_RATE, channels=1, frames=frames, format=container.upper()
+    )
 
 
 def _ffmpeg_chunks(path: Path, block_frames: int) -> Iterator[np.ndarray]:

@@ -7,6 +7,7 @@ CROSSTALK_SHARED_DATA   the read-only corpora (default: ../shared/data beside th
 CROSSTALK_JOB_RUNNER    local (default: one worker process per data dir) or ray (docs/team.md)
 CROSSTALK_RAY_ADDRESS   the Ray cluster for the ray runner (auto, host:port; default: a private local Ray)
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 The audio and its cascade transcript are committed under engine/assets/ and rebuilt by
 scripts/make_demo.py, so a fresh install shows a transcript without running any model.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,15 @@ DEMO_SPEAKERS = 3
 
 
 def read_seglst(path: Path) -> list[Turn]:
-    return [Turn(speaker=row["speaker"], start=float(row["start_time"]), end=float(row["end_time"]),
-                 words=[Word(w) for w in row["words"].split()])
-            for row in json.loads(path.read_text())]
+    return [
+        Turn(
+            speaker=row["speaker"],
+            start=float(row["start_time"]),
+            end=float(row["end_time"]),
+            words=[Word(w) for w in row["words"].split()],
+        )
+        for row in json.loads(path.read_text())
+    ]
 
 
 def seed_demo(url: str | None = None) -> persistence.RecordingInfo:

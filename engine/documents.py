@@ -1,5 +1,6 @@
 """The project's Markdown documents as the Docs page shows them: which there are, their titles, and their
 text cut into Markdown blocks and images, with links between documents pointing into the dashboard."""
+
 from __future__ import annotations
 
 import re

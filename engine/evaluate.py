@@ -6,6 +6,7 @@ Reports ORC-WER, cpWER and tcpWER (meeteval) as counts and rates, turn counting 
 latency on matched turns, real-time factor and peak memory. ORC-WER streams are the backend's output
 channels (SST: two); a backend without channels (the cascade) is one stream.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from engine.backends import get_backend
 from engine.errors import UserError
-from engine.metrics import multitalker, turns as turn_metrics
+from engine.metrics import multitalker
+from engine.metrics import turns as turn_metrics
 from engine.metrics.speed import SpeedMeter, peak_memory_mb
 from engine.metrics.wer import EditCounts, total, wer
 from engine.simulate.sets import load_meetings
@@ -46,49 +48,81 @@ def hypothesis_segments(session_id: str, turns: list[Turn], stream: str) -> list
     rows = []
     for t in turns:
         label = t.speaker if stream == "speaker" else f"channel{t.channel or 0}"
-        rows.append({"session_id": session_id, "speaker": label, "start_time": t.start, "end_time": t.end,
-                     "words": normalize(t.text)})
+        rows.append(
+            {
+                "session_id": session_id,
+                "speaker": label,
+                "start_time": t.start,
+                "end_time": t.end,
+                "words": normalize(t.text),
+            }
+        )
     return rows
 
 
 def _counts_json(counts: EditCounts) -> dict:
-    return {"errors": counts.errors, "words": counts.ref_words, "substitutions": counts.substitutions,
-            "deletions": counts.deletions, "insertions": counts.insertions, "wer": wer(counts)}
+    return {
+        "errors": counts.errors,
+        "words": counts.ref_words,
+        "substitutions": counts.substitutions,
+        "deletions": counts.deletions,
+        "insertions": counts.insertions,
+        "wer": wer(counts),
+    }
 
 
-def _summary(session_ids: list[str], wers: dict[str, dict[str, EditCounts]],
-             turn_scores: dict[str, turn_metrics.SessionTurnScores], speed: dict[str, tuple[float, float]]) -> dict:
+def _summary(
+    session_ids: list[str],
+    wers: dict[str, dict[str, EditCounts]],
+    turn_scores: dict[str, turn_metrics.SessionTurnScores],
+    speed: dict[str, tuple[float, float]],
+) -> dict:
     audio_s = sum(speed[s][0] for s in session_ids)
     compute_s = sum(speed[s][1] for s in session_ids)
     return {
         "meetings": len(session_ids),
         **{name: _counts_json(total(per_session[s] for s in session_ids)) for name, per_session in wers.items()},
         "turns": turn_metrics.summarise([turn_scores[s] for s in session_ids]),
-        "audio_s": audio_s, "compute_s": compute_s, "rtf": compute_s / audio_s if audio_s else None,
+        "audio_s": audio_s,
+        "compute_s": compute_s,
+        "rtf": compute_s / audio_s if audio_s else None,
     }
 
 
-def transcribe_meeting(backend, set_dir: Path, meeting: dict, oracle_speakers: bool,
-                       hyp_dir: Path | None = None) -> tuple[list[Turn], float, float | None]:
+def transcribe_meeting(
+    backend, set_dir: Path, meeting: dict, oracle_speakers: bool, hyp_dir: Path | None = None
+) -> tuple[list[Turn], float, float | None]:
     """The backend's turns, compute seconds and the process's peak memory (MB) after transcribing,
     reused from `hyp_dir` when an earlier run kept them."""
     saved = hyp_dir / f"{meeting['session_id']}.json" if hyp_dir else None
     if saved and saved.exists():
         data = json.loads(saved.read_text())
-        turns = [Turn(t["speaker"], t["start"], t["end"], [Word(*w) for w in t["words"]], t["channel"],
-                      t["unterminated"]) for t in data["turns"]]
+        turns = [
+            Turn(t["speaker"], t["start"], t["end"], [Word(*w) for w in t["words"]], t["channel"], t["unterminated"])
+            for t in data["turns"]
+        ]
         return turns, data["compute_s"], data.get("peak_memory_mb")
     meter = SpeedMeter()
     with meter.measure(meeting["duration_s"]):
-        turns = backend.transcribe(set_dir / "audio" / f"{meeting['session_id']}.wav",
-                                   num_speakers=len(meeting["speakers"]) if oracle_speakers else None)
+        turns = backend.transcribe(
+            set_dir / "audio" / f"{meeting['session_id']}.wav",
+            num_speakers=len(meeting["speakers"]) if oracle_speakers else None,
+        )
     if saved:
         saved.parent.mkdir(parents=True, exist_ok=True)
-        rows = [{"speaker": t.speaker, "start": t.start, "end": t.end, "channel": t.channel,
-                 "unterminated": t.unterminated, "words": [[w.text, w.start, w.end] for w in t.words]} for t in turns]
+        rows = [
+            {
+                "speaker": t.speaker,
+                "start": t.start,
+                "end": t.end,
+                "channel": t.channel,
+                "unterminated": t.unterminated,
+                "words": [[w.text, w.start, w.end] for w in t.words],
+            }
+            for t in turns
+        ]
         tmp = saved.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"turns": rows, "compute_s": meter.compute_s,
-                                   "peak_memory_mb": peak_memory_mb()}))
+        tmp.write_text(json.dumps({"turns": rows, "compute_s": meter.compute_s, "peak_memory_mb": peak_memory_mb()}))
         tmp.replace(saved)
     return turns, meter.compute_s, peak_memory_mb()
 
@@ -114,21 +148,35 @@ def _claim_hyp_dir(hyp_dir: Path, made_by: dict) -> None:
     and refuses another backend or checkpoint, so a rerun never scores an old model under a new id."""
     record = hyp_dir / "model.json"
     if record.exists() and json.loads(record.read_text()) != made_by:
-        raise UserError(f"The hypotheses kept in {hyp_dir} were made by another model "
-                        f"({record.read_text().strip()}); give a fresh --hyp-dir.")
+        raise UserError(
+            f"The hypotheses kept in {hyp_dir} were made by another model "
+            f"({record.read_text().strip()}); give a fresh --hyp-dir."
+        )
     hyp_dir.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(made_by, sort_keys=True) + "\n")
 
 
 def run_params(results: dict) -> dict:
     """What a stored run records of how it was made: the set, the options and the model's identity."""
-    return {"set_dir": results["set"], "limit": results["limit"], "oracle_speakers": results["oracle_speakers"],
-            **results["model"]}
+    return {
+        "set_dir": results["set"],
+        "limit": results["limit"],
+        "oracle_speakers": results["oracle_speakers"],
+        **results["model"],
+    }
 
 
-def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_speakers: bool = False,
-             progress: Callable[[int, int, str], None] | None = None, hyp_dir: Path | None = None,
-             checkpoint: Path | None = None, backend=None, hypotheses: dict | None = None) -> dict:
+def evaluate(
+    backend_name: str,
+    set_dir: Path,
+    limit: int | None = None,
+    oracle_speakers: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+    hyp_dir: Path | None = None,
+    checkpoint: Path | None = None,
+    backend=None,
+    hypotheses: dict | None = None,
+) -> dict:
     """Score `backend_name` on the set in `set_dir` (its first `limit` meetings in index order).
 
     With `hyp_dir`, each meeting's hypothesis is kept there, and a rerun (after an interruption, or with
@@ -150,8 +198,9 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
         session = meeting["session_id"]
         if progress:
             progress(i, len(meetings), session)
-        hyp, compute_s, peak_mb = (hypotheses or {}).get(session) \
-            or transcribe_meeting(backend, set_dir, meeting, oracle_speakers, hyp_dir)
+        hyp, compute_s, peak_mb = (hypotheses or {}).get(session) or transcribe_meeting(
+            backend, set_dir, meeting, oracle_speakers, hyp_dir
+        )
         speed[session] = (meeting["duration_s"], compute_s)
         if peak_mb is not None:  # unknown for hypotheses kept before peaks were recorded
             peaks.append(peak_mb)
@@ -159,12 +208,15 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
         for stream in by_stream:
             by_stream[stream] += hypothesis_segments(session, hyp, stream)
         turn_scores[session] = turn_metrics.session_turn_scores(
-            [(r["start_time"], r["end_time"]) for r in meeting["reference"]], [(t.start, t.end) for t in hyp])
+            [(r["start_time"], r["end_time"]) for r in meeting["reference"]], [(t.start, t.end) for t in hyp]
+        )
         conditions[meeting["spec"]["condition"]].append(session)
     if progress:
         progress(len(meetings), len(meetings), "scoring")
-    wers = {name: metric(reference, by_stream["channel" if name == "orc_wer" else "speaker"])
-            for name, metric in WER_METRICS.items()}
+    wers = {
+        name: metric(reference, by_stream["channel" if name == "orc_wer" else "speaker"])
+        for name, metric in WER_METRICS.items()
+    }
     sessions = [m["session_id"] for m in meetings]
     return {
         "backend": backend_name,
@@ -174,7 +226,14 @@ def evaluate(backend_name: str, set_dir: Path, limit: int | None = None, oracle_
         "model": model,
         "overall": {**_summary(sessions, wers, turn_scores, speed), "peak_memory_mb": max(peaks, default=None)},
         "conditions": {c: _summary(ids, wers, turn_scores, speed) for c, ids in sorted(conditions.items())},
-        "sessions": {s: {name: _counts_json(wers[name][s]) for name in wers} | {
-            "ref_turns": turn_scores[s].ref_turns, "hyp_turns": turn_scores[s].hyp_turns,
-            "audio_s": speed[s][0], "compute_s": speed[s][1]} for s in sessions},
+        "sessions": {
+            s: {name: _counts_json(wers[name][s]) for name in wers}
+            | {
+                "ref_turns": turn_scores[s].ref_turns,
+                "hyp_turns": turn_scores[s].hyp_turns,
+                "audio_s": speed[s][0],
+                "compute_s": speed[s][1],
+            }
+            for s in sessions
+        },
     }

@@ -4,6 +4,7 @@ engine/assets/evaluation_demo.json is written by scripts/export_evaluation_demo.
 `python -m engine evaluate` (docs/evaluation.md); the dashboard stores each run its database lacks on
 start. Without the file nothing is seeded and the page says how to make a run.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,9 +22,13 @@ def seed_demo_runs(url: str | None = None, path: Path | None = None) -> int:
     """Store each shipped run the database lacks (same backend, set and params); returns how many were stored.
 
     `path` defaults to DEMO_JSON, looked up at call time (tests point it elsewhere)."""
-    return seed_rows(path or DEMO_JSON, SECTION, IDENTITY, lambda: persistence.list_evaluation_runs(url=url),
-                     lambda r: persistence.save_evaluation_run(r["backend"], r["set_name"], r["params"],
-                                                               r["results"], url=url))
+    return seed_rows(
+        path or DEMO_JSON,
+        SECTION,
+        IDENTITY,
+        lambda: persistence.list_evaluation_runs(url=url),
+        lambda r: persistence.save_evaluation_run(r["backend"], r["set_name"], r["params"], r["results"], url=url),
+    )
 
 
 def export_runs(ids: list[int], path: Path | None = None, url: str | None = None) -> None:

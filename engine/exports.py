@@ -1,6 +1,7 @@
 """Turns → the usual meeting-transcription files: SegLST (primary), STM, RTTM (+UEM), CTM per speaker,
 SRT and WebVTT for people, CSV of turns. All are plain text; tests read them back with meeteval.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,7 @@ from engine.types import Turn, Word
 FORMATS = ("seglst", "stm", "rttm", "ctm", "srt", "vtt", "csv")
 
 
-def render(turns: list[Turn], fmt: str, session_id: str,
-           duration_s: float | None = None) -> list[tuple[str, str]]:
+def render(turns: list[Turn], fmt: str, session_id: str, duration_s: float | None = None) -> list[tuple[str, str]]:
     """(file name, text) pairs for one export format; names start with safe_name(session_id)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
@@ -29,8 +29,16 @@ def safe_name(text: str) -> str:
 
 
 def _seglst(turns, session_id, duration_s):
-    rows = [{"session_id": session_id, "speaker": t.speaker, "start_time": round(t.start, 3),
-             "end_time": round(t.end, 3), "words": t.text} for t in turns]
+    rows = [
+        {
+            "session_id": session_id,
+            "speaker": t.speaker,
+            "start_time": round(t.start, 3),
+            "end_time": round(t.end, 3),
+            "words": t.text,
+        }
+        for t in turns
+    ]
     return [(f"{safe_name(session_id)}.seglst.json", json.dumps(rows, indent=2, ensure_ascii=False) + "\n")]
 
 
@@ -42,8 +50,10 @@ def _stm(turns, session_id, duration_s):
 
 def _rttm(turns, session_id, duration_s):
     sid = safe_name(session_id)
-    lines = [f"SPEAKER {sid} 1 {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> {safe_name(t.speaker)} <NA> <NA>\n"
-             for t in turns]
+    lines = [
+        f"SPEAKER {sid} 1 {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> {safe_name(t.speaker)} <NA> <NA>\n"
+        for t in turns
+    ]
     files = [(f"{safe_name(session_id)}.rttm", "".join(lines))]
     if duration_s is not None:  # the scored region: the whole recording
         files.append((f"{safe_name(session_id)}.uem", f"{sid} 1 0.000 {duration_s:.3f}\n"))
@@ -55,8 +65,12 @@ def _ctm(turns, session_id, duration_s):
     speakers = list(dict.fromkeys(t.speaker for t in turns))
     files = []
     for speaker in speakers:
-        lines = [f"{sid} 1 {w.start:.3f} {w.end - w.start:.3f} {w.text}\n"
-                 for t in turns if t.speaker == speaker for w in _timed_words(t)]
+        lines = [
+            f"{sid} 1 {w.start:.3f} {w.end - w.start:.3f} {w.text}\n"
+            for t in turns
+            if t.speaker == speaker
+            for w in _timed_words(t)
+        ]
         files.append((f"{sid}-{safe_name(speaker)}.ctm", "".join(lines)))
     return files
 
@@ -78,14 +92,18 @@ def _clock(seconds: float, separator: str) -> str:
 
 
 def _srt(turns, session_id, duration_s):
-    blocks = [f"{i}\n{_clock(t.start, ',')} --> {_clock(t.end, ',')}\n{t.speaker}: {t.text}\n"
-              for i, t in enumerate(turns, start=1)]
+    blocks = [
+        f"{i}\n{_clock(t.start, ',')} --> {_clock(t.end, ',')}\n{t.speaker}: {t.text}\n"
+        for i, t in enumerate(turns, start=1)
+    ]
     return [(f"{safe_name(session_id)}.srt", "\n".join(blocks))]
 
 
 def _vtt(turns, session_id, duration_s):
-    blocks = [f"{_clock(t.start, '.')} --> {_clock(t.end, '.')}\n<v {_vtt_escape(t.speaker)}>{_vtt_escape(t.text)}\n"
-              for t in turns]
+    blocks = [
+        f"{_clock(t.start, '.')} --> {_clock(t.end, '.')}\n<v {_vtt_escape(t.speaker)}>{_vtt_escape(t.text)}\n"
+        for t in turns
+    ]
     return [(f"{safe_name(session_id)}.vtt", "WEBVTT\n\n" + "\n".join(blocks))]
 
 

@@ -12,6 +12,7 @@ the same methods. The local runner keeps all state in the `jobs` table and start
 worker process per data directory (`python -m engine worker`) on demand; the worker outlives page
 reloads and navigation, and exits by itself after a while without work.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -80,6 +81,7 @@ class JobRunner(Protocol):
 
 
 # --- the worker process of one data directory ----------------------------------------------------
+
 
 def worker_lock_path(data_dir: Path | None = None) -> Path:
     return (data_dir or config.data_dir()) / "worker.lock"
@@ -165,8 +167,14 @@ def start_worker(data_dir: Path | None = None) -> None:
     env = {**os.environ, "CROSSTALK_DATA_DIR": str(data_dir), "CROSSTALK_DATABASE_URL": config.database_url()}
     with open(worker_log_path(data_dir), "ab") as log:
         # --daemon double-forks: the worker is re-parented away from the app and survives its reruns.
-        launcher = subprocess.Popen([sys.executable, "-m", "engine", "worker", "--daemon"], cwd=config.REPO_ROOT,
-                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "engine", "worker", "--daemon"],
+            cwd=config.REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
     threading.Thread(target=launcher.wait, daemon=True).start()  # reap the launcher when it has forked
 
 

@@ -5,6 +5,7 @@ A script exports chosen rows (`export_rows`); the app seeds each shipped row its
 experiments: kind and name; evaluation runs: backend, set and params), compared as canonical JSON.
 Used by engine/mitigation/demo.py and engine/evaluation_demo.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,13 @@ def export_rows(path: Path, section: str, records: Iterable[Any], fields: tuple[
     Path(path).write_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def seed_rows(path: Path, section: str, identity: tuple[str, ...], list_stored: Callable[[], Iterable[Any]],
-              save: Callable[[dict], Any]) -> int:
+def seed_rows(
+    path: Path,
+    section: str,
+    identity: tuple[str, ...],
+    list_stored: Callable[[], Iterable[Any]],
+    save: Callable[[dict], Any],
+) -> int:
     """`save` each shipped row whose identity no stored record has; returns how many were saved (0 without
     the file: the app works without its assets)."""
     path = Path(path)

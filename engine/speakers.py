@@ -2,6 +2,7 @@
 
 Shared by the cascade and the SST backend (which clusters its per-turn embeddings the same way).
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -36,15 +37,16 @@ def embed_segments(audio: np.ndarray, segments: list[tuple[float, float]]) -> np
     out = np.zeros((len(segments), EMBEDDING_DIM), dtype=np.float32)
     with one_torch_thread():
         for i, (start, end) in enumerate(segments):
-            piece = audio[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
+            piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
             if len(piece) == 0:
                 raise ValueError(f"segment {start:.2f}-{end:.2f} s lies outside the audio")
             out[i] = encoder.embed_utterance(normalize_volume(piece, NORMALISE_DBFS, increase_only=True))
     return out
 
 
-def cluster_speakers(embeddings: np.ndarray, num_speakers: int | None = None,
-                     threshold: float = DEFAULT_THRESHOLD) -> list[int]:
+def cluster_speakers(
+    embeddings: np.ndarray, num_speakers: int | None = None, threshold: float = DEFAULT_THRESHOLD
+) -> list[int]:
     """Cluster ids 0, 1, ... numbered in order of first appearance (so label i+1 reads "S{i+1}").
 
     With `num_speakers` the number of clusters is fixed (capped at the number of segments); without it,
@@ -62,8 +64,9 @@ def cluster_speakers(embeddings: np.ndarray, num_speakers: int | None = None,
             raise ValueError("num_speakers must be at least 1")
         model = AgglomerativeClustering(n_clusters=min(num_speakers, n), metric="cosine", linkage="average")
     else:
-        model = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric="cosine",
-                                        linkage="average")
+        model = AgglomerativeClustering(
+            n_clusters=None, distance_threshold=threshold, metric="cosine", linkage="average"
+        )
     raw = model.fit_predict(np.asarray(embeddings, dtype=np.float64))
     first_seen: dict[int, int] = {}
     return [first_seen.setdefault(int(c), len(first_seen)) for c in raw]

@@ -4,6 +4,7 @@ A recording's key is the sha256 of its bytes, so storing the same upload twice k
 Writes go to a temporary file in the same directory and are renamed into place, so a crash never leaves
 a half-written file under a real key.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,12 +1,22 @@
 """The one text normaliser: every reference and hypothesis passes through it before scoring."""
+
 from __future__ import annotations
 
 import re
 import unicodedata
 
 _NUMBER_WORDS = {
-    "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five",
-    "6": "six", "7": "seven", "8": "eight", "9": "nine", "10": "ten",
+    "0": "zero",
+    "1": "one",
+    "2": "two",
+    "3": "three",
+    "4": "four",
+    "5": "five",
+    "6": "six",
+    "7": "seven",
+    "8": "eight",
+    "9": "nine",
+    "10": "ten",
 }
 
 _NOT_WORD_CHARS = re.compile(r"[^a-z0-9' ]+")

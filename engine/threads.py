@@ -1,4 +1,5 @@
 """Torch thread count for the small recurrent models (silero-vad, resemblyzer)."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

@@ -1,4 +1,5 @@
 """The "transcribe" job: start one for a recording, and its handler (run a backend, save the run's turns)."""
+
 from __future__ import annotations
 
 import time
@@ -12,8 +13,9 @@ from engine.types import Turn
 PARTIAL_EVERY_S = 2.0  # how often partial turns are written for the page (it polls every second)
 
 
-def start_transcription(recording_id: int, backend: str, num_speakers: int | None = None,
-                        runner: JobRunner | None = None) -> persistence.RunInfo:
+def start_transcription(
+    recording_id: int, backend: str, num_speakers: int | None = None, runner: JobRunner | None = None
+) -> persistence.RunInfo:
     """Create a queued run for the recording and submit the job that fills it."""
     run = persistence.create_run(recording_id, backend, {"num_speakers": num_speakers})
     job_id = (runner or get_runner()).submit("transcribe", {"run_id": run.id})
@@ -55,8 +57,13 @@ def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
             last_published[0] = time.monotonic()
 
     try:
-        result = transcribe_file(path, backend=run.backend, num_speakers=run.params.get("num_speakers"),
-                                 progress=progress, on_partial=publish)
+        result = transcribe_file(
+            path,
+            backend=run.backend,
+            num_speakers=run.params.get("num_speakers"),
+            progress=progress,
+            on_partial=publish,
+        )
     except UserError:
         # Bad input that only the backend can see (silence only): an upload that never got a transcript
         # is not kept. The job keeps the sentence for the page.
@@ -65,18 +72,28 @@ def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
         raise
     progress(1.0, "Saving the transcript…")
     n_turns = persistence.save_turns(run.id, result.turns, rtf=result.rtf)
-    return {"run_id": run.id, "recording_id": run.recording_id, "turns": n_turns,
-            "duration_s": result.duration_s, "processing_s": result.processing_s, "rtf": result.rtf}
+    return {
+        "run_id": run.id,
+        "recording_id": run.recording_id,
+        "turns": n_turns,
+        "duration_s": result.duration_s,
+        "processing_s": result.processing_s,
+        "rtf": result.rtf,
+    }
 
 
-def transcription_for(recording_id: int, backend: str, num_speakers: int | None = None,
-                      runner: JobRunner | None = None) -> persistence.RunInfo:
+def transcription_for(
+    recording_id: int, backend: str, num_speakers: int | None = None, runner: JobRunner | None = None
+) -> persistence.RunInfo:
     """The recording's run with these settings that is done or under way, else a newly started one.
 
     Uploading the same bytes again thus reopens their transcript instead of computing it twice.
     """
     for run in persistence.list_runs(recording_id):
-        if (run.backend, run.params.get("num_speakers")) == (backend, num_speakers) \
-                and run.status in ("queued", "running", "done"):
+        if (run.backend, run.params.get("num_speakers")) == (backend, num_speakers) and run.status in (
+            "queued",
+            "running",
+            "done",
+        ):
             return run
     return start_transcription(recording_id, backend, num_speakers, runner)

@@ -2,6 +2,7 @@
 
 Times are seconds from the start of the recording.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -9,6 +9,7 @@ are attributed separately.
 Threshold and hop come from `bench/sst_voice_change_sweep.py` on the dev set (docs/sst.md, Session 6; the
 threshold was retuned for the shipped checkpoint in Session 9).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,8 +47,8 @@ def _window_embeddings(samples: np.ndarray) -> np.ndarray:
     with one_torch_thread(), torch.no_grad():
         for first in range(0, count, BATCH_WINDOWS):
             last = min(count, first + BATCH_WINDOWS)
-            mel = wav_to_mel_spectrogram(samples[first * hop: (last - 1) * hop + window])
-            mels = np.stack([mel[i * mel_hop: i * mel_hop + mel_window] for i in range(last - first)])
+            mel = wav_to_mel_spectrogram(samples[first * hop : (last - 1) * hop + window])
+            mels = np.stack([mel[i * mel_hop : i * mel_hop + mel_window] for i in range(last - first)])
             out.append(encoder(torch.from_numpy(mels)).numpy())
     return np.concatenate(out)
 
@@ -71,8 +72,9 @@ def voice_change_times(samples: np.ndarray, threshold: float = CHANGE_THRESHOLD)
     return sorted(chosen)
 
 
-def search_pieces(start: float, end: float, piece_s: float = PIECE_S
-                  ) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+def search_pieces(
+    start: float, end: float, piece_s: float = PIECE_S
+) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     """(piece, owned span) pairs covering [start, end] in order: pieces of at most `piece_s` overlapping by
     2 * MIN_SPAN_S, each owning the times up to the middle of its overlaps. A time a piece owns has the windows
     of every point it competes with (within WINDOW_S) inside that piece, so keeping each piece's changes in
@@ -88,8 +90,9 @@ def search_pieces(start: float, end: float, piece_s: float = PIECE_S
     return list(zip(pieces, zip(bounds, bounds[1:])))
 
 
-def owned_change_times(piece: tuple[float, float], owned: tuple[float, float], samples: np.ndarray,
-                       threshold: float = CHANGE_THRESHOLD) -> list[float]:
+def owned_change_times(
+    piece: tuple[float, float], owned: tuple[float, float], samples: np.ndarray, threshold: float = CHANGE_THRESHOLD
+) -> list[float]:
     """The absolute change times that one piece of `search_pieces` contributes: those found in its `samples`
     (the audio of `piece`) that fall in the span it owns."""
     first, last = owned
@@ -103,7 +106,7 @@ def split_turn(turn: Turn, times: list[float]) -> list[Turn]:
     pieces, start, words = [], turn.start, list(turn.words)
     for time in times:
         left = [w for w in words if (w.start + w.end) / 2 < time]
-        right = words[len(left):]
+        right = words[len(left) :]
         if not left or not right:
             continue
         pieces.append(Turn(turn.speaker, start, left[-1].end, left, turn.channel))

@@ -5,6 +5,7 @@ Progress and failures go to the `jobs` table: a UserError is recorded as its one
 short message (the traceback goes to the worker log). A cancelled job stops at its next progress report;
 one that does not report within CANCEL_GRACE_S is stopped by ending the worker (the app starts a new one).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,12 @@ import traceback
 from engine import config, persistence
 from engine.errors import UserError
 from engine.jobs import (
-    HANDLERS, HEARTBEAT_S, fail_orphaned_jobs, hold_worker_lock, resolve_handler, warm_up_handlers,
+    HANDLERS,
+    HEARTBEAT_S,
+    fail_orphaned_jobs,
+    hold_worker_lock,
+    resolve_handler,
+    warm_up_handlers,
     worker_starting_path,
 )
 from engine.persistence import JobInfo

@@ -1,4 +1,5 @@
 """What the fairness pages share: the system pickers, cached per-set data, literal text, a compact pydeck Deck."""
+
 from __future__ import annotations
 
 import json
@@ -63,14 +64,22 @@ def pick_systems(key: str) -> tuple[persistence.EvaluationSetInfo, persistence.E
         st.info("No evaluation set yet: import one with `python -m engine fairness import FILE --name NAME`.")
         st.stop()
     names = [s.name for s in sets]
-    name = st.selectbox("System (evaluation set)", names, key=f"{key}-set",
-                        index=names.index(DEMO_SET_NAME) if DEMO_SET_NAME in names else 0,
-                        help="The recogniser's results to analyse: regions and cohorts are found on this one.")
+    name = st.selectbox(
+        "System (evaluation set)",
+        names,
+        key=f"{key}-set",
+        index=names.index(DEMO_SET_NAME) if DEMO_SET_NAME in names else 0,
+        help="The recogniser's results to analyse: regions and cohorts are found on this one.",
+    )
     others = [n for n in names if n != name]
     default = next((n for n in others if name in DEMO_SET_NAMES and n in DEMO_SET_NAMES), NO_COMPARISON)
-    other = st.selectbox("Compare with", [NO_COMPARISON, *others], key=f"{key}-compare",
-                         index=[NO_COMPARISON, *others].index(default),
-                         help="A second system on the same speakers, measured on the same regions or cohorts.")
+    other = st.selectbox(
+        "Compare with",
+        [NO_COMPARISON, *others],
+        key=f"{key}-compare",
+        index=[NO_COMPARISON, *others].index(default),
+        help="A second system on the same speakers, measured on the same regions or cohorts.",
+    )
     info = next(s for s in sets if s.name == name)
     return info, next((s for s in sets if s.name == other), None)
 
@@ -109,12 +118,17 @@ def show_table(frame: pd.DataFrame) -> None:
 
 def show_grid(frame: pd.DataFrame) -> None:
     """A long table (scrolls, sorts) whose columns are sized to fit each header and value."""
+
     def width(column) -> int:
         longest = max([len(str(column)), *(len(str(v)) for v in frame[column].tolist())])
         return int(min(_MAX_PX, _PAD_PX + _CHAR_PX * longest))
 
-    st.dataframe(frame, hide_index=True, width="stretch",
-                 column_config={column: st.column_config.Column(width=width(column)) for column in frame.columns})
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={column: st.column_config.Column(width=width(column)) for column in frame.columns},
+    )
 
 
 class CompactDeck(pdk.Deck):

@@ -3,6 +3,7 @@
 Pages put such text in elements that parse nothing (st.html of escaped text, st.text, dataframes, select
 options); `literal_markdown` is for the few places that only take Markdown (button labels).
 """
+
 from __future__ import annotations
 
 import re

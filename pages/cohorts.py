@@ -1,5 +1,6 @@
 """Cohorts: for whom does the recogniser do worse? Geodemographic partitions vs automatic (k-means) cohorts,
 each bottom cohort stated beside its numbers; a second system can be measured on the same cohorts."""
+
 from __future__ import annotations
 
 import html
@@ -59,19 +60,34 @@ def bar_chart(rows: list[dict], side: pd.DataFrame | None) -> go.Figure:
     labels = [wrapped(("▼ " if r["is_bottom"] else "") + r["label"]) for r in rows]
     series = [("A", [r["wer"] for r in rows], [r["ci_low"] for r in rows], [r["ci_high"] for r in rows])]
     if side is not None:
-        series.append(("B", side["wer_b"][:len(rows)], side["ci_low_b"][:len(rows)], side["ci_high_b"][:len(rows)]))
+        series.append(("B", side["wer_b"][: len(rows)], side["ci_low_b"][: len(rows)], side["ci_high_b"][: len(rows)]))
     fig = go.Figure()
     for name, wer, low, high in series:
         x = [100 * w for w in wer]
-        fig.add_bar(y=labels, x=x, orientation="h", name=f"system {name}", marker_color=COLOURS[name],
-                    error_x={"type": "data", "symmetric": False, "array": [100 * h - v for h, v in zip(high, x)],
-                             "arrayminus": [v - 100 * lo for lo, v in zip(low, x)]},
-                    hovertemplate=f"system {name}: WER %{{x:.1f}} %<extra></extra>")
+        fig.add_bar(
+            y=labels,
+            x=x,
+            orientation="h",
+            name=f"system {name}",
+            marker_color=COLOURS[name],
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [100 * h - v for h, v in zip(high, x)],
+                "arrayminus": [v - 100 * lo for lo, v in zip(low, x)],
+            },
+            hovertemplate=f"system {name}: WER %{{x:.1f}} %<extra></extra>",
+        )
     lines = sum(label.count("<br>") + 1 for label in labels)
-    fig.update_layout(height=90 + 26 * lines * len(series), barmode="group", margin={"l": 8, "r": 8, "t": 8, "b": 8},
-                      xaxis={"title": {"text": "WER % (95 % CI)"}, "automargin": True},
-                      yaxis={"autorange": "reversed", "automargin": True},
-                      legend={"orientation": "h", "y": -0.25, "x": 0}, showlegend=side is not None)
+    fig.update_layout(
+        height=90 + 26 * lines * len(series),
+        barmode="group",
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        xaxis={"title": {"text": "WER % (95 % CI)"}, "automargin": True},
+        yaxis={"autorange": "reversed", "automargin": True},
+        legend={"orientation": "h", "y": -0.25, "x": 0},
+        showlegend=side is not None,
+    )
     return fig
 
 
@@ -80,23 +96,34 @@ def headline(s: dict, params: CohortParams, method: str) -> None:
     c, d = st.columns(2)
     a.metric("Bottom-cohort WER", f"{100 * s['bottom_wer']:.1f} %")
     b.metric("Compared-with WER", f"{100 * s['rest_wer']:.1f} %")
-    c.metric("WER gap", f"{s['wer_gap_pct']:+.1f} %",
-             help=f"95 % CI {s['gap_ci'][0]:+.1f} … {s['gap_ci'][1]:+.1f} %; permutation p = {s['p_value']:.3f}")
+    c.metric(
+        "WER gap",
+        f"{s['wer_gap_pct']:+.1f} %",
+        help=f"95 % CI {s['gap_ci'][0]:+.1f} … {s['gap_ci'][1]:+.1f} %; permutation p = {s['p_value']:.3f}",
+    )
     d.metric("Bottom-cohort share", f"{s['bottom_share_pct']:.1f} %")
     # the definition beside the number: who is in the bottom cohort, whom it is compared with, the rules
-    st.markdown(f"**Bottom cohort:** {literal(s['bottom_definition'])} ({s['bottom_speakers']} speakers)  \n"
-                f"**Compared with:** {literal(s['rest_definition'])} ({s['rest_speakers']} speakers)")
+    st.markdown(
+        f"**Bottom cohort:** {literal(s['bottom_definition'])} ({s['bottom_speakers']} speakers)  \n"
+        f"**Compared with:** {literal(s['rest_definition'])} ({s['rest_speakers']} speakers)"
+    )
     sizes = f"at least {params.min_speakers} speakers and {params.min_words} words"
     if method == "geodemographic":
-        rule = (f"Each side of the partition holds {sizes} and at least {params.min_share_pct:g} % of the speakers "
-                "partitioned; a category side names at most 3 values.")
+        rule = (
+            f"Each side of the partition holds {sizes} and at least {params.min_share_pct:g} % of the speakers "
+            "partitioned; a category side names at most 3 values."
+        )
     else:
         rule = f"The worst k-means cluster with {sizes}; compared with all other speakers."
-    outside = "".join(f" {o['n_speakers']} speakers with {literal(o['label'])} are a group of their own, outside "
-                      "the comparison." for o in s.get("outside", []))
-    st.caption(f"{rule}{outside} Gap = 100 · (bottom − compared) / compared; 95 % CI "
-               f"{s['gap_ci'][0]:+.1f} … {s['gap_ci'][1]:+.1f} % (bootstrap over speakers), permutation p = "
-               f"{s['p_value']:.3f}; {s['n_speakers']} speakers, {s['n_words']:,} words.")
+    outside = "".join(
+        f" {o['n_speakers']} speakers with {literal(o['label'])} are a group of their own, outside the comparison."
+        for o in s.get("outside", [])
+    )
+    st.caption(
+        f"{rule}{outside} Gap = 100 · (bottom − compared) / compared; 95 % CI "
+        f"{s['gap_ci'][0]:+.1f} … {s['gap_ci'][1]:+.1f} % (bootstrap over speakers), permutation p = "
+        f"{s['p_value']:.3f}; {s['n_speakers']} speakers, {s['n_words']:,} words."
+    )
 
 
 def comparison(analysis, totals: pd.DataFrame, totals_b: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -107,8 +134,13 @@ def comparison(analysis, totals: pd.DataFrame, totals_b: pd.DataFrame | None) ->
     rows, labels = analysis.rows, analysis.summary["reference_labels"]
     reference = [m for r in rows if r["label"] in labels for m in members.get(r["id"], [])]
     groups = compare.positions(totals["speaker_id"], [members.get(r["id"], []) for r in rows] + [reference])
-    return compare.side_by_side(totals["errors"].to_numpy(), totals["words"].to_numpy(),
-                                totals_b["errors"].to_numpy(), totals_b["words"].to_numpy(), groups)
+    return compare.side_by_side(
+        totals["errors"].to_numpy(),
+        totals["words"].to_numpy(),
+        totals_b["errors"].to_numpy(),
+        totals_b["words"].to_numpy(),
+        groups,
+    )
 
 
 def overview(method: str, analysis, params: CohortParams, side: pd.DataFrame | None) -> bool:
@@ -125,9 +157,11 @@ def overview(method: str, analysis, params: CohortParams, side: pd.DataFrame | N
     rows = analysis.rows
     if side is not None:
         i = next(i for i, r in enumerate(rows) if r["is_bottom"])
-        st.markdown(f"**System B on the same cohorts:** bottom-cohort WER {100 * side['wer_b'][i]:.1f} %, "
-                    f"compared-with WER {100 * side['wer_b'].iloc[-1]:.1f} %, gap "
-                    f"{float(gap_pct(side['wer_b'][i], side['wer_b'].iloc[-1])):+.1f} %.")
+        st.markdown(
+            f"**System B on the same cohorts:** bottom-cohort WER {100 * side['wer_b'][i]:.1f} %, "
+            f"compared-with WER {100 * side['wer_b'].iloc[-1]:.1f} %, gap "
+            f"{float(gap_pct(side['wer_b'][i], side['wer_b'].iloc[-1])):+.1f} %."
+        )
     st.plotly_chart(bar_chart(rows, side), width="stretch", key=f"cohort-bars-{method}")
     return True
 
@@ -141,24 +175,35 @@ def details(method: str, analysis, side: pd.DataFrame | None, totals: pd.DataFra
     st.markdown(f"#### {METHODS[method]}: every cohort")
     s, rows = analysis.summary, analysis.rows
     outside = {o["label"] for o in s.get("outside", [])}
-    table = {"Cohort": [("▼ " if r["is_bottom"] else "") + r["label"] for r in rows],
-             "A: WER % (95 % CI)": [f"{100 * r['wer']:.1f} ({ci(r['ci_low'], r['ci_high'])})" for r in rows]}
+    table = {
+        "Cohort": [("▼ " if r["is_bottom"] else "") + r["label"] for r in rows],
+        "A: WER % (95 % CI)": [f"{100 * r['wer']:.1f} ({ci(r['ci_low'], r['ci_high'])})" for r in rows],
+    }
     if side is not None:
         n = len(rows)
-        table |= {"B: WER % (95 % CI)": [f"{100 * w:.1f} ({ci(lo, hi)})" for w, lo, hi in
-                                         zip(side["wer_b"][:n], side["ci_low_b"][:n], side["ci_high_b"][:n])],
-                  "B − A, points (95 % CI)": [f"{100 * d:+.1f} ({ci(lo, hi, signed=True)})" for d, lo, hi in
-                                              zip(side["diff"][:n], side["diff_ci_low"][:n], side["diff_ci_high"][:n])]}
-    table |= {"Speakers": [r["n_speakers"] for r in rows], "Words": [r["ref_words"] for r in rows],
-              "Share %": [f"{r['share_pct']:.1f}" for r in rows],
-              "A: gap %": ["" if r["wer_gap_pct"] is None else f"{r['wer_gap_pct']:+.1f}" for r in rows],
-              "Note": ["outside the comparison" if r["label"] in outside else ("⚠ small" if r["small"] else "")
-                       for r in rows]}
+        table |= {
+            "B: WER % (95 % CI)": [
+                f"{100 * w:.1f} ({ci(lo, hi)})"
+                for w, lo, hi in zip(side["wer_b"][:n], side["ci_low_b"][:n], side["ci_high_b"][:n])
+            ],
+            "B − A, points (95 % CI)": [
+                f"{100 * d:+.1f} ({ci(lo, hi, signed=True)})"
+                for d, lo, hi in zip(side["diff"][:n], side["diff_ci_low"][:n], side["diff_ci_high"][:n])
+            ],
+        }
+    table |= {
+        "Speakers": [r["n_speakers"] for r in rows],
+        "Words": [r["ref_words"] for r in rows],
+        "Share %": [f"{r['share_pct']:.1f}" for r in rows],
+        "A: gap %": ["" if r["wer_gap_pct"] is None else f"{r['wer_gap_pct']:+.1f}" for r in rows],
+        "Note": [
+            "outside the comparison" if r["label"] in outside else ("⚠ small" if r["small"] else "") for r in rows
+        ],
+    }
     show_table(pd.DataFrame(table))
     small = [r["label"] for r in rows if r["small"]]
     if small:
-        st.warning("Small cohorts (below the minimum size; shown, not dropped): "
-                   f"{literal(', '.join(small))}.")
+        st.warning(f"Small cohorts (below the minimum size; shown, not dropped): {literal(', '.join(small))}.")
     if s.get("partitions"):
         with st.expander("Best partition of every attribute"):
             show_table(pd.DataFrame(s["partitions"]).round(3))
@@ -170,17 +215,31 @@ def details(method: str, analysis, side: pd.DataFrame | None, totals: pd.DataFra
             show_table(cross.rename(columns={"wer": "WER %"}))
     with st.expander("Membership and definitions"):
         members = members_of(analysis.id)
-        choice = st.selectbox("Cohort", range(len(rows)), format_func=lambda i: rows[i]["label"],
-                              key=f"members-{method}")
+        choice = st.selectbox(
+            "Cohort", range(len(rows)), format_func=lambda i: rows[i]["label"], key=f"members-{method}"
+        )
         st.text(rows[choice]["definition"])
         people = totals[totals["speaker_id"].isin(set(members.get(rows[choice]["id"], [])))]
-        show_grid(pd.DataFrame({
-            "Speaker": people["speaker_key"], "Place": people["place"],
-            "WER %": (100 * people["errors"] / people["words"]).round(1), "Words": people["words"],
-            **({} if people.empty else {"Attributes": [
-                ", ".join(f"{k}={v}" for k, v in a.items() if not k.startswith("geo_"))
-                for a in people["attributes"]]}),
-        }))
+        show_grid(
+            pd.DataFrame(
+                {
+                    "Speaker": people["speaker_key"],
+                    "Place": people["place"],
+                    "WER %": (100 * people["errors"] / people["words"]).round(1),
+                    "Words": people["words"],
+                    **(
+                        {}
+                        if people.empty
+                        else {
+                            "Attributes": [
+                                ", ".join(f"{k}={v}" for k, v in a.items() if not k.startswith("geo_"))
+                                for a in people["attributes"]
+                            ]
+                        }
+                    ),
+                }
+            )
+        )
         st.json(analysis.definitions)
 
 
@@ -191,21 +250,41 @@ with st.sidebar:
     k = st.number_input("k-means clusters (automatic)", 2, 50, 6, key="cohorts-k")
     min_speakers = st.number_input("Min speakers per cohort", 1, 10_000, 10, key="cohorts-min-speakers")
     min_words = st.number_input("Min words per cohort", 0, 10_000_000, 200, step=100, key="cohorts-min-words")
-    min_share = st.number_input("Min share of each partition side, %", 0.0, 50.0, 10.0, step=5.0,
-                                key="cohorts-min-share", help="Geodemographic partitions: so a handful of "
-                                "speakers is never compared with everyone else.")
-    gap_reference = st.radio("Gap against", ["rest", "top"], horizontal=True, key="cohorts-gap",
-                             help="rest: the other cohorts compared; top: the best cohort")
+    min_share = st.number_input(
+        "Min share of each partition side, %",
+        0.0,
+        50.0,
+        10.0,
+        step=5.0,
+        key="cohorts-min-share",
+        help="Geodemographic partitions: so a handful of speakers is never compared with everyone else.",
+    )
+    gap_reference = st.radio(
+        "Gap against",
+        ["rest", "top"],
+        horizontal=True,
+        key="cohorts-gap",
+        help="rest: the other cohorts compared; top: the best cohort",
+    )
 if info.attribution:
     st.caption(f"Data: {literal(info.attribution)}")
 system_legend(info, info_b)
-params = CohortParams(min_speakers=int(min_speakers), min_words=int(min_words), k=int(k),
-                      gap_reference=gap_reference, min_share_pct=float(min_share))
+params = CohortParams(
+    min_speakers=int(min_speakers),
+    min_words=int(min_words),
+    k=int(k),
+    gap_reference=gap_reference,
+    min_share_pct=float(min_share),
+)
 totals = speaker_totals(info.id, info.created_at)
 totals_b = comparison_totals(info, info_b)
 found = {method: stored_or_computed(info.name, info.id, method, params) for method in METHODS}
-sides = {method: comparison(a, totals, totals_b) if not isinstance(a, str) and a.summary.get("bottom_wer") is not None
-         else None for method, a in found.items()}
+sides = {
+    method: comparison(a, totals, totals_b)
+    if not isinstance(a, str) and a.summary.get("bottom_wer") is not None
+    else None
+    for method, a in found.items()
+}
 shown = []
 for column, method in zip(st.columns(2, gap="large"), METHODS):
     with column:

@@ -1,26 +1,46 @@
 """Mitigation: can a disparity be narrowed without hurting everyone else? EWC fine-tuning of Whisper tiny.en for the
 worst regions or the bottom cohort (before/after maps, the λ trade-off, the seeds' spread) and adversarial
 reweighting of speaker verification."""
+
 from __future__ import annotations
 
 import streamlit as st
 
 from engine import persistence
 from pages._fairness_shared import literal
-from pages._mitigation_shared import (arm_label, arms_summary, arw_figure, arw_gaps, arw_seeds_table, changes_table,
-                                      ewc_command, experiment, experiments_table, region_comparison, region_deck,
-                                      seeds_figure, shared_scale, tradeoff_figure)
+from pages._mitigation_shared import (
+    arm_label,
+    arms_summary,
+    arw_figure,
+    arw_gaps,
+    arw_seeds_table,
+    changes_table,
+    ewc_command,
+    experiment,
+    experiments_table,
+    region_comparison,
+    region_deck,
+    seeds_figure,
+    shared_scale,
+    tradeoff_figure,
+)
 
-EWC_COMMAND = ("nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py --limit 287  # the evaluation set\n"
-               "python -m engine mitigate ewc --regions flagged --lambda 0 1000 10000 --seeds 0 1 2")
+EWC_COMMAND = (
+    "nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py --limit 287  # the evaluation set\n"
+    "python -m engine mitigate ewc --regions flagged --lambda 0 1000 10000 --seeds 0 1 2"
+)
 ARW_COMMAND = "python -m engine mitigate arw --arms baseline arw arw_cluster"
 
 
 def pick(experiments: list[persistence.ExperimentInfo], key: str) -> persistence.ExperimentInfo:
     index = 0
     if len(experiments) > 1:
-        index = st.selectbox("Experiment", range(len(experiments)), key=key,
-                             format_func=lambda i: f"#{experiments[i].id} · {experiments[i].name}")
+        index = st.selectbox(
+            "Experiment",
+            range(len(experiments)),
+            key=key,
+            format_func=lambda i: f"#{experiments[i].id} · {experiments[i].name}",
+        )
     return experiment(experiments[index])
 
 
@@ -30,16 +50,23 @@ def show_ewc(chosen: persistence.ExperimentInfo) -> None:
     before = next(a for a in arms if a["arm"] == "none")
     tuned = [a for a in arms if a["arm"] != "none" and a["targeted_wer"] is not None]
     best = min(range(len(tuned)), key=lambda i: tuned[i]["targeted_wer"]) if tuned else 0  # the most mitigating arm
-    choice = st.selectbox("After", range(len(tuned)), index=best, format_func=lambda i: arm_label(tuned[i]),
-                          key="ewc-after") if tuned else None
+    choice = (
+        st.selectbox("After", range(len(tuned)), index=best, format_func=lambda i: arm_label(tuned[i]), key="ewc-after")
+        if tuned
+        else None
+    )
     after = before if choice is None else tuned[choice]
     low, high = shared_scale([before, after])
     cohort = literal((results.get("cohort") or {}).get("label", ""))
-    target = ("regions " + ", ".join(map(str, results["targeted_ranks"])) + " targeted (outlined)"
-              if results.get("target", "regions") == "regions"
-              else f"fine-tuned on the bottom automatic cohort ({cohort})")
-    st.caption(f"Held-out speakers of every region of '{literal(chosen.set_name or '')}'; {target}. One colour scale "
-               f"for both maps: green {100 * low:.1f} % → red {100 * high:.1f} % WER.")
+    target = (
+        "regions " + ", ".join(map(str, results["targeted_ranks"])) + " targeted (outlined)"
+        if results.get("target", "regions") == "regions"
+        else f"fine-tuned on the bottom automatic cohort ({cohort})"
+    )
+    st.caption(
+        f"Held-out speakers of every region of '{literal(chosen.set_name or '')}'; {target}. One colour scale "
+        f"for both maps: green {100 * low:.1f} % → red {100 * high:.1f} % WER."
+    )
     left, right = st.columns(2)
     for column, arm, key in ((left, before, "ewc-map-before"), (right, after, "ewc-map-after")):
         with column:
@@ -56,9 +83,15 @@ def show_ewc(chosen: persistence.ExperimentInfo) -> None:
         st.dataframe(changes_table(arms), hide_index=True, width="stretch")
     st.info(results["notes"])
     with st.expander("Split, Fisher and training"):
-        st.json({"split": results["split"], "fisher": results["fisher"], "model": results.get("model"),
-                 "seconds": results["seconds"],
-                 "loss_curves": {arm_label(a): a["training"]["loss_curve"] for a in tuned if a.get("training")}})
+        st.json(
+            {
+                "split": results["split"],
+                "fisher": results["fisher"],
+                "model": results.get("model"),
+                "seconds": results["seconds"],
+                "loss_curves": {arm_label(a): a["training"]["loss_curve"] for a in tuned if a.get("training")},
+            }
+        )
     st.markdown("Rerun it from its stored parameters, or with the same command:")
     st.code(f"python -m engine mitigate rerun {chosen.id}\n{ewc_command(chosen.params)}", language="bash")
 

@@ -1,4 +1,5 @@
 """Model: what the recognisers do, how well they do it on the evaluation sets, where they fail, and their cards."""
+
 from __future__ import annotations
 
 import plotly.express as px
@@ -22,7 +23,8 @@ st.markdown(
     "detector, recognises it with Whisper tiny.en and groups it by speaker. **The separator-transducer-segmenter "
     "(SST)** puts a trained separator inside Whisper's encoder so that two overlapping talkers come out on two "
     "channels, each read by Whisper's own decoder, with an activity head and a transducer head marking where "
-    "each turn starts and ends; speakers are then attributed by clustering per-turn voice embeddings.")
+    "each turn starts and ends; speakers are then attributed by clustering per-turn voice embeddings."
+)
 
 sst_path = config.models_dir() / "sst.pt"
 card, card_error = None, None
@@ -41,8 +43,10 @@ else:
     bars = comparison_frame(runs, shipped_id)
     if not bars.empty:
         st.plotly_chart(comparison_figure(bars))
-    st.caption("Bars: ORC-WER of the newest run per backend and set (hover for errors / words and meetings). "
-               "SST runs of another file than the shipped one stay in the table, marked, but not in the bars.")
+    st.caption(
+        "Bars: ORC-WER of the newest run per backend and set (hover for errors / words and meetings). "
+        "SST runs of another file than the shipped one stay in the table, marked, but not in the bars."
+    )
     st.dataframe(table, hide_index=True, width="stretch")
 
 st.subheader("Where it fails")
@@ -59,8 +63,10 @@ else:
     cols[2].metric("Training updates", card.get("step", "—"))
     cols[3].metric("Separator", f"after block {settings['split_after']}" if settings.get("separator", True) else "off")
     turn_source = card.get("decoding", {}).get("turn_source", "activity")
-    st.caption(f"Turn boundaries from: {turn_source}. Base weights: Whisper tiny.en, sha256 "
-               f"{card['base_sha256'][:12]}…; file id {card['checkpoint_id']}.")
+    st.caption(
+        f"Turn boundaries from: {turn_source}. Base weights: Whisper tiny.en, sha256 "
+        f"{card['base_sha256'][:12]}…; file id {card['checkpoint_id']}."
+    )
     curves = curves_frame(config.data_dir() / "sst" / "runs" / card.get("recipe", "") / card.get("stage", ""))
     if not curves.empty:
         losses = [c for c in ("total", "decoder", "activity", "rnnt") if c in curves]
@@ -69,8 +75,10 @@ else:
         st.json(settings)
 
 st.subheader("Model cards")
-for title, name in (("Whisper tiny.en (the recogniser in both)", "WHISPER_CARD.md"),
-                    ("SST (models/sst.pt)", "MODEL_CARD.md")):
+for title, name in (
+    ("Whisper tiny.en (the recogniser in both)", "WHISPER_CARD.md"),
+    ("SST (models/sst.pt)", "MODEL_CARD.md"),
+):
     path = config.models_dir() / name
     if path.exists():
         with st.expander(title):

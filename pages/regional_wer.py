@@ -1,5 +1,6 @@
 """Regional WER: where does the recogniser do worse? Regions from the clustering tree over (lon, lat),
 named by the places they hold; a second system can be measured on the same regions."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,11 @@ from pages._fairness_shared import (
     system_legend,
 )
 
-OP_STYLE = {"sub": "background:#f8d7a8", "del": "background:#f5b5b5;text-decoration:line-through",
-            "ins": "background:#b9e4c0"}
+OP_STYLE = {
+    "sub": "background:#f8d7a8",
+    "del": "background:#f5b5b5;text-decoration:line-through",
+    "ins": "background:#b9e4c0",
+}
 
 
 def alignment_html(reference: str, hypothesis: str) -> str:
@@ -76,28 +80,40 @@ summary = analysis.summary
 rows = analysis.rows
 totals_b = comparison_totals(info, info_b)
 groups = compare.positions(totals["speaker_id"], [r["speaker_ids"] for r in rows])
-names = places.group_names(groups, speaker_areas(info.id, info.created_at), totals["lat"].to_numpy(),
-                           totals["lon"].to_numpy())
+names = places.group_names(
+    groups, speaker_areas(info.id, info.created_at), totals["lat"].to_numpy(), totals["lon"].to_numpy()
+)
 side = None
 if totals_b is not None:
-    side = compare.side_by_side(totals["errors"].to_numpy(), totals["words"].to_numpy(),
-                                totals_b["errors"].to_numpy(), totals_b["words"].to_numpy(), groups)
+    side = compare.side_by_side(
+        totals["errors"].to_numpy(),
+        totals["words"].to_numpy(),
+        totals_b["errors"].to_numpy(),
+        totals_b["words"].to_numpy(),
+        groups,
+    )
     located = np.concatenate(groups) if groups else np.array([], int)
     overall_b = totals_b["errors"].to_numpy()[located].sum() / max(totals_b["words"].to_numpy()[located].sum(), 1)
-st.caption(f"{summary['n_speakers']} located speakers, {summary['n_words']:,} words; overall WER of A "
-           f"{100 * summary['overall_wer']:.1f} %" + (f", of B {100 * overall_b:.1f} % on the same speakers"
-                                                       if side is not None else "")
-           + f". {summary['n_regions']} regions (min {summary['min_speakers_used']} speakers and {params.min_words} "
-           f"words each), found on A's errors; {summary.get('n_unlocated_speakers', 0)} speakers without a "
-           "location are left out.")
+st.caption(
+    f"{summary['n_speakers']} located speakers, {summary['n_words']:,} words; overall WER of A "
+    f"{100 * summary['overall_wer']:.1f} %"
+    + (f", of B {100 * overall_b:.1f} % on the same speakers" if side is not None else "")
+    + f". {summary['n_regions']} regions (min {summary['min_speakers_used']} speakers and {params.min_words} "
+    f"words each), found on A's errors; {summary.get('n_unlocated_speakers', 0)} speakers without a "
+    "location are left out."
+)
 
 views = {"A": "WER of A"} if side is None else {"A": "WER of A", "B": "WER of B", "diff": "Difference B − A"}
-view = st.radio("Map shows", list(views), format_func=views.get, horizontal=True, key="regions-map-view") \
-    if side is not None else "A"
+view = (
+    st.radio("Map shows", list(views), format_func=views.get, horizontal=True, key="regions-map-view")
+    if side is not None
+    else "A"
+)
 shown = None if view == "A" else (side["wer_b"] if view == "B" else side["diff"]).to_numpy()
 regions = mapdata.region_table(rows, names, shown, views[view], diverging=view == "diff")
-located_totals = totals if not where else totals[[str(a.get(attribute)) == where[attribute]
-                                                  for a in totals["attributes"]]]
+located_totals = (
+    totals if not where else totals[[str(a.get(attribute)) == where[attribute] for a in totals["attributes"]]]
+)
 speaker_values = None
 if view != "A":
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -109,18 +125,42 @@ low, high = (float(np.nanmin(regions["shown"])), float(np.nanmax(regions["shown"
 points = mapdata.speaker_points(located_totals, low, high, speaker_values, diverging=view == "diff")
 deck = CompactDeck(
     layers=[
-        pdk.Layer("GeoJsonLayer", mapdata.boundaries(), id="boundaries", stroked=True, filled=True,
-                  get_fill_color=[235, 235, 228, 255], get_line_color=[150, 150, 150, 255],
-                  line_width_min_pixels=0.6),
-        pdk.Layer("PolygonLayer", regions[["rank", "polygon", "colour", "tooltip"]], id="regions",
-                  get_polygon="polygon", get_fill_color="colour", get_line_color=[60, 60, 60, 200],
-                  line_width_min_pixels=1, pickable=True, auto_highlight=True),
-        pdk.Layer("ScatterplotLayer", points[["lon", "lat", "colour", "tooltip"]], id="speakers",
-                  get_position=["lon", "lat"], get_fill_color="colour", radius_min_pixels=2.5, radius_max_pixels=6,
-                  get_radius=3000, pickable=True),
+        pdk.Layer(
+            "GeoJsonLayer",
+            mapdata.boundaries(),
+            id="boundaries",
+            stroked=True,
+            filled=True,
+            get_fill_color=[235, 235, 228, 255],
+            get_line_color=[150, 150, 150, 255],
+            line_width_min_pixels=0.6,
+        ),
+        pdk.Layer(
+            "PolygonLayer",
+            regions[["rank", "polygon", "colour", "tooltip"]],
+            id="regions",
+            get_polygon="polygon",
+            get_fill_color="colour",
+            get_line_color=[60, 60, 60, 200],
+            line_width_min_pixels=1,
+            pickable=True,
+            auto_highlight=True,
+        ),
+        pdk.Layer(
+            "ScatterplotLayer",
+            points[["lon", "lat", "colour", "tooltip"]],
+            id="speakers",
+            get_position=["lon", "lat"],
+            get_fill_color="colour",
+            radius_min_pixels=2.5,
+            radius_max_pixels=6,
+            get_radius=3000,
+            pickable=True,
+        ),
     ],
     initial_view_state=pdk.ViewState(**mapdata.view_of([r["bounds"] for r in rows])),
-    map_style=None, tooltip={"html": "{tooltip}"},
+    map_style=None,
+    tooltip={"html": "{tooltip}"},
 )
 event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key="regions-map", height=520)
 clicked = (getattr(event, "selection", None) or {}).get("objects", {}).get("regions") or []
@@ -128,32 +168,57 @@ if view == "diff":
     st.caption("Blue: B has the lower WER there; red: B has the higher WER; grey: no difference.")
 
 st.subheader("Regions ranked by WER")
-table = {"Rank": regions["rank"], "Region": regions["name"],
-         "A: WER % (95 % CI)": [f"{100 * r['wer']:.1f} ({ci_text(r['ci_low'], r['ci_high'])})" for r in rows]}
+table = {
+    "Rank": regions["rank"],
+    "Region": regions["name"],
+    "A: WER % (95 % CI)": [f"{100 * r['wer']:.1f} ({ci_text(r['ci_low'], r['ci_high'])})" for r in rows],
+}
 if side is not None:
-    table |= {"B: WER % (95 % CI)": [f"{100 * w:.1f} ({ci_text(lo, hi)})"
-                                     for w, lo, hi in zip(side["wer_b"], side["ci_low_b"], side["ci_high_b"])],
-              "B − A, points (95 % CI)": [f"{100 * d:+.1f} ({100 * lo:+.1f} … {100 * hi:+.1f})" for d, lo, hi
-                                          in zip(side["diff"], side["diff_ci_low"], side["diff_ci_high"])]}
-table |= {"Speakers": regions["n_speakers"], "Words": regions["n_words"],
-          "Flagged": ["⚑ mitigate" if f else "" for f in regions["flagged"]]}
+    table |= {
+        "B: WER % (95 % CI)": [
+            f"{100 * w:.1f} ({ci_text(lo, hi)})"
+            for w, lo, hi in zip(side["wer_b"], side["ci_low_b"], side["ci_high_b"])
+        ],
+        "B − A, points (95 % CI)": [
+            f"{100 * d:+.1f} ({100 * lo:+.1f} … {100 * hi:+.1f})"
+            for d, lo, hi in zip(side["diff"], side["diff_ci_low"], side["diff_ci_high"])
+        ],
+    }
+table |= {
+    "Speakers": regions["n_speakers"],
+    "Words": regions["n_words"],
+    "Flagged": ["⚑ mitigate" if f else "" for f in regions["flagged"]],
+}
 show_table(pd.DataFrame(table))
-st.caption("CIs: 95 % bootstrap over speakers; B − A is paired (both systems measured on the same resampled "
-           "speakers). ⚑ flagged: A's CI lies entirely above A's overall WER.")
+st.caption(
+    "CIs: 95 % bootstrap over speakers; B − A is paired (both systems measured on the same resampled "
+    "speakers). ⚑ flagged: A's CI lies entirely above A's overall WER."
+)
 with st.expander("Where the regions lie, and how these numbers are defined"):
     rules = summary.get("rules", {})
-    show_table(pd.DataFrame({"Rank": regions["rank"], "Region": regions["name"],
-                             "Bounds (lon, lat)": [places.bounds_text(r["bounds"]) for r in rows],
-                             "Tree cell": [" and ".join(rules.get(str(r["rank"]), [])) or "everywhere"
-                                           for r in rows]}))
+    show_table(
+        pd.DataFrame(
+            {
+                "Rank": regions["rank"],
+                "Region": regions["name"],
+                "Bounds (lon, lat)": [places.bounds_text(r["bounds"]) for r in rows],
+                "Tree cell": [" and ".join(rules.get(str(r["rank"]), [])) or "everywhere" for r in rows],
+            }
+        )
+    )
     st.json(analysis.definitions)
 
 st.subheader("Worst utterances of a region")
 ranks = regions["rank"].tolist()
 default_rank = clicked[0]["rank"] if clicked else ranks[0]
 name_of = dict(zip(regions["rank"], regions["name"]))
-rank = st.selectbox("Region (or click one on the map)", ranks, index=ranks.index(default_rank),
-                    format_func=lambda r: f"{r}. {name_of[r]}", key="regions-rank")
+rank = st.selectbox(
+    "Region (or click one on the map)",
+    ranks,
+    index=ranks.index(default_rank),
+    format_func=lambda r: f"{r}. {name_of[r]}",
+    key="regions-rank",
+)
 chosen = next(r for r in rows if r["rank"] == rank)
 worst = persistence.worst_utterances(info.id, chosen["speaker_ids"], limit=10)
 legend = " ".join(f"<span style='{style};padding:0 4px'>{op}</span>" for op, style in OP_STYLE.items())
@@ -161,6 +226,8 @@ st.markdown(f"Alignment (system A): {legend}", unsafe_allow_html=True)
 for row in worst.itertuples():
     errors = row.substitutions + row.deletions + row.insertions
     with st.container(border=True):
-        st.markdown(f"**{literal(row.utterance)}** · speaker {literal(row.speaker)} · {errors} errors / "
-                    f"{row.ref_words} words (S {row.substitutions}, D {row.deletions}, I {row.insertions})")
+        st.markdown(
+            f"**{literal(row.utterance)}** · speaker {literal(row.speaker)} · {errors} errors / "
+            f"{row.ref_words} words (S {row.substitutions}, D {row.deletions}, I {row.insertions})"
+        )
         st.markdown(alignment_html(row.reference, row.hypothesis), unsafe_allow_html=True)

@@ -1,4 +1,5 @@
 """Transcribe: upload or record audio, follow its background job, then read, play, rename and export."""
+
 from __future__ import annotations
 
 import html
@@ -19,8 +20,15 @@ from engine.types import Turn
 from pages._literal import literal_markdown
 
 AUDIO_TYPES = ["wav", "flac", "ogg", "opus", "mp3", "webm", "m4a"]
-FORMAT_TITLES = {"seglst": "SegLST", "stm": "STM", "rttm": "RTTM + UEM", "ctm": "CTM per speaker",
-                 "srt": "SRT subtitles", "vtt": "WebVTT", "csv": "CSV of turns"}
+FORMAT_TITLES = {
+    "seglst": "SegLST",
+    "stm": "STM",
+    "rttm": "RTTM + UEM",
+    "ctm": "CTM per speaker",
+    "srt": "SRT subtitles",
+    "vtt": "WebVTT",
+    "csv": "CSV of turns",
+}
 runner = get_runner()
 
 
@@ -62,8 +70,10 @@ def turn_lines(turns: list[Turn], colours: dict[str, tuple[str, str]] | None = N
     for t in turns:
         colour = f" style='color:{colours[t.speaker][1]}'" if colours else ""
         note = " <i>(open)</i>" if t.unterminated else ""
-        lines.append(f"<div class='turn'><code>{clock(t.start)}–{clock(t.end)}</code> "
-                     f"<b{colour}>{html.escape(t.speaker)}</b>: {html.escape(t.text or '…')}{note}</div>")
+        lines.append(
+            f"<div class='turn'><code>{clock(t.start)}–{clock(t.end)}</code> "
+            f"<b{colour}>{html.escape(t.speaker)}</b>: {html.escape(t.text or '…')}{note}</div>"
+        )
     return "\n".join(lines)
 
 
@@ -76,12 +86,15 @@ def follow_job(job_id: int, run_id: int, duration_s: float) -> None:
     # Not `with st.status(...)`: leaving that block marks the box complete (✓) while the job still runs.
     box = st.status(f"{label}… {job.progress:.0%}", expanded=True, state="running")
     box.progress(job.progress, text=job.message or "…")
-    box.button("Cancel", key=f"cancel-{job_id}", on_click=runner.cancel, args=(job_id,),
-               disabled=job.status == "cancelling")
+    box.button(
+        "Cancel", key=f"cancel-{job_id}", on_click=runner.cancel, args=(job_id,), disabled=job.status == "cancelling"
+    )
     partial = persistence.get_turns(run_id)
     if partial:
-        st.caption("Partial turns as the audio is decoded; speakers are attributed when decoding ends "
-                   "(until then a label is an output channel, or … for not yet known).")
+        st.caption(
+            "Partial turns as the audio is decoded; speakers are attributed when decoding ends "
+            "(until then a label is an output channel, or … for not yet known)."
+        )
         st.plotly_chart(timeline_figure(partial, duration_s), key=f"partial-{run_id}", width="stretch")
         st.html(turn_lines(partial[-PARTIAL_LINES:]))
 
@@ -94,8 +107,10 @@ def rename_form(run_id: int) -> None:
     names = persistence.speaker_names(run_id)
     with st.form(f"rename-{run_id}", border=False):
         columns = st.columns(min(4, max(1, len(names))))
-        new_names = {label: columns[i % len(columns)].text_input(f"Speaker {label}", value=name)
-                     for i, (label, name) in enumerate(names.items())}
+        new_names = {
+            label: columns[i % len(columns)].text_input(f"Speaker {label}", value=name)
+            for i, (label, name) in enumerate(names.items())
+        }
         if st.form_submit_button("Save names"):
             try:
                 for label, name in new_names.items():
@@ -117,9 +132,12 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
     stats[0].metric("Duration", clock(rec.duration_s))
     stats[1].metric("Speakers", len(colours))
     stats[2].metric("Turns", len(turns))
-    stats[3].metric("Real-time factor", f"{run.rtf:.2f}" if run.rtf is not None else "n/a",
-                    help="Seconds of compute per second of audio, measured when this run was made "
-                         "(n/a: a precomputed transcript, such as the demo's).")
+    stats[3].metric(
+        "Real-time factor",
+        f"{run.rtf:.2f}" if run.rtf is not None else "n/a",
+        help="Seconds of compute per second of audio, measured when this run was made "
+        "(n/a: a precomputed transcript, such as the demo's).",
+    )
 
     st.plotly_chart(timeline_figure(turns, rec.duration_s), key="timeline", width="stretch")
 
@@ -130,9 +148,13 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
             st.html(turn_lines(turns, colours))
     with right:
         st.markdown("#### Play a turn")
-        index = st.selectbox("Turn", range(len(turns)), key=f"turn-{run.id}", label_visibility="collapsed",
-                             format_func=lambda i: f"{clock(turns[i].start)} {turns[i].speaker}: "
-                                                   f"{turns[i].text[:50]}")
+        index = st.selectbox(
+            "Turn",
+            range(len(turns)),
+            key=f"turn-{run.id}",
+            label_visibility="collapsed",
+            format_func=lambda i: f"{clock(turns[i].start)} {turns[i].speaker}: {turns[i].text[:50]}",
+        )
         try:
             path = persistence.recording_audio_path(rec.id)
         except UserError as exc:
@@ -147,9 +169,16 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
     for column, fmt in zip(st.columns(len(FORMATS)), FORMATS):
         column.caption(FORMAT_TITLES.get(fmt, fmt.upper()))
         for name, text in render(turns, fmt, sid, rec.duration_s):
-            column.download_button(literal_markdown(name.removeprefix(sid).lstrip(".-")), data=text, file_name=name,
-                                   key=f"download-{name}", on_click="ignore", icon=":material/download:",
-                                   mime="application/json" if fmt == "seglst" else "text/plain", width="stretch")
+            column.download_button(
+                literal_markdown(name.removeprefix(sid).lstrip(".-")),
+                data=text,
+                file_name=name,
+                key=f"download-{name}",
+                on_click="ignore",
+                icon=":material/download:",
+                mime="application/json" if fmt == "seglst" else "text/plain",
+                width="stretch",
+            )
 
 
 st.title("Transcribe")
@@ -157,8 +186,12 @@ runner.warm_up()  # a worker starting now has its models loaded by the time a fi
 with st.container(border=True):
     upload_tab, record_tab = st.tabs(["Upload a file", "Record"])
     with upload_tab:
-        uploaded = st.file_uploader("Audio file (wav, flac, ogg/opus, mp3)", type=AUDIO_TYPES, key="upload",
-                                    max_upload_size=config.max_upload_bytes() // 2**20)
+        uploaded = st.file_uploader(
+            "Audio file (wav, flac, ogg/opus, mp3)",
+            type=AUDIO_TYPES,
+            key="upload",
+            max_upload_size=config.max_upload_bytes() // 2**20,
+        )
     with record_tab:
         recorded = st.audio_input("Record from your microphone", key="microphone")
     options, action = st.columns([3, 1], vertical_alignment="bottom")
@@ -182,11 +215,17 @@ job = runner.status(run.job_id) if run.job_id else None  # the runner is the tru
 status = job.status if job is not None and run.status != "done" else run.status
 st.html(f"<h3>{html.escape(recording.filename)}</h3>")  # a file name is shown as written, never as Markdown
 active = job is not None and job.active  # then the status box below says how far it is, updated every second
-st.caption(f"Backend **{backend_title(run.backend)}** · run {run.id}" + ("" if active else f" · {status}")
-           + (f" · {run.params['num_speakers']} speakers requested" if run.params.get("num_speakers") else ""))
+st.caption(
+    f"Backend **{backend_title(run.backend)}** · run {run.id}"
+    + ("" if active else f" · {status}")
+    + (f" · {run.params['num_speakers']} speakers requested" if run.params.get("num_speakers") else "")
+)
 if recording.is_demo:
-    st.info("A ready demo: a short synthetic meeting of three voices (two overlaps), transcribed by the cascade "
-            "backend. Upload or record your own audio above.", icon=":material/waving_hand:")
+    st.info(
+        "A ready demo: a short synthetic meeting of three voices (two overlaps), transcribed by the cascade "
+        "backend. Upload or record your own audio above.",
+        icon=":material/waving_hand:",
+    )
 
 if active:
     follow_job(job.id, run.id, recording.duration_s)

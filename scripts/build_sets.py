@@ -6,6 +6,7 @@
 Recipes and seeds live in engine/simulate/standard.py and are copied into each set's recipe.json;
 docs/simulation.md lists them. Resumable: an interrupted build continues where it stopped.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,10 +1,13 @@
 """Ship stored evaluation runs with the dashboard (engine/assets/evaluation_demo.json):
 
-    .venv/bin/python scripts/export_evaluation_demo.py RUN_ID [RUN_ID ...]   # ids printed by `python -m engine evaluate`
+    .venv/bin/python scripts/export_evaluation_demo.py RUN_ID [RUN_ID ...]
+
+(the ids are printed by `python -m engine evaluate`)
 
 The app seeds them into its database on start (engine/evaluation_demo.py); the list replaces the shipped one,
 so name every run to ship (SST on the shipped checkpoint and the cascade, same set).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -5,6 +5,7 @@
 The app seeds them into its database on start (engine/mitigation/demo.py); the list replaces the shipped one,
 so name every experiment to ship (EWC and ARW alike).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -10,6 +10,7 @@ text give the same file. Writes, under engine/assets/:
   demo_meeting.reference.seglst.json   the exact reference turns (who said what, when)
   demo_meeting.seglst.json             what `cascade` (Whisper) transcribed (seeded into the database on first start)
 """
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,7 @@ def synthesise(voice: str, text: str, folder: Path) -> np.ndarray:
 
 def trim_silence(samples: np.ndarray, floor: float = 1e-3) -> np.ndarray:
     loud = np.flatnonzero(np.abs(samples) > floor)
-    return samples[loud[0]: loud[-1] + 1] if len(loud) else samples
+    return samples[loud[0] : loud[-1] + 1] if len(loud) else samples
 
 
 def build_meeting() -> tuple[np.ndarray, list[Turn]]:
@@ -70,12 +71,13 @@ def build_meeting() -> tuple[np.ndarray, list[Turn]]:
             start = max(0.0, cursor + gap)
             pieces.append((int(start * RATE), samples))
             end = start + len(samples) / RATE
-            turns.append(Turn(speaker=speaker, start=round(start, 3), end=round(end, 3),
-                              words=[Word(w) for w in line.split()]))
+            turns.append(
+                Turn(speaker=speaker, start=round(start, 3), end=round(end, 3), words=[Word(w) for w in line.split()])
+            )
             cursor = end
     mix = np.zeros(int((cursor + 0.7) * RATE), dtype=np.float32)
     for offset, samples in pieces:
-        mix[offset: offset + len(samples)] += samples
+        mix[offset : offset + len(samples)] += samples
     mix *= 0.8 / np.abs(mix).max()
     mix += np.random.default_rng(0).normal(0, 10 ** (NOISE_DBFS / 20), len(mix)).astype(np.float32)
     return mix, turns
@@ -85,14 +87,16 @@ def main() -> None:
     mix, reference = build_meeting()
     DEMO_AUDIO.parent.mkdir(parents=True, exist_ok=True)
     sf.write(DEMO_AUDIO, mix, RATE, format="FLAC", subtype="PCM_16")
-    (_, text), = render(reference, "seglst", session_id="demo_meeting")
+    ((_, text),) = render(reference, "seglst", session_id="demo_meeting")
     DEMO_REFERENCE.write_text(text)
     result = transcribe_file(DEMO_AUDIO, backend="cascade", num_speakers=DEMO_SPEAKERS)
-    (_, text), = render(result.turns, "seglst", session_id="demo_meeting")
+    ((_, text),) = render(result.turns, "seglst", session_id="demo_meeting")
     DEMO_TRANSCRIPT.write_text(text)
-    print(f"{DEMO_AUDIO} ({DEMO_AUDIO.stat().st_size / 1e6:.2f} MB, {len(mix) / RATE:.1f} s); "
-          f"reference {len(reference)} turns; cascade {len(result.turns)} turns, "
-          f"{len({t.speaker for t in result.turns})} speakers, RTF {result.rtf:.2f}")
+    print(
+        f"{DEMO_AUDIO} ({DEMO_AUDIO.stat().st_size / 1e6:.2f} MB, {len(mix) / RATE:.1f} s); "
+        f"reference {len(reference)} turns; cascade {len(result.turns)} turns, "
+        f"{len({t.speaker for t in result.turns})} speakers, RTF {result.rtf:.2f}"
+    )
     print(json.dumps([[t.speaker, t.start, t.end, t.text] for t in result.turns], indent=1))
 
 

@@ -5,6 +5,7 @@
 Reads DIR/audio/<session>.wav and DIR/meetings/<session>.json; writes a PNG (Pillow only, no plotting
 library needed). Overlapping turns show as lanes that are busy at the same time.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,14 @@ def draw(set_dir: Path, session: str, out: Path) -> None:
         return MARGIN + plot_w * t / duration
 
     spec = meeting["spec"]
-    pen.text((20, 15), f"{session}: condition {spec['condition']}, {len(speakers)} talkers, "
-             f"measured overlap {100 * meeting['overlap_ratio']:.1f} %, SNR {meeting['snr_db']:.1f} dB"
-             + (f", RT60 {meeting['rt60_s']:.2f} s" if meeting["rt60_s"] else ""), fill="black", font=font)
+    pen.text(
+        (20, 15),
+        f"{session}: condition {spec['condition']}, {len(speakers)} talkers, "
+        f"measured overlap {100 * meeting['overlap_ratio']:.1f} %, SNR {meeting['snr_db']:.1f} dB"
+        + (f", RT60 {meeting['rt60_s']:.2f} s" if meeting["rt60_s"] else ""),
+        fill="black",
+        font=font,
+    )
     mid = 60 + WAVE_H / 2
     columns = np.array_split(audio, plot_w)
     peak = float(np.abs(audio).max()) or 1.0
@@ -57,8 +63,9 @@ def draw(set_dir: Path, session: str, out: Path) -> None:
                 while words and pen.textlength(words + "…", font=small) > x1 - x0 - 6:
                     words = words[:-1]
                 if words:
-                    pen.text((x0 + 3, y + 12), words + ("…" if words != turn["words"] else ""), fill="white",
-                             font=small)
+                    pen.text(
+                        (x0 + 3, y + 12), words + ("…" if words != turn["words"] else ""), fill="white", font=small
+                    )
     axis_y = height - 40
     pen.line([(MARGIN, axis_y), (MARGIN + plot_w, axis_y)], fill="black")
     for t in range(0, int(duration) + 1, 5):

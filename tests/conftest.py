@@ -1,4 +1,5 @@
 """Shared fixtures: a real temporary SQLite database, PostgreSQL when configured, a running app, a real browser."""
+
 from __future__ import annotations
 
 import os
@@ -73,9 +74,23 @@ def app_server(tmp_path_factory):
     env.pop("CROSSTALK_DATABASE_URL", None)
     log_path = data / "streamlit.log"  # a file, not a pipe nobody reads (a full pipe would stall the server)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO_ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -113,15 +128,26 @@ def browser():
         pytest.fail("chromium and chromedriver are required (bash scripts/install_system.sh installs them)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp')) / f'chrome-{os.getpid()}-{time.time_ns()}'}")
+    options.add_argument(
+        f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp')) / f'chrome-{os.getpid()}-{time.time_ns()}'}"
+    )
     download_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"downloads-{time.time_ns()}"
     download_dir.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
-                                              "download.prompt_for_download": False})
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(download_dir), "download.prompt_for_download": False}
+    )
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     # headless Chromium ignores the download preference unless told through the DevTools protocol
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
@@ -150,8 +176,12 @@ def speech_wav(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("speech")
     parts = []
-    for i, (voice, text) in enumerate([("en-us", "Good morning, shall we look at the budget first?"),
-                                        ("en-gb-scotland", "Yes, the numbers for the spring are ready.")]):
+    for i, (voice, text) in enumerate(
+        [
+            ("en-us", "Good morning, shall we look at the budget first?"),
+            ("en-gb-scotland", "Yes, the numbers for the spring are ready."),
+        ]
+    ):
         raw = folder / f"part{i}.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
         data, rate = sf.read(raw, dtype="float32")

@@ -1,5 +1,6 @@
 """A two-speaker dialogue synthesised with espeak-ng: en-us (male, espeak's own voice) and mbrola us1
 (female), alternating with pauses, with exact reference turns. Shared by the cascade and CLI tests."""
+
 from __future__ import annotations
 
 import subprocess

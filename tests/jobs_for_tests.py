@@ -1,5 +1,6 @@
 """Small job handlers that exercise the real worker process (claiming, progress, cancel, failures)
 without loading models; test_jobs.py registers them in a worker it starts itself."""
+
 from __future__ import annotations
 
 import os

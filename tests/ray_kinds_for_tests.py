@@ -2,6 +2,7 @@
 through engine.audio, with an optional hold per item (`hold_s`) so that a test can kill a worker while its
 shard is under way. No model is loaded, so the default test run stays in seconds; the slow test runs the
 real backend."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,12 @@ class Loudness:
         started = time.perf_counter()
         samples = audio.load(key)
         time.sleep(self.hold_s)
-        return ItemResult(key, len(samples) / audio.SAMPLE_RATE, time.perf_counter() - started,
-                          {"rms": float(np.sqrt(np.mean(samples ** 2))), "pid": os.getpid()})
+        return ItemResult(
+            key,
+            len(samples) / audio.SAMPLE_RATE,
+            time.perf_counter() - started,
+            {"rms": float(np.sqrt(np.mean(samples**2))), "pid": os.getpid()},
+        )
 
     @staticmethod
     def finish(params, items):

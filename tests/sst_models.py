@@ -1,5 +1,6 @@
 """Small real Whisper-based SST models for tests: the real frozen Whisper tiny.en with a tiny separator and
 heads, untrained or set by hand to pass the mixture through channel 0."""
+
 from __future__ import annotations
 
 import torch
@@ -7,8 +8,9 @@ import torch
 from engine.sst.network import SST, build
 from engine.sst.settings import SSTSettings
 
-TINY = SSTSettings(bottleneck=32, hidden=64, dilations=(1, 2), transducer_dim=32, predictor_embed=16,
-                   predictor_hidden=32)
+TINY = SSTSettings(
+    bottleneck=32, hidden=64, dilations=(1, 2), transducer_dim=32, predictor_embed=16, predictor_hidden=32
+)
 
 
 def tiny_model(seed: int = 0) -> SST:

@@ -1,4 +1,5 @@
 """Audio in: every kind of bad input gets one sentence; decoding is mono, 16 kHz, and the same streamed or whole."""
+
 from __future__ import annotations
 
 import math
@@ -66,9 +67,16 @@ def test_zero_samples(tmp_path):
     assert "no audio samples" in assert_one_sentence(err.value)
 
 
-@pytest.mark.parametrize("fmt,subtype,ext", [("WAV", "PCM_16", "wav"), ("FLAC", "PCM_16", "flac"),
-                                             ("OGG", "VORBIS", "ogg"), ("OGG", "OPUS", "opus"),
-                                             ("MP3", "MPEG_LAYER_III", "mp3")])
+@pytest.mark.parametrize(
+    "fmt,subtype,ext",
+    [
+        ("WAV", "PCM_16", "wav"),
+        ("FLAC", "PCM_16", "flac"),
+        ("OGG", "VORBIS", "ogg"),
+        ("OGG", "OPUS", "opus"),
+        ("MP3", "MPEG_LAYER_III", "mp3"),
+    ],
+)
 def test_truncated_file(tmp_path, fmt, subtype, ext):
     with pytest.raises(UserError) as err:
         audio.probe(write_truncated(tmp_path, fmt, subtype, ext))
@@ -108,9 +116,16 @@ def test_webm_without_ffmpeg_says_so(tmp_path, monkeypatch):
     assert "ffmpeg" in assert_one_sentence(err.value)
 
 
-@pytest.mark.parametrize("fmt,subtype,ext", [("WAV", "PCM_16", "wav"), ("FLAC", "PCM_24", "flac"),
-                                             ("OGG", "VORBIS", "ogg"), ("OGG", "OPUS", "opus"),
-                                             ("MP3", "MPEG_LAYER_III", "mp3")])
+@pytest.mark.parametrize(
+    "fmt,subtype,ext",
+    [
+        ("WAV", "PCM_16", "wav"),
+        ("FLAC", "PCM_24", "flac"),
+        ("OGG", "VORBIS", "ogg"),
+        ("OGG", "OPUS", "opus"),
+        ("MP3", "MPEG_LAYER_III", "mp3"),
+    ],
+)
 def test_supported_formats_decode(tmp_path, fmt, subtype, ext):
     path = tmp_path / f"ok.{ext}"
     sf.write(path, tone(48000, 2.0), 48000, format=fmt, subtype=subtype)
@@ -181,8 +196,13 @@ def test_memory_stays_bounded_for_a_long_file(tmp_path):
         grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
         print(total, longest, grew)
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     total, longest, grew_kib = map(int, out.stdout.split())
     assert total == 30 * 60 * audio.SAMPLE_RATE
     assert longest <= 31 * audio.SAMPLE_RATE  # one chunk plus the resampler's look-ahead at most

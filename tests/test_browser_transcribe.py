@@ -2,6 +2,7 @@
 recording (under a Markdown-laden file name) transcribed by the background worker, the plotly timeline, a
 download, renaming a speaker (to a Markdown-laden name), both names shown literally, and the run kept in the
 URL through Library → Transcribe and a reload."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.browser
 RECORDING = AMI_AUDIO / "trn00.flac"  # 30 s of a real AMI meeting, three speakers with overlap
 # Text a person controls, full of Markdown that must not render (bold, a link, a colour, emphasis)
 FILE_NAME = "**Q3** review [notes](x) :red[late] _draft_.flac"
-SESSION_PREFIX = "_Q3_review_notes_x_red_late__draft_"  # the file name as a session id (each run of other characters is one _)
+SESSION_PREFIX = (
+    "_Q3_review_notes_x_red_late__draft_"  # the file name as a session id (each run of other characters is one _)
+)
 SPEAKER_NAME = "*Alice* :blue[Example] [me](x)"
 
 
@@ -30,8 +33,9 @@ def page_text(browser) -> str:
 
 
 def wait_text(browser, text: str, timeout_s: float) -> None:
-    WebDriverWait(browser, timeout_s, poll_frequency=0.5).until(lambda b: text in page_text(b),
-                                                                 f"'{text}' never appeared")
+    WebDriverWait(browser, timeout_s, poll_frequency=0.5).until(
+        lambda b: text in page_text(b), f"'{text}' never appeared"
+    )
 
 
 def button(browser, label: str):
@@ -47,9 +51,12 @@ def upload(browser, path) -> None:
     browser.find_element(By.CSS_SELECTOR, "[data-testid='stFileUploader'] input[type='file']").send_keys(str(path))
     # the uploader lists the file (a long name is cut short there; its title holds the whole name)
     WebDriverWait(browser, 30, poll_frequency=0.3).until(
-        lambda b: any(e.get_attribute("title") == path.name
-                      for e in b.find_elements(By.CSS_SELECTOR, "[data-testid='stFileChipName']")),
-        f"the uploader never listed {path.name}")
+        lambda b: any(
+            e.get_attribute("title") == path.name
+            for e in b.find_elements(By.CSS_SELECTOR, "[data-testid='stFileChipName']")
+        ),
+        f"the uploader never listed {path.name}",
+    )
     WebDriverWait(browser, 30).until(lambda b: button(b, "Transcribe").is_enabled())
     button(browser, "Transcribe").click()
 
@@ -63,21 +70,27 @@ def click(element) -> None:
 def settled(browser, timeout_s: float = 60) -> None:
     """Wait until the page finished its rerun: Streamlit marks elements of the previous run stale."""
     WebDriverWait(browser, timeout_s, poll_frequency=0.3).until(
-        lambda b: not b.find_elements(By.CSS_SELECTOR, "[data-stale='true']"), "the page never settled")
+        lambda b: not b.find_elements(By.CSS_SELECTOR, "[data-stale='true']"), "the page never settled"
+    )
 
 
 def download_button(browser, suffix: str, timeout_s: float = 30):
     # Streamlit gives each keyed element a class from its key (key "download-<file name>", dots become dashes)
     css = f"[class*='st-key-download-'][class*='{suffix.replace('.', '-')}'] button"
     return WebDriverWait(browser, timeout_s, poll_frequency=0.3).until(
-        lambda b: b.find_elements(By.CSS_SELECTOR, css), f"no download button for *{suffix}")[0]
+        lambda b: b.find_elements(By.CSS_SELECTOR, css), f"no download button for *{suffix}"
+    )[0]
 
 
 def downloaded(browser, name_start: str, after: float, timeout_s: float = 30):
     def newest(_):
-        files = [p for p in browser.download_dir.iterdir()
-                 if p.name.startswith(name_start) and not p.name.endswith(".crdownload") and p.stat().st_mtime >= after]
+        files = [
+            p
+            for p in browser.download_dir.iterdir()
+            if p.name.startswith(name_start) and not p.name.endswith(".crdownload") and p.stat().st_mtime >= after
+        ]
         return max(files, key=lambda p: p.stat().st_mtime) if files else None
+
     return WebDriverWait(browser, timeout_s, poll_frequency=0.3).until(newest, f"no {name_start}* download")
 
 
@@ -96,8 +109,9 @@ def test_upload_transcribe_timeline_download_rename(app_server, browser, tmp_pat
     shutil.copy(RECORDING, recording)
     demo_url = browser.current_url
     upload(browser, recording)
-    WebDriverWait(browser, 60).until(lambda b: "run=" in b.current_url and b.current_url != demo_url,
-                                     "the page never selected the new run")
+    WebDriverWait(browser, 60).until(
+        lambda b: "run=" in b.current_url and b.current_url != demo_url, "the page never selected the new run"
+    )
     run_url = browser.current_url
     browser.refresh()  # the job lives in the worker, and the URL brings the page back to it
     # the job runs in the worker while the page polls it; then the page shows the transcript's exports
@@ -122,18 +136,24 @@ def test_upload_transcribe_timeline_download_rename(app_server, browser, tmp_pat
     wait_text(browser, SPEAKER_NAME + ":", 30)  # the transcript uses the new name, exactly as typed
     settled(browser)
     assert_literal(browser, SPEAKER_NAME)
-    ticks = browser.execute_script("return [...document.querySelectorAll('.js-plotly-plot .ytick text')].map(t => t.textContent)")
+    ticks = browser.execute_script(
+        "return [...document.querySelectorAll('.js-plotly-plot .ytick text')].map(t => t.textContent)"
+    )
     assert SPEAKER_NAME in ticks  # the timeline's row label too
     clicked_at = time.time() - 1
     click(download_button(browser, ".seglst.json"))
     renamed = json.loads(downloaded(browser, SESSION_PREFIX, clicked_at).read_text())
-    assert [r["speaker"] for r in renamed] == [SPEAKER_NAME if r["speaker"] == first_speaker else r["speaker"]
-                                               for r in rows]
+    assert [r["speaker"] for r in renamed] == [
+        SPEAKER_NAME if r["speaker"] == first_speaker else r["speaker"] for r in rows
+    ]
 
     # The run stays in the URL through the sidebar's pages and a reload.
     for page in ("Library", "Transcribe"):
-        browser.execute_script("[...document.querySelectorAll('[data-testid=\"stSidebar\"] a')]"
-                               ".find(a => a.innerText.trim().endsWith(arguments[0])).click()", page)
+        browser.execute_script(
+            "[...document.querySelectorAll('[data-testid=\"stSidebar\"] a')]"
+            ".find(a => a.innerText.trim().endsWith(arguments[0])).click()",
+            page,
+        )
         WebDriverWait(browser, 60).until(lambda b: page_url_has_run(b, run_url), f"{page}: the run left the URL")
         settled(browser)
     browser.refresh()
@@ -153,6 +173,7 @@ def assert_literal(browser, text: str) -> None:
     """`text` is on the page character for character, and no Markdown was made of it (bold, link, colour)."""
     assert text in page_text(browser)
     made = browser.execute_script(
-        "return [...document.querySelectorAll('[data-testid=\"stMain\"] strong, [data-testid=\"stMain\"] em, "
-        "[data-testid=\"stMain\"] a, [data-testid=\"stMain\"] [class*=\"colored\"]')].map(e => e.textContent)")
+        'return [...document.querySelectorAll(\'[data-testid="stMain"] strong, [data-testid="stMain"] em, '
+        '[data-testid="stMain"] a, [data-testid="stMain"] [class*="colored"]\')].map(e => e.textContent)'
+    )
     assert not [m for m in made if m and m in text], made

@@ -1,6 +1,7 @@
 """scripts/build_saa_demo.py: one shipped table with a hypothesis column per recogniser; a lost per-file cache
 is refilled from it only after fresh runs reproduce shipped rows (real Whisper, pocketsphinx and resemblyzer on
 real SAA audio)."""
+
 from __future__ import annotations
 
 import importlib.util

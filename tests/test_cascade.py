@@ -1,5 +1,6 @@
 """The cascade backends on real speech: an AMI meeting excerpt, a Speech Accent Archive reading and a
 synthesised two-voice dialogue, through Whisper (the default) and pocketsphinx (`cascade-pocketsphinx`)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -7,8 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 import soundfile as sf
-
 from dialogue import synthesise_dialogue
+
 from engine import audio, config
 from engine.backends import BACKENDS, backend_for, get_backend
 from engine.backends.cascade import CascadeBackend
@@ -47,8 +48,9 @@ def dialogue(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dialogue_result(dialogue):
     progress, partials = [], []
-    result = transcribe_file(dialogue[0], backend="cascade", progress=lambda f, msg: progress.append((f, msg)),
-                             on_partial=partials.append)
+    result = transcribe_file(
+        dialogue[0], backend="cascade", progress=lambda f, msg: progress.append((f, msg)), on_partial=partials.append
+    )
     return result, progress, partials
 
 
@@ -97,7 +99,7 @@ def test_progress_is_reported_up_to_completion(dialogue_result):
 
 def test_partial_turns_grow_into_the_final_words(dialogue_result):
     result, _, partials = dialogue_result
-    assert partials and all(len(a) <= len(b) and b[:len(a)] == a for a, b in zip(partials, partials[1:]))
+    assert partials and all(len(a) <= len(b) and b[: len(a)] == a for a, b in zip(partials, partials[1:]))
     assert all(t.speaker == UNATTRIBUTED for t in partials[-1])  # clustering has not run yet
     # the last partial holds every recognised word; the final turns only add speakers (and merge segments)
     assert [w for t in partials[-1] for w in t.words] == [w for t in result.turns for w in t.words]
@@ -114,7 +116,7 @@ def test_a_clean_reading_is_recognised_nearly_word_for_word():
 def trimmed(samples: np.ndarray, floor: float = 0.02) -> np.ndarray:
     """Without the quiet before the first and after the last loud sample (espeak's lead-in and tail)."""
     loud = np.flatnonzero(np.abs(samples) > floor)
-    return samples[loud[0]: loud[-1] + 1]
+    return samples[loud[0] : loud[-1] + 1]
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +124,7 @@ def back_to_back(dialogue, tmp_path_factory):
     """A's first line and B's first line with no pause between them: one VAD segment, two voices."""
     path, reference = dialogue
     whole = audio.load(path)
-    a, b = (trimmed(whole[int(r.start * 16000): int(r.end * 16000)]) for r in reference[:2])
+    a, b = (trimmed(whole[int(r.start * 16000) : int(r.end * 16000)]) for r in reference[:2])
     lead = np.random.default_rng(2).normal(0, 1e-3, 8000).astype(np.float32)
     out = tmp_path_factory.mktemp("back_to_back") / "back_to_back.flac"
     sf.write(out, np.concatenate([lead, a, b, lead]), 16000)
@@ -154,8 +156,7 @@ def test_pocketsphinx_is_still_a_recogniser_of_the_cascade(back_to_back):
 
 def test_neighbouring_segments_share_a_recognition_window():
     segments = [(0.0, 4.0), (5.0, 12.0), (20.0, 29.0), (31.0, 35.0), (70.0, 110.0)]
-    assert recognition_windows(segments, 30.0) == [((0.0, 29.0), [0, 1, 2]), ((31.0, 35.0), [3]),
-                                                   ((70.0, 110.0), [4])]
+    assert recognition_windows(segments, 30.0) == [((0.0, 29.0), [0, 1, 2]), ((31.0, 35.0), [3]), ((70.0, 110.0), [4])]
     assert recognition_windows(segments, 0.0) == [(s, [i]) for i, s in enumerate(segments)]
     words = [Word("a", 0.5, 1.0), Word("b", 4.2, 4.6), Word("c", 4.5, 5.4), Word("d", 13.0, 13.4)]
     assert words_by_segment(words, segments[:2]) == [words[:2], words[2:]]
@@ -214,7 +215,7 @@ def test_segments_cut_from_the_stream_equal_slices_of_the_whole(dialogue):
     got = list(iter_segment_audio(audio.iter_chunks(path, chunk_s=2.3), segments))
     assert [seg for seg, _ in got] == segments
     for (start, end), samples in got:
-        np.testing.assert_array_equal(samples, whole[int(start * 16000): int(end * 16000)])
+        np.testing.assert_array_equal(samples, whole[int(start * 16000) : int(end * 16000)])
 
 
 def test_embeddings_separate_the_two_voices(dialogue):
@@ -254,8 +255,9 @@ def test_long_recording_is_transcribed_in_bounded_memory(dialogue, tmp_path):
         grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
         print(len(result.turns), round(result.duration_s), grew)
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                         cwd=config.REPO_ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=config.REPO_ROOT
+    )
     n_turns, duration_s, grew_kib = map(int, out.stdout.split())
     assert duration_s == 2400 and n_turns >= 4 * 4
     assert grew_kib < 154 * 1024 / 4, f"peak RSS grew {grew_kib} KiB"

@@ -1,4 +1,5 @@
 """`python -m engine transcribe` as a real subprocess: valid SegLST and other exports, clean failures."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,6 @@ import meeteval.io
 import numpy as np
 import pytest
 import soundfile as sf
-
 from dialogue import synthesise_dialogue
 
 REPO = Path(__file__).resolve().parent.parent
@@ -18,8 +18,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 def run_cli(*args, data_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "CROSSTALK_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "engine", "transcribe", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", "transcribe", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +94,9 @@ def test_pocketsphinx_recogniser_of_the_cascade(dialogue, tmp_path):
 
 
 def test_recogniser_of_another_backend_is_refused_in_one_sentence(dialogue, tmp_path):
-    proc = run_cli(dialogue, "--backend", "sst", "--recogniser", "whisper", "--out", tmp_path / "x.json",
-                   data_dir=tmp_path)
+    proc = run_cli(
+        dialogue, "--backend", "sst", "--recogniser", "whisper", "--out", tmp_path / "x.json", data_dir=tmp_path
+    )
     assert proc.returncode == 2 and proc.stderr.strip() == (
-        "error: --recogniser chooses the cascade's recogniser; the sst backend has its own.")
+        "error: --recogniser chooses the cascade's recogniser; the sst backend has its own."
+    )

@@ -1,4 +1,5 @@
 """The migrations build the schema that the models describe, on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,14 @@ def _check_schema_and_cascade(url: str) -> None:
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     init_db(url)  # idempotent: running migrations again changes nothing
     with session_scope(url) as s:
-        rec = Recording(sha256="a" * 64, filename="x.wav", size_bytes=10, duration_s=1.0,
-                        source_sample_rate=16000, source_channels=1)
+        rec = Recording(
+            sha256="a" * 64,
+            filename="x.wav",
+            size_bytes=10,
+            duration_s=1.0,
+            source_sample_rate=16000,
+            source_channels=1,
+        )
         rec.runs.append(TranscriptionRun(backend="cascade", turns=[TurnRow(speaker="A", start=0, end=1, text="hi")]))
         s.add(rec)
     with session_scope(url) as s:
@@ -40,10 +47,17 @@ def test_postgres_schema_and_cascade(postgres_url):
 
 def test_ids_are_never_reused_after_a_delete(db_url):
     """An old link (?run=N) must never open a newer recording: SQLite AUTOINCREMENT (migration 0004)."""
+
     def add(sha: str) -> tuple[int, int]:
         with session_scope(db_url) as s:
-            rec = Recording(sha256=sha * 64, filename=f"{sha}.wav", size_bytes=1, duration_s=1.0,
-                            source_sample_rate=16000, source_channels=1)
+            rec = Recording(
+                sha256=sha * 64,
+                filename=f"{sha}.wav",
+                size_bytes=1,
+                duration_s=1.0,
+                source_sample_rate=16000,
+                source_channels=1,
+            )
             rec.runs.append(TranscriptionRun(backend="cascade"))
             s.add(rec)
             s.flush()
@@ -67,14 +81,30 @@ def test_the_id_migration_keeps_every_row_and_reference(data_dir):
     engine = get_engine(url)
     command.upgrade(alembic_config(engine), "0003")
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO recordings (id, sha256, filename, size_bytes, duration_s, source_sample_rate, "
-                          "source_channels, is_demo, created_at) VALUES (7, 'x', 'x.wav', 1, 1.0, 16000, 1, 0, '2026-01-01')"))
-        conn.execute(text("INSERT INTO jobs (id, kind, params, status, progress, message, created_at) "
-                          "VALUES (3, 'transcribe', '{}', 'done', 1.0, '', '2026-01-01')"))
-        conn.execute(text("INSERT INTO transcription_runs (id, recording_id, job_id, backend, params, status, created_at) "
-                          "VALUES (5, 7, 3, 'cascade', '{}', 'done', '2026-01-01')"))
-        conn.execute(text("INSERT INTO turns (run_id, speaker, start, \"end\", text, words, unterminated) "
-                          "VALUES (5, 'S1', 0.0, 1.0, 'hello', '[]', 0)"))
+        conn.execute(
+            text(
+                "INSERT INTO recordings (id, sha256, filename, size_bytes, duration_s, source_sample_rate, "
+                "source_channels, is_demo, created_at) VALUES (7, 'x', 'x.wav', 1, 1.0, 16000, 1, 0, '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, kind, params, status, progress, message, created_at) "
+                "VALUES (3, 'transcribe', '{}', 'done', 1.0, '', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO transcription_runs (id, recording_id, job_id, backend, params, status, created_at) "
+                "VALUES (5, 7, 3, 'cascade', '{}', 'done', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                'INSERT INTO turns (run_id, speaker, start, "end", text, words, unterminated) '
+                "VALUES (5, 'S1', 0.0, 1.0, 'hello', '[]', 0)"
+            )
+        )
     init_db(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT recording_id, job_id FROM transcription_runs")).all() == [(7, 3)]

@@ -1,5 +1,6 @@
 """The evaluation harness end to end: the real cascade backend on a small simulated set, stored in a
 real SQLite database, with counts that add up."""
+
 from __future__ import annotations
 
 import json
@@ -15,18 +16,37 @@ from engine.simulate.sets import SetRecipe, write_set
 
 @pytest.fixture
 def tiny_set(data_dir):
-    return write_set(data_dir / "sets" / "tiny", SetRecipe(2, "balanced", 7, (2, 2), "dev", duration_s=(6.0, 8.0)),
-                     workers=1)
+    return write_set(
+        data_dir / "sets" / "tiny", SetRecipe(2, "balanced", 7, (2, 2), "dev", duration_s=(6.0, 8.0)), workers=1
+    )
 
 
 def test_evaluate_cli_scores_the_cascade_and_stores_the_run(tiny_set, db_url, tmp_path, capsys):
     out, hyps = tmp_path / "results.json", tmp_path / "hyps"
-    assert main(["evaluate", "--backend", "cascade", "--set", str(tiny_set), "--out", str(out),
-                 "--hyp-dir", str(hyps), "--limit", "1"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--backend",
+                "cascade",
+                "--set",
+                str(tiny_set),
+                "--out",
+                str(out),
+                "--hyp-dir",
+                str(hyps),
+                "--limit",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in hyps.iterdir()) == ["0S_0000.json", "model.json"]
     first = json.loads(out.read_text())["sessions"]["0S_0000"]
-    assert main(["evaluate", "--backend", "cascade", "--set", str(tiny_set), "--out", str(out),
-                 "--hyp-dir", str(hyps)]) == 0  # transcribes only the second meeting
+    assert (
+        main(["evaluate", "--backend", "cascade", "--set", str(tiny_set), "--out", str(out), "--hyp-dir", str(hyps)])
+        == 0
+    )  # transcribes only the second meeting
     results = json.loads(out.read_text())
     printed = capsys.readouterr().out
     assert "| overall | 2 |" in printed and "ORC-WER" in printed
@@ -77,8 +97,11 @@ def test_a_given_sst_checkpoint_is_scored_and_recorded(tiny_set, tmp_path):
         model.activity.bias.fill_(-20.0)  # a channel that is never active is never decoded: a fast, empty run
     path = save_package(tmp_path / "candidate.pt", model, {"step": 42})
     results = evaluate("sst", tiny_set, limit=1, checkpoint=path, hyp_dir=tmp_path / "hyps")
-    assert results["model"] == {"checkpoint": {"sha256": package_id(path), "step": 42}, "turn_source": "activity",
-                                "decoder_pass": True}
+    assert results["model"] == {
+        "checkpoint": {"sha256": package_id(path), "step": 42},
+        "turn_source": "activity",
+        "decoder_pass": True,
+    }
     assert results["overall"]["meetings"] == 1 and results["overall"]["orc_wer"]["errors"] > 0
     transducer_words = SSTBackend(path, decoder_pass=False)  # a backend object, as an ablation passes one
     assert evaluate("sst", tiny_set, limit=1, backend=transducer_words)["model"]["decoder_pass"] is False

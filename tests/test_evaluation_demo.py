@@ -1,6 +1,7 @@
 """Shipped evaluation runs: a real SST evaluation (tiny untrained checkpoint, real simulated meeting) stores
 the checkpoint it scored; export → seed into a fresh database keeps the run identical, and seeding is
 idempotent. The shipped asset, when present, scored the shipped checkpoint."""
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,9 @@ def tiny_sst(tmp_path, monkeypatch):
 
 @pytest.fixture
 def one_meeting(data_dir):
-    return write_set(data_dir / "sets" / "one", SetRecipe(1, "balanced", 11, (2, 2), "dev", duration_s=(6.0, 7.0)),
-                     workers=1)
+    return write_set(
+        data_dir / "sets" / "one", SetRecipe(1, "balanced", 11, (2, 2), "dev", duration_s=(6.0, 7.0)), workers=1
+    )
 
 
 def fresh_database(tmp_path, name: str) -> str:
@@ -50,9 +52,14 @@ def test_sst_run_records_its_checkpoint_and_survives_export_and_seeding(tiny_sst
     assert main(["evaluate", "--backend", "sst", "--set", str(one_meeting), "--limit", "1"]) == 0
     [run] = persistence.list_evaluation_runs(url=db_url)
     sha = hashlib.sha256(tiny_sst.read_bytes()).hexdigest()[:12]
-    assert run.params == {"set_dir": "one", "limit": 1, "oracle_speakers": False,
-                          "checkpoint": {"sha256": sha, "step": 200}, "turn_source": "activity",
-                          "decoder_pass": True}
+    assert run.params == {
+        "set_dir": "one",
+        "limit": 1,
+        "oracle_speakers": False,
+        "checkpoint": {"sha256": sha, "step": 200},
+        "turn_source": "activity",
+        "decoder_pass": True,
+    }
     assert run.results["overall"]["orc_wer"]["words"] > 0
 
     asset = tmp_path / "evaluation_demo.json"
@@ -72,8 +79,13 @@ def test_no_asset_seeds_nothing_and_a_missing_run_is_one_sentence(db_url, tmp_pa
     assert seed_demo_runs(db_url, tmp_path / "absent.json") == 0
     assert persistence.list_evaluation_runs(url=db_url) == []
     before = DEMO_JSON.read_bytes() if DEMO_JSON.exists() else None
-    done = subprocess.run([sys.executable, "scripts/export_evaluation_demo.py", "999"], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "scripts/export_evaluation_demo.py", "999"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.strip() == "error: There is no evaluation run 999."
     assert (DEMO_JSON.read_bytes() if DEMO_JSON.exists() else None) == before  # nothing (half-)written
 
@@ -84,5 +96,6 @@ def test_the_shipped_runs_scored_the_shipped_checkpoint():
     runs = json.loads(DEMO_JSON.read_text())["runs"]
     shipped = checkpoint_id(config.models_dir() / "sst.pt")
     assert {r["backend"] for r in runs} >= {"sst", "cascade"}
-    assert all(r["params"]["checkpoint"]["sha256"] == shipped for r in runs if r["backend"] == "sst"), \
+    assert all(r["params"]["checkpoint"]["sha256"] == shipped for r in runs if r["backend"] == "sst"), (
         "re-evaluate SST on models/sst.pt and re-export (docs/evaluation.md)"
+    )

@@ -1,4 +1,5 @@
 """Exports: every format reads back through meeteval's readers (or csv) with the same content; SRT/VTT are valid."""
+
 from __future__ import annotations
 
 import csv
@@ -45,24 +46,27 @@ def test_every_format_renders_nonempty_text_named_after_the_session():
 def test_seglst_round_trip(tmp_path):
     (path,) = written(tmp_path, "seglst")
     segments = list(meeteval.io.SegLST.load(path))
-    assert [(s["session_id"], s["speaker"], float(s["start_time"]), float(s["end_time"]), s["words"])
-            for s in segments] == [(SESSION, t.speaker, t.start, t.end, t.text) for t in BY_TIME]
+    assert [
+        (s["session_id"], s["speaker"], float(s["start_time"]), float(s["end_time"]), s["words"]) for s in segments
+    ] == [(SESSION, t.speaker, t.start, t.end, t.text) for t in BY_TIME]
 
 
 def test_stm_round_trip(tmp_path):
     (path,) = written(tmp_path, "stm")
     lines = meeteval.io.STM.load(path).lines
-    assert [(l.filename, l.speaker_id, l.begin_time, l.end_time, l.transcript) for l in lines] == [
+    assert [(line.filename, line.speaker_id, line.begin_time, line.end_time, line.transcript) for line in lines] == [
         ("team_meeting", t.speaker.replace(" ", "_"), Decimal(f"{t.start:.3f}"), Decimal(f"{t.end:.3f}"), t.text)
-        for t in BY_TIME]
+        for t in BY_TIME
+    ]
 
 
 def test_rttm_and_uem_round_trip(tmp_path):
     rttm_path, uem_path = written(tmp_path, "rttm")
     lines = meeteval.io.RTTM.load(rttm_path).lines
-    assert [(l.filename, l.speaker_id, float(l.begin_time), float(l.duration)) for l in lines] == [
+    assert [(line.filename, line.speaker_id, float(line.begin_time), float(line.duration)) for line in lines] == [
         ("team_meeting", t.speaker.replace(" ", "_"), t.start, pytest.approx(t.end - t.start, abs=1e-3))
-        for t in BY_TIME]
+        for t in BY_TIME
+    ]
     (region,) = meeteval.io.UEM.load(uem_path).lines
     assert (region.filename, float(region.begin_time), float(region.end_time)) == ("team_meeting", 0.0, 3700.0)
     assert len(render(TURNS, "rttm", SESSION, duration_s=None)) == 1  # no UEM without a known duration
@@ -70,17 +74,17 @@ def test_rttm_and_uem_round_trip(tmp_path):
 
 def test_one_ctm_per_speaker_round_trip(tmp_path):
     paths = written(tmp_path, "ctm")
-    assert [p.name for p in paths] == ["team_meeting-S1.ctm", "team_meeting-Ana_María.ctm",
-                                       "team_meeting-S3.ctm"]
+    assert [p.name for p in paths] == ["team_meeting-S1.ctm", "team_meeting-Ana_María.ctm", "team_meeting-S3.ctm"]
     for path, speaker in zip(paths, ["S1", "Ana María"]):
         lines = meeteval.io.CTM.load(path).lines
         expected = [w for t in BY_TIME if t.speaker == speaker for w in t.words]
-        assert [(l.word, float(l.begin_time), float(l.duration)) for l in lines] == [
-            (w.text, w.start, pytest.approx(w.end - w.start, abs=1e-3)) for w in expected]
+        assert [(line.word, float(line.begin_time), float(line.duration)) for line in lines] == [
+            (w.text, w.start, pytest.approx(w.end - w.start, abs=1e-3)) for w in expected
+        ]
 
 
 def test_ctm_spreads_untimed_words_over_their_turn():
-    (name, text), = render([Turn("S1", 10.0, 12.0, [Word("no"), Word("times")])], "ctm", "s")
+    ((name, text),) = render([Turn("S1", 10.0, 12.0, [Word("no"), Word("times")])], "ctm", "s")
     assert text.split("\n")[:2] == ["s 1 10.000 1.000 no", "s 1 11.000 1.000 times"]
 
 
@@ -115,5 +119,6 @@ def test_vtt_syntax():
 def test_csv_round_trip():
     ((_, text),) = render(TURNS, "csv", SESSION)
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert [(r["session_id"], r["speaker"], float(r["start_time"]), float(r["end_time"]), r["words"])
-            for r in rows] == [(SESSION, t.speaker, t.start, t.end, t.text) for t in BY_TIME]
+    assert [
+        (r["session_id"], r["speaker"], float(r["start_time"]), float(r["end_time"]), r["words"]) for r in rows
+    ] == [(SESSION, t.speaker, t.start, t.end, t.text) for t in BY_TIME]

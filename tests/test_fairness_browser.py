@@ -1,5 +1,6 @@
 """The fairness pages in real headless Chromium against the running app (the seeded accent-archive demo):
 the deck.gl map with its regions and the cohort comparison side by side."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,19 +30,32 @@ def test_regional_map_and_cohort_comparison_in_a_real_browser(app_server, browse
     wait_for(browser, lambda b: "Regions ranked by WER" in page_text(b), "the ranked regions never appeared")
     assert "Speech Accent Archive" in page_text(browser)  # the demo set and its attribution
     # deck.gl draws into a WebGL canvas inside the pydeck element
-    wait_for(browser, lambda b: b.execute_script(
-        "const c = document.querySelector('[data-testid=\"stDeckGlJsonChart\"] canvas');"
-        "return c !== null && c.width > 100 && c.height > 100;"), "the map canvas was never drawn", 60)
+    wait_for(
+        browser,
+        lambda b: b.execute_script(
+            "const c = document.querySelector('[data-testid=\"stDeckGlJsonChart\"] canvas');"
+            "return c !== null && c.width > 100 && c.height > 100;"
+        ),
+        "the map canvas was never drawn",
+        60,
+    )
     assert "Worst utterances of a region" in page_text(browser)
     assert "Traceback" not in page_text(browser)
 
     open_page(browser, "Cohorts")
-    wait_for(browser, lambda b: page_text(b).count("Bottom-cohort WER") == 2,
-             "the two cohort methods never appeared side by side")
+    wait_for(
+        browser,
+        lambda b: page_text(b).count("Bottom-cohort WER") == 2,
+        "the two cohort methods never appeared side by side",
+    )
     text = page_text(browser)
     assert "Geodemographic partition" in text and "Automatic (k-means on speaker embeddings)" in text
-    wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .barlayer path")) >= 4,
-             "the cohort bar charts were never drawn", 60)
+    wait_for(
+        browser,
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .barlayer path")) >= 4,
+        "the cohort bar charts were never drawn",
+        60,
+    )
     assert "Traceback" not in page_text(browser)
 
 
@@ -51,9 +65,10 @@ MARKDOWN_NAME = "**bold** [link](http://example.com) :red[red] $x^2$ <b>tag</b>"
 def test_user_text_shows_literally_in_both_pages(app_server, browser):
     """A set whose name, attribution and attribute values are Markdown/HTML: every page shows them as typed
     (no bold, no link, no colour, no maths, no HTML element) in text, tables and chart labels."""
+    from selenium.webdriver.common.keys import Keys
+
     from engine.fairness.importing import import_frame
     from engine.fairness.synthetic import Plan, make_set, with_embeddings
-    from selenium.webdriver.common.keys import Keys
 
     url = f"sqlite:///{app_server['data_dir'] / 'crosstalk.sqlite'}"
     synthetic = make_set(Plan(n_utterances=600, utterances_per_speaker=5, seed=2))
@@ -70,10 +85,16 @@ def test_user_text_shows_literally_in_both_pages(app_server, browser):
         typed = browser.switch_to.active_element
         typed.send_keys("bold")
         typed.send_keys(Keys.ENTER)
-        wait_for(browser, lambda b: "*made up* for https" in page_text(b).replace("\u2060", ""),
-                 f"{page}: the set's attribution never showed as typed")
-        wait_for(browser, lambda b: key in page_text(b) and not b.find_elements(By.CSS_SELECTOR, "[data-stale='true']"),
-                 f"{page} never rendered the Markdown-named set")
+        wait_for(
+            browser,
+            lambda b: "*made up* for https" in page_text(b).replace("\u2060", ""),
+            f"{page}: the set's attribution never showed as typed",
+        )
+        wait_for(
+            browser,
+            lambda b: key in page_text(b) and not b.find_elements(By.CSS_SELECTOR, "[data-stale='true']"),
+            f"{page} never rendered the Markdown-named set",
+        )
         text = page_text(browser).replace("\u2060", "")
         assert MARKDOWN_NAME in text, page
         main = browser.find_element(By.CSS_SELECTOR, "[data-testid='stMain']")

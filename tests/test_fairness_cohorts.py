@@ -1,4 +1,5 @@
 """Cohort discovery: planted embedding cluster → automatic bottom cohort; gap and share by hand."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,9 @@ from engine.fairness.synthetic import Plan, make_set
 def per_speaker(synthetic):
     u = synthetic.utterances
     speaker = u["speaker_id"].str[1:].astype(int).to_numpy()
-    errors = np.array([sum(a != b for a, b in zip(r.split(), h.split())) for r, h in zip(u["reference"], u["hypothesis"])])
+    errors = np.array(
+        [sum(a != b for a, b in zip(r.split(), h.split())) for r, h in zip(u["reference"], u["hypothesis"])]
+    )
     n = speaker.max() + 1
     return np.bincount(speaker, errors, n), np.bincount(speaker, np.full(len(u), 12.0), n)
 
@@ -40,9 +43,14 @@ def test_planted_embedding_cluster_is_the_automatic_bottom_cohort():
 def test_geodemographic_finds_the_raised_categories_and_the_hand_computed_gap():
     rng = np.random.default_rng(11)
     n = 500
-    attrs = pd.DataFrame({"language": rng.choice(["english", "spanish", "mandarin", "arabic"], n),
-                          "sex": rng.choice(["female", "male"], n), "age": rng.integers(18, 80, n).astype(float),
-                          "town": rng.choice([f"town{i}" for i in range(60)], n)})  # many values, no effect
+    attrs = pd.DataFrame(
+        {
+            "language": rng.choice(["english", "spanish", "mandarin", "arabic"], n),
+            "sex": rng.choice(["female", "male"], n),
+            "age": rng.integers(18, 80, n).astype(float),
+            "town": rng.choice([f"town{i}" for i in range(60)], n),
+        }
+    )  # many values, no effect
     words = rng.integers(40, 80, n).astype(float)
     raised = attrs["language"].isin(["mandarin", "arabic"]).to_numpy()
     errors = rng.binomial(words.astype(int), np.where(raised, 0.35, 0.15)).astype(float)
@@ -64,12 +72,18 @@ def test_geodemographic_finds_the_raised_categories_and_the_hand_computed_gap():
 
 def test_small_cohorts_are_flagged_not_dropped_and_gap_against_top():
     rng = np.random.default_rng(5)
-    embeddings = np.vstack([rng.normal(0, 0.1, (60, 8)) + 5, rng.normal(0, 0.1, (60, 8)) - 5,
-                            rng.normal(0, 0.1, (4, 8)) + [5, -5, 5, -5, 5, -5, 5, -5]])
+    embeddings = np.vstack(
+        [
+            rng.normal(0, 0.1, (60, 8)) + 5,
+            rng.normal(0, 0.1, (60, 8)) - 5,
+            rng.normal(0, 0.1, (4, 8)) + [5, -5, 5, -5, 5, -5, 5, -5],
+        ]
+    )
     words = np.full(124, 100.0)
     errors = np.concatenate([np.full(60, 10.0), np.full(60, 20.0), np.full(4, 60.0)])
-    result = automatic(embeddings, errors, words, CohortParams(k=3, min_speakers=10, gap_reference="top",
-                                                               n_perm=99, n_boot=200))
+    result = automatic(
+        embeddings, errors, words, CohortParams(k=3, min_speakers=10, gap_reference="top", n_perm=99, n_boot=200)
+    )
     small = [c for c in result.cohorts if c.small]
     assert len(small) == 1 and small[0].n_speakers == 4 and not small[0].is_bottom
     bottom = result.bottom
@@ -124,11 +138,17 @@ def test_the_stored_analysis_states_what_the_bottom_cohort_is_compared_with(db_u
     rows = []
     for i, (state, e) in enumerate(zip(attrs["geo_us_state"], errors.astype(int))):
         hypothesis = ["x"] * e + vocabulary[e:]  # exactly e substitutions of 60 words
-        rows.append({"utterance_id": f"u{i}", "speaker_id": f"s{i}", "reference": " ".join(vocabulary),
-                     "hypothesis": " ".join(hypothesis), "us_state": state or ""})
+        rows.append(
+            {
+                "utterance_id": f"u{i}",
+                "speaker_id": f"s{i}",
+                "reference": " ".join(vocabulary),
+                "hypothesis": " ".join(hypothesis),
+                "us_state": state or "",
+            }
+        )
     import_frame(pd.DataFrame(rows), "states", url=db_url)
-    summary = analyses.run_cohorts("states", "geodemographic", CohortParams(n_perm=99, n_boot=200),
-                                   url=db_url).summary
+    summary = analyses.run_cohorts("states", "geodemographic", CohortParams(n_perm=99, n_boot=200), url=db_url).summary
     assert summary["bottom_definition"] == "us state: TX" and summary["bottom_speakers"] == 50
     assert summary["rest_definition"] == "us state: CA, IL, NY" and summary["rest_speakers"] == 150
     assert summary["outside"] == [{"label": "no us state given", "n_speakers": 100}]

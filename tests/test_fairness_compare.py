@@ -1,4 +1,5 @@
 """Two systems on the same groups of speakers: numbers by hand, a paired difference, refusal of other speakers."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Evaluation-set import: schema messages, offline geocoding, stored counts, the CLI and its JSON formats."""
+
 from __future__ import annotations
 
 import json
@@ -21,32 +22,65 @@ SAA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "saa"
 
 
 def small_table() -> pd.DataFrame:
-    return pd.DataFrame({
-        "utterance_id": ["a1", "a2", "b1", "c1", "d1"],
-        "speaker_id": ["alice", "alice", "bob", "carol", "dan"],
-        "reference": ["Please call Stella.", "ask her to bring these things", "six spoons of fresh snow peas",
-                      "five thick slabs of blue cheese", "we also need a small plastic snake"],
-        "hypothesis": ["please call stella", "ask her bring these thing", "six spoons of fresh snow peas please",
-                       "five slabs of blue cheese", ""],
-        "place": ["pittsburgh, pennsylvania, usa", "pittsburgh, pennsylvania, usa", "madrid, spain",
-                  "atlantis under the sea", ""],
-        "zip": ["", "", "", "", "02139"],
-        "native_language": ["english", "english", "spanish", "greek", "english"],
-    })
+    return pd.DataFrame(
+        {
+            "utterance_id": ["a1", "a2", "b1", "c1", "d1"],
+            "speaker_id": ["alice", "alice", "bob", "carol", "dan"],
+            "reference": [
+                "Please call Stella.",
+                "ask her to bring these things",
+                "six spoons of fresh snow peas",
+                "five thick slabs of blue cheese",
+                "we also need a small plastic snake",
+            ],
+            "hypothesis": [
+                "please call stella",
+                "ask her bring these thing",
+                "six spoons of fresh snow peas please",
+                "five slabs of blue cheese",
+                "",
+            ],
+            "place": [
+                "pittsburgh, pennsylvania, usa",
+                "pittsburgh, pennsylvania, usa",
+                "madrid, spain",
+                "atlantis under the sea",
+                "",
+            ],
+            "zip": ["", "", "", "", "02139"],
+            "native_language": ["english", "english", "spanish", "greek", "english"],
+        }
+    )
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda t: t.drop(columns=["reference"]), "Column 'reference' is missing"),
-    (lambda t: t.assign(speaker_id=["alice", "alice", "", "carol", "dan"]), "Row 3, column 'speaker_id': value is empty"),
-    (lambda t: t.assign(utterance_id=["a1", "a2", "a1", "c1", "d1"]), "Row 3, column 'utterance_id'"),
-    (lambda t: t.assign(lat=["40", "40", "north", "1", "2"], lon=["1", "1", "1", "1", "1"]),
-     "Row 3, column 'lat': 'north' is not a number"),
-    (lambda t: t.assign(lat=[40, 40, 95, 1, 2], lon=[1, 1, 1, 1, 1]), "Row 3, column 'lat': must lie between -90 and 90"),
-    (lambda t: t.assign(native_language=["english", "french", "spanish", "greek", "english"]),
-     "Row 2, column 'native_language': speaker 'alice' already has 'english'"),
-    (lambda t: t.assign(embedding=["1 2 3", "1 2 3", "1 2", "1 2 3", "1 2 3"]), "Row 3, column 'embedding': 2 numbers"),
-    (lambda t: t.assign(reference=["x", None, "y", "z", "w"]), "Row 2, column 'reference': value is missing"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda t: t.drop(columns=["reference"]), "Column 'reference' is missing"),
+        (
+            lambda t: t.assign(speaker_id=["alice", "alice", "", "carol", "dan"]),
+            "Row 3, column 'speaker_id': value is empty",
+        ),
+        (lambda t: t.assign(utterance_id=["a1", "a2", "a1", "c1", "d1"]), "Row 3, column 'utterance_id'"),
+        (
+            lambda t: t.assign(lat=["40", "40", "north", "1", "2"], lon=["1", "1", "1", "1", "1"]),
+            "Row 3, column 'lat': 'north' is not a number",
+        ),
+        (
+            lambda t: t.assign(lat=[40, 40, 95, 1, 2], lon=[1, 1, 1, 1, 1]),
+            "Row 3, column 'lat': must lie between -90 and 90",
+        ),
+        (
+            lambda t: t.assign(native_language=["english", "french", "spanish", "greek", "english"]),
+            "Row 2, column 'native_language': speaker 'alice' already has 'english'",
+        ),
+        (
+            lambda t: t.assign(embedding=["1 2 3", "1 2 3", "1 2", "1 2 3", "1 2 3"]),
+            "Row 3, column 'embedding': 2 numbers",
+        ),
+        (lambda t: t.assign(reference=["x", None, "y", "z", "w"]), "Row 2, column 'reference': value is missing"),
+    ],
+)
 def test_schema_check_names_the_row_and_column(mutate, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         tables.check_schema(mutate(small_table()))
@@ -116,8 +150,14 @@ def run_cli(*args: str, env_dir: Path) -> subprocess.CompletedProcess:
 
     env = {**os.environ, "CROSSTALK_DATA_DIR": str(env_dir)}
     env.pop("CROSSTALK_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "engine", "fairness", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", "fairness", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_import_regions_cohorts_with_json_in_the_issue_format(tmp_path, data_dir, capsys):
@@ -126,8 +166,9 @@ def test_cli_import_regions_cohorts_with_json_in_the_issue_format(tmp_path, data
     from engine.__main__ import main
     from engine.fairness.synthetic import Plan, make_set, with_embeddings
 
-    synthetic = make_set(Plan(n_utterances=3_000, utterances_per_speaker=10, box=(-100, 30, -90, 40),
-                              raised_cluster=1, seed=3))
+    synthetic = make_set(
+        Plan(n_utterances=3_000, utterances_per_speaker=10, box=(-100, 30, -90, 40), raised_cluster=1, seed=3)
+    )
     frame = with_embeddings(synthetic)
     jsonl = tmp_path / "set.jsonl"
     frame.assign(embedding=[e.tolist() for e in frame["embedding"]]).to_json(jsonl, orient="records", lines=True)
@@ -150,8 +191,18 @@ def test_cli_import_regions_cohorts_with_json_in_the_issue_format(tmp_path, data
 
     assert main(["fairness", "cohorts", "synthetic", "--method", "automatic", "--json", str(cohorts_json)]) == 0
     cohorts = json.loads(cohorts_json.read_text())["cohorts"]
-    assert set(cohorts[0]) == {"method", "label", "definition", "wer", "ci_low", "ci_high", "n_speakers",
-                               "share_pct", "is_bottom", "wer_gap_pct"}
+    assert set(cohorts[0]) == {
+        "method",
+        "label",
+        "definition",
+        "wer",
+        "ci_low",
+        "ci_high",
+        "n_speakers",
+        "share_pct",
+        "is_bottom",
+        "wer_gap_pct",
+    }
     bottom = next(c for c in cohorts if c["is_bottom"])
     assert bottom["method"] == "automatic" and bottom["n_speakers"] == int((synthetic.speaker_cluster == 1).sum())
 
@@ -168,9 +219,15 @@ def test_fairness_run_builds_a_set_from_real_audio_with_the_cascade(tmp_path, db
     meta = pd.read_csv(SAA / "metadata.csv")
     shortest = meta.nsmallest(1, "duration_s").iloc[0]
     manifest = tmp_path / "manifest.csv"
-    pd.DataFrame({"utterance_id": [Path(shortest.file).stem], "speaker_id": [str(shortest.speakerid)],
-                  "audio": [str(SAA / shortest.file)], "reference": [(SAA / "transcript.txt").read_text()],
-                  "place": [shortest.birthplace]}).to_csv(manifest, index=False)
+    pd.DataFrame(
+        {
+            "utterance_id": [Path(shortest.file).stem],
+            "speaker_id": [str(shortest.speakerid)],
+            "audio": [str(SAA / shortest.file)],
+            "reference": [(SAA / "transcript.txt").read_text()],
+            "place": [shortest.birthplace],
+        }
+    ).to_csv(manifest, index=False)
     frame = recognise_manifest(manifest, "cascade", num_speakers=1)
     assert len(frame.loc[0, "hypothesis"].split()) > 5 and len(frame.loc[0, "embedding"]) == 256
     result = import_frame(frame.drop(columns="audio"), "from-audio", url=db_url)
@@ -179,7 +236,9 @@ def test_fairness_run_builds_a_set_from_real_audio_with_the_cascade(tmp_path, db
     assert result.geocoding.matched == 1
 
     bad = tmp_path / "bad.csv"
-    pd.DataFrame({"utterance_id": ["x"], "speaker_id": ["s"], "audio": ["missing.ogg"], "reference": ["hi"]}).to_csv(bad, index=False)
+    pd.DataFrame({"utterance_id": ["x"], "speaker_id": ["s"], "audio": ["missing.ogg"], "reference": ["hi"]}).to_csv(
+        bad, index=False
+    )
     with pytest.raises(UserError, match="Row 1, column 'audio': missing.ogg does not exist"):
         recognise_manifest(bad, "cascade")
 
@@ -202,18 +261,30 @@ def test_import_and_analyses_on_postgresql(postgres_url):
 
 
 def test_demo_sets_seed_once_per_recogniser_with_their_analyses_and_refresh_when_the_parquet_grows(
-        db_url, tmp_path, monkeypatch):
+    db_url, tmp_path, monkeypatch
+):
     from engine.fairness import demo
     from engine.fairness.importing import import_frame
 
     shipped = pd.read_parquet(demo.DEMO_PARQUET)
-    assert {"utterance_id", "speaker_id", "reference", "hypothesis_whisper", "hypothesis_pocketsphinx", "lat", "lon",
-            "place", "native_language", "embedding"} <= set(shipped.columns)
+    assert {
+        "utterance_id",
+        "speaker_id",
+        "reference",
+        "hypothesis_whisper",
+        "hypothesis_pocketsphinx",
+        "lat",
+        "lon",
+        "place",
+        "native_language",
+        "embedding",
+    } <= set(shipped.columns)
     assert shipped["reference"].str.startswith("Please call Stella").all()
     assert demo.recognisers_in(shipped) == ["whisper", "pocketsphinx"]
     # a database seeded before the Whisper set existed holds the pocketsphinx set under its old name
-    import_frame(demo.demo_frame(shipped.head(3), "pocketsphinx"), demo.LEGACY_SET_NAME, source=demo.LEGACY_SOURCE,
-                 url=db_url)
+    import_frame(
+        demo.demo_frame(shipped.head(3), "pocketsphinx"), demo.LEGACY_SET_NAME, source=demo.LEGACY_SOURCE, url=db_url
+    )
     smaller = tmp_path / "demo.parquet"
     part = shipped.head(12).copy()
     part.loc[part.index[8:], "hypothesis_whisper"] = None  # the Whisper build has reached 8 of these 12
@@ -225,8 +296,9 @@ def test_demo_sets_seed_once_per_recogniser_with_their_analyses_and_refresh_when
     assert sizes == {demo.RECOGNISERS["whisper"].set_name: 8, demo.RECOGNISERS["pocketsphinx"].set_name: 12}
     whisper = persistence.get_evaluation_set(demo.DEMO_SET_NAME, db_url)
     assert "CC BY-NC-SA" in whisper.attribution and "Whisper tiny.en" in whisper.source
-    utterances = persistence.worst_utterances(whisper.id, persistence.speaker_totals(whisper.id, url=db_url)
-                                              ["speaker_id"], limit=20, url=db_url)
+    utterances = persistence.worst_utterances(
+        whisper.id, persistence.speaker_totals(whisper.id, url=db_url)["speaker_id"], limit=20, url=db_url
+    )
     by_key = part.set_index("utterance_id")["hypothesis_whisper"]
     assert all(by_key[u] == h for u, h in zip(utterances["utterance"], utterances["hypothesis"]))
     # the pages' default analyses are stored with the sets, so a first visit computes nothing

@@ -1,5 +1,6 @@
 """AppTest for the Regional WER and Cohorts pages over a real (temporary SQLite) database: one system, and two
 systems on the same speakers compared side by side."""
+
 from __future__ import annotations
 
 import html
@@ -48,7 +49,7 @@ def table(at: AppTest, i: int = 0) -> pd.DataFrame:
 
 
 def wer_of(cell: str) -> float:
-    """"25.7 (13.0–42.3)" → 25.7"""
+    """ "25.7 (13.0–42.3)" → 25.7"""
     return float(cell.split(" ")[0])
 
 

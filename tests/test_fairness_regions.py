@@ -1,4 +1,5 @@
 """The clustering tree over (lon, lat): a planted box of raised WER comes out as the worst region."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,9 @@ def speaker_arrays(plan: Plan):
     synthetic = make_set(plan)
     u = synthetic.utterances
     ref = u["reference"].str.split().str.len().to_numpy()
-    errors = np.array([sum(a != b for a, b in zip(r.split(), h.split()))
-                       for r, h in zip(u["reference"], u["hypothesis"])])
+    errors = np.array(
+        [sum(a != b for a, b in zip(r.split(), h.split())) for r, h in zip(u["reference"], u["hypothesis"])]
+    )
     speaker = u["speaker_id"].str[1:].astype(int).to_numpy()
     n = speaker.max() + 1
     lon = np.zeros(n)
@@ -68,8 +70,13 @@ def test_significance_keeps_a_real_split():
 def test_region_names_list_the_places_their_speakers_come_from():
     from engine.fairness import places
 
-    areas = ([("United States", "NY")] * 40 + [("United States", "NJ")] * 25 + [("United States", "PA")] * 10
-             + [("United States", "CT")] * 3 + [("United States", "MA")] * 1)
+    areas = (
+        [("United States", "NY")] * 40
+        + [("United States", "NJ")] * 25
+        + [("United States", "PA")] * 10
+        + [("United States", "CT")] * 3
+        + [("United States", "MA")] * 1
+    )
     lat, lon = np.full(len(areas), 40.7), np.full(len(areas), -74.0)
     (name,) = places.group_names([list(range(len(areas)))], areas, lat, lon)
     assert name == "USA: NY, NJ, PA and 2 more states — 79 speakers"
@@ -86,7 +93,8 @@ def test_region_names_list_the_places_their_speakers_come_from():
 def test_speakers_with_only_coordinates_are_named_by_the_nearest_city():
     from engine.fairness import places
 
-    areas = places.speaker_areas([{}, {}, {"geo_country": "Canada"}],
-                                 np.array([40.71, 51.51, 0.0]), np.array([-74.01, -0.13, 0.0]))
+    areas = places.speaker_areas(
+        [{}, {}, {"geo_country": "Canada"}], np.array([40.71, 51.51, 0.0]), np.array([-74.01, -0.13, 0.0])
+    )
     assert areas == [("United States", "NY"), ("United Kingdom", None), ("Canada", None)]
     assert places.bounds_text([-80.12, 38.0, -71.9, 44.31]) == "lon −80.1 … −71.9, lat 38.0 … 44.3"

@@ -1,4 +1,5 @@
 """Speaker-level statistics: WER aggregates (checked against fairlearn), bootstrap CIs, gap, permutation test."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,9 @@ def test_bootstrap_ci_brackets_the_estimate_and_narrows_with_more_speakers():
 
 def test_bootstrap_resamples_speakers_not_utterances():
     # Two speakers, one perfect and one always wrong: resampling speakers gives WER 0 or 1 in some replicates.
-    reps = stats.bootstrap_group_wer(np.array([0.0, 100.0]), np.array([100.0, 100.0]), np.zeros(2, np.int64), 1,
-                                     n_boot=400)
+    reps = stats.bootstrap_group_wer(
+        np.array([0.0, 100.0]), np.array([100.0, 100.0]), np.zeros(2, np.int64), 1, n_boot=400
+    )
     assert set(np.round(np.unique(reps), 3)) == {0.0, 0.5, 1.0}
 
 
@@ -55,8 +57,10 @@ def test_permutation_p_value_separates_a_real_gap_from_none():
     rng = np.random.default_rng(1)
     words = np.full(200, 100.0)
     labels = np.repeat([0, 1], 100)
+
     def gap(e, w):
         return e[1] / w[1] - e[0] / w[0]
+
     real = rng.binomial(100, np.where(labels == 1, 0.3, 0.2)).astype(float)
     none = rng.binomial(100, 0.2, 200).astype(float)
     assert stats.permutation_p_value(real, words, labels, 2, gap, n_perm=199) < 0.01

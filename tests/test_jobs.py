@@ -1,4 +1,5 @@
 """The local job runner with real worker processes on a real SQLite database."""
+
 from __future__ import annotations
 
 import os
@@ -18,11 +19,15 @@ from engine.transcribe_job import start_transcription
 from engine.worker import CANCEL_GRACE_S
 from tests.conftest import REPO_ROOT
 
-TEST_HANDLERS = {"count": "jobs_for_tests:count", "refuse": "jobs_for_tests:refuse", "crash": "jobs_for_tests:crash",
-                 "sleep_quietly": "jobs_for_tests:sleep_quietly"}
+TEST_HANDLERS = {
+    "count": "jobs_for_tests:count",
+    "refuse": "jobs_for_tests:refuse",
+    "crash": "jobs_for_tests:crash",
+    "sleep_quietly": "jobs_for_tests:sleep_quietly",
+}
 WORKER_WITH_TEST_HANDLERS = f"""
 import sys
-sys.path.insert(0, {str(REPO_ROOT / 'tests')!r})
+sys.path.insert(0, {str(REPO_ROOT / "tests")!r})
 from engine import jobs
 jobs.HANDLERS.update({TEST_HANDLERS!r})
 from engine.worker import run_worker
@@ -45,8 +50,11 @@ def runner(db_url, data_dir, monkeypatch):
     """A LocalJobRunner whose data dir is served by a real worker process that also knows the test handlers."""
     for kind, target in TEST_HANDLERS.items():
         monkeypatch.setitem(jobs.HANDLERS, kind, target)
-    proc = subprocess.Popen([sys.executable, "-c", WORKER_WITH_TEST_HANDLERS], cwd=REPO_ROOT,
-                            env={**os.environ, "CROSSTALK_DATABASE_URL": db_url})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER_WITH_TEST_HANDLERS],
+        cwd=REPO_ROOT,
+        env={**os.environ, "CROSSTALK_DATABASE_URL": db_url},
+    )
     wait_for(lambda: jobs.running_worker_pid(data_dir) == proc.pid, 60, "the worker to take its lock")
     local = LocalJobRunner(data_dir)
     local.worker = proc

@@ -1,5 +1,6 @@
 """A small bench/load.py against the real app: 3 uploads transcribed by the app's worker while 3 websocket
 sessions open the fairness pages, all at once; every row intact, every job done, no page error."""
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """Metrics: per-utterance edit counts, multi-talker WERs equal to meeteval's command-line tool, turns."""
+
 from __future__ import annotations
 
 import json
@@ -15,19 +16,28 @@ from engine.metrics.wer import EditCounts, edit_counts, total, wer
 from engine.text import normalize
 
 REFERENCE = [
-    {"session_id": "m1", "speaker": "A", "start_time": 0.0, "end_time": 3.0,
-     "words": "please take the red bags home"},
+    {"session_id": "m1", "speaker": "A", "start_time": 0.0, "end_time": 3.0, "words": "please take the red bags home"},
     {"session_id": "m1", "speaker": "B", "start_time": 2.5, "end_time": 5.0, "words": "we will meet at the station"},
     {"session_id": "m1", "speaker": "A", "start_time": 5.5, "end_time": 7.0, "words": "on wednesday then"},
     {"session_id": "m2", "speaker": "C", "start_time": 0.2, "end_time": 2.0, "words": "a small plastic snake"},
-    {"session_id": "m2", "speaker": "D", "start_time": 1.0, "end_time": 4.0,
-     "words": "and a big toy frog for the kids"},
+    {
+        "session_id": "m2",
+        "speaker": "D",
+        "start_time": 1.0,
+        "end_time": 4.0,
+        "words": "and a big toy frog for the kids",
+    },
     {"session_id": "m2", "speaker": "E", "start_time": 4.5, "end_time": 6.0, "words": "six spoons of snow peas"},
 ]
 HYPOTHESIS = [  # imperfect words, speakers partly confused, a spurious turn
     {"session_id": "m1", "speaker": "spk0", "start_time": 0.1, "end_time": 3.1, "words": "Please take the bags home!"},
-    {"session_id": "m1", "speaker": "spk1", "start_time": 2.6, "end_time": 5.2,
-     "words": "we will meet at a station today"},
+    {
+        "session_id": "m1",
+        "speaker": "spk1",
+        "start_time": 2.6,
+        "end_time": 5.2,
+        "words": "we will meet at a station today",
+    },
     {"session_id": "m1", "speaker": "spk1", "start_time": 5.6, "end_time": 7.1, "words": "on wednesday"},
     {"session_id": "m2", "speaker": "spk0", "start_time": 0.2, "end_time": 2.1, "words": "a small plastic snack"},
     {"session_id": "m2", "speaker": "spk0", "start_time": 1.2, "end_time": 4.0, "words": "and big toy frogs for kids"},
@@ -63,7 +73,12 @@ def test_multitalker_wers_equal_meeteval_command_line(tool, ours, tmp_path):
     for session, e in expected.items():
         g = got[session]
         assert (g.errors, g.ref_words, g.insertions, g.deletions, g.substitutions) == (
-            e["errors"], e["length"], e["insertions"], e["deletions"], e["substitutions"])
+            e["errors"],
+            e["length"],
+            e["insertions"],
+            e["deletions"],
+            e["substitutions"],
+        )
     assert sum(g.errors for g in got.values()) > 0
 
 

@@ -3,6 +3,7 @@ real audio, and tiny end-to-end experiments stored in a temp database (module an
 
     .venv/bin/python -m pytest tests/test_mitigation_arw.py -x -q
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,6 +15,7 @@ from engine.__main__ import main as cli
 from engine.mitigation import arw, arw_experiment, speaker_data
 from engine.mitigation.eer import SortedScores, Trials, bootstrap_eers, build_trials, eer, resampled_weights
 
+
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """As the experiment runs: one thread (the machine is shared; more threads only contend)."""
@@ -23,11 +25,22 @@ def one_torch_thread():
     torch.set_num_threads(previous)
 
 
-TINY = {"steps": 3, "max_saa_speakers": 24, "max_librispeech_speakers": 6, "n_boot": 5, "speakers_per_batch": 8,
-        "channels": 16, "embedding_dim": 16, "kmeans_clusters": 2, "eval_crops": 1, "min_group_speakers": 2}
+TINY = {
+    "steps": 3,
+    "max_saa_speakers": 24,
+    "max_librispeech_speakers": 6,
+    "n_boot": 5,
+    "speakers_per_batch": 8,
+    "channels": 16,
+    "embedding_dim": 16,
+    "kmeans_clusters": 2,
+    "eval_crops": 1,
+    "min_group_speakers": 2,
+}
 
 
 # ---- ARW weights --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", range(5))
 def test_arw_weights_are_at_least_one_and_average_two(seed):
@@ -43,11 +56,13 @@ def test_arw_weights_are_at_least_one_and_average_two(seed):
 def test_constant_adversary_gives_every_crop_weight_two_and_pairs_four():
     weights = arw.arw_weights(torch.full((6,), 0.3))
     assert torch.allclose(weights, torch.full((6,), 2.0))
-    assert torch.allclose(arw.pair_weights(torch.tensor([1.0, 2.0, 3.0, 10.0, 20.0, 30.0])),
-                          torch.tensor([11.0, 22.0, 33.0]))  # crop s pairs with crop s + S
+    assert torch.allclose(
+        arw.pair_weights(torch.tensor([1.0, 2.0, 3.0, 10.0, 20.0, 30.0])), torch.tensor([11.0, 22.0, 33.0])
+    )  # crop s pairs with crop s + S
 
 
 # ---- EER ----------------------------------------------------------------------------------------------------
+
 
 def test_eer_equals_hand_computation():
     # Sorted: .1n .2n .3t .4n .8t .9t. Threshold above .3: miss 1/3 (the .3 target), false alarm 1/3 (.4).
@@ -77,6 +92,7 @@ def _embeddings(n_speakers: int, crops: int, noise: float, seed: int) -> tuple[n
     def around():
         x = centre + noise * rng.normal(size=(n_speakers, crops, 8))
         return x / np.linalg.norm(x, axis=2, keepdims=True)
+
     return around(), around()
 
 
@@ -95,11 +111,16 @@ def test_bootstrap_weights_equal_the_trial_list_rebuilt_from_the_draw():
     # Rebuilt by hand: the drawn copies as speakers of their own, minus the pairs of two copies of one speaker.
     copies = build_trials(enrol[draw], test[draw])
     same_recording = (draw[copies.speaker_a] == draw[copies.speaker_b]) & ~copies.is_target
-    rebuilt = Trials(copies.scores[~same_recording], draw[copies.speaker_a][~same_recording],
-                     draw[copies.speaker_b][~same_recording])
+    rebuilt = Trials(
+        copies.scores[~same_recording], draw[copies.speaker_a][~same_recording], draw[copies.speaker_b][~same_recording]
+    )
     sorted_scores = SortedScores(trials.scores, trials.is_target)
-    weights = resampled_weights(np.bincount(draw, minlength=4), trials.speaker_a[sorted_scores.order],
-                                trials.speaker_b[sorted_scores.order], sorted_scores.target_positions)
+    weights = resampled_weights(
+        np.bincount(draw, minlength=4),
+        trials.speaker_a[sorted_scores.order],
+        trials.speaker_b[sorted_scores.order],
+        sorted_scores.target_positions,
+    )
     assert weights.sum() == len(rebuilt.scores)
     assert sorted_scores.eer(weights) == pytest.approx(rebuilt.eer())
 
@@ -122,6 +143,7 @@ def test_gender_gap_ci_is_the_signed_ci_folded():
 
 # ---- speakers -----------------------------------------------------------------------------------------------
 
+
 def test_country_groups_and_a_deterministic_stratified_split():
     assert speaker_data.country_group("USA") == "usa"
     assert speaker_data.country_group("south korea") == "east_se_asia"
@@ -140,10 +162,14 @@ def test_country_groups_and_a_deterministic_stratified_split():
 
 # ---- training on real audio ---------------------------------------------------------------------------------
 
+
 def _real_features(n_saa: int, n_libri: int) -> list[np.ndarray]:
     """Per-speaker features of a few SAA speakers and of LibriSpeech speakers with at least 5 s of speech."""
-    libri = [f for f in map(speaker_data.speaker_features, speaker_data.librispeech_speakers()[:3 * n_libri])
-             if len(f) >= 5 * speaker_data.FRAMES_PER_S]
+    libri = [
+        f
+        for f in map(speaker_data.speaker_features, speaker_data.librispeech_speakers()[: 3 * n_libri])
+        if len(f) >= 5 * speaker_data.FRAMES_PER_S
+    ]
     return [speaker_data.speaker_features(s) for s in speaker_data.saa_speakers()[::97][:n_saa]] + libri[:n_libri]
 
 
@@ -151,8 +177,9 @@ def test_metric_learning_loss_decreases_on_real_audio(data_dir):
     features = _real_features(8, 4)
     assert features[0].shape[1] == speaker_data.N_MELS
     assert len(features[0]) / speaker_data.FRAMES_PER_S == pytest.approx(41.55, abs=0.1)  # arabic_001: 41.553 s
-    config = arw.TrainConfig(steps=40, seed=0, embedding_dim=16, channels=32, speakers_per_batch=8,
-                             crop_min_s=1.0, crop_max_s=1.5, lr=5e-3)
+    config = arw.TrainConfig(
+        steps=40, seed=0, embedding_dim=16, channels=32, speakers_per_batch=8, crop_min_s=1.0, crop_max_s=1.5, lr=5e-3
+    )
     losses = arw.train(features, config).losses
     assert np.mean(losses[:10]) > 1.6  # near chance, ln 8 ≈ 2.08, at the start
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
@@ -175,9 +202,18 @@ def test_adversary_steps_up_the_weighted_loss_towards_the_hard_pairs():
 
 
 def test_adversarial_training_reweights_pairs(data_dir):
-    config = arw.TrainConfig(steps=6, seed=0, embedding_dim=16, channels=16, speakers_per_batch=6,
-                             crop_min_s=1.0, crop_max_s=1.0, adversarial=True, adversary_warmup=0.5,
-                             kmeans_clusters=2)
+    config = arw.TrainConfig(
+        steps=6,
+        seed=0,
+        embedding_dim=16,
+        channels=16,
+        speakers_per_batch=6,
+        crop_min_s=1.0,
+        crop_max_s=1.0,
+        adversarial=True,
+        adversary_warmup=0.5,
+        kmeans_clusters=2,
+    )
     result = arw.train(_real_features(6, 2), config)
     assert len(result.losses) == 6 and len(result.max_pair_weights) == 3  # the adversary starts half-way
     assert all(w > 4 for w in result.max_pair_weights)  # above the mean pair weight: the weights are not uniform
@@ -187,9 +223,19 @@ def test_adversarial_training_reweights_pairs(data_dir):
 def test_crop_cluster_adversary_gives_every_crop_of_a_cluster_one_weight(data_dir):
     """arw_cluster: the adversary sees only each crop's nearest centroid, so its weights are one per cluster."""
     features = _real_features(6, 2)
-    config = arw.TrainConfig(steps=6, seed=0, embedding_dim=16, channels=16, speakers_per_batch=6,
-                             crop_min_s=1.0, crop_max_s=1.0, adversarial=True, adversary_warmup=0.5,
-                             kmeans_clusters=2, adversary_input="crop_cluster")
+    config = arw.TrainConfig(
+        steps=6,
+        seed=0,
+        embedding_dim=16,
+        channels=16,
+        speakers_per_batch=6,
+        crop_min_s=1.0,
+        crop_max_s=1.0,
+        adversarial=True,
+        adversary_warmup=0.5,
+        kmeans_clusters=2,
+        adversary_input="crop_cluster",
+    )
     result = arw.train(features, config)
     assert len(result.max_pair_weights) == 3
     centroids = arw.speaker_centroids(result.model, features, 2, 0)
@@ -206,6 +252,7 @@ def test_crop_cluster_adversary_gives_every_crop_of_a_cluster_one_weight(data_di
 
 
 # ---- end to end ---------------------------------------------------------------------------------------------
+
 
 def _check_results(results: dict, arms=("baseline", "arw")) -> None:
     assert [m["model"] for m in results["models"]] == list(arms)
@@ -228,14 +275,15 @@ def test_tiny_experiment_is_stored(db_url):
     assert stored.kind == "arw" and stored.params["steps"] == TINY["steps"]
     _check_results(stored.results, ("baseline", "arw", "arw_cluster"))
     # the same seed: the same held-out speakers and trials for every arm
-    trials = [[(g["group"], g["n_target_trials"], g["n_nontarget_trials"]) for g in m["groups"]]
-              for m in stored.results["models"]]
+    trials = [
+        [(g["group"], g["n_target_trials"], g["n_nontarget_trials"]) for g in m["groups"]]
+        for m in stored.results["models"]
+    ]
     assert trials[0] == trials[1] == trials[2]
 
 
 def test_cli_runs_lists_and_reruns_an_experiment(db_url, capsys):
-    args = ["mitigate", "arw", "--name", "tiny"] + [
-        f"--{key.replace('_', '-')}={value}" for key, value in TINY.items()]
+    args = ["mitigate", "arw", "--name", "tiny"] + [f"--{key.replace('_', '-')}={value}" for key, value in TINY.items()]
     assert cli(args) == 0
     first = persistence.list_experiments("arw", url=db_url)[0]
     _check_results(first.results)

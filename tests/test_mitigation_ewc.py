@@ -4,6 +4,7 @@ archive recordings with the real model (stored, then rerun from its stored param
 
     .venv/bin/python -m pytest tests/test_mitigation_ewc.py -x -q
 """
+
 from __future__ import annotations
 
 import copy
@@ -54,7 +55,7 @@ def whisper():
 @pytest.fixture(scope="module")
 def stella(whisper):
     """The first 3 s of a real archive recording ("Please call Stella"), as the decoder adaptation sees it."""
-    samples = audio.load(saa.audio_paths(["saa66"])["saa66"])[:3 * audio.SAMPLE_RATE]
+    samples = audio.load(saa.audio_paths(["saa66"])["saa66"])[: 3 * audio.SAMPLE_RATE]
     return Utterance("saa66", Adapter("decoder").memory(whisper, samples), "Please call Stella.")
 
 
@@ -64,8 +65,9 @@ def test_decoder_adaptation_moves_the_decoder_blocks_but_not_the_cross_attention
     assert not any(".cross_attn.kv." in name for name in moving)
     assert "decoder.token_embedding.weight" not in moving
     top = Whisper.pretrained()
-    assert set_trainable(top, "encoder_top") == sum(p.numel() for p in top.encoder.blocks[3].parameters()) + \
-        sum(p.numel() for p in top.encoder.ln_post.parameters())
+    assert set_trainable(top, "encoder_top") == sum(p.numel() for p in top.encoder.blocks[3].parameters()) + sum(
+        p.numel() for p in top.encoder.ln_post.parameters()
+    )
 
 
 def test_batched_transcripts_equal_the_torch_greedy_decoder(whisper):
@@ -76,7 +78,7 @@ def test_batched_transcripts_equal_the_torch_greedy_decoder(whisper):
     parts, utts = [], []
     for key in ("saa66", "saa1119"):
         samples = audio.load(saa.audio_paths([key])[key])
-        parts.append(samples[-5 * audio.SAMPLE_RATE:])  # the last 5 s: "... at the train station."
+        parts.append(samples[-5 * audio.SAMPLE_RATE :])  # the last 5 s: "... at the train station."
         utts.append(Utterance(key, adapter.memory(whisper, parts[-1]), ""))
     with torch.no_grad():
         features = [whisper.encoder(window_mel(p)[None]) for p in parts]
@@ -122,8 +124,14 @@ def test_lambda_zero_is_plain_fine_tuning_and_lambda_pulls_towards_the_anchor(wh
 
 def test_the_cut_follows_the_aligned_words_and_their_neighbours():
     text = "one two three. four five six."
-    words = [Word("One", 0.0, 0.4), Word("two", 0.5, 0.9), Word("three.", 1.0, 1.4), Word("Four", 2.0, 2.4),
-             Word("five", 2.5, 2.9), Word("six.", 3.0, 3.3)]
+    words = [
+        Word("One", 0.0, 0.4),
+        Word("two", 0.5, 0.9),
+        Word("three.", 1.0, 1.4),
+        Word("Four", 2.0, 2.4),
+        Word("five", 2.5, 2.9),
+        Word("six.", 3.0, 3.3),
+    ]
     assert whisper_readings.cut_after(words, text, 3) == pytest.approx(1.7)  # between "three." and "Four"
     missing = [words[0], words[1], *words[3:]]  # "three" not recognised: its left neighbour stands in
     assert whisper_readings.cut_after(missing, text, 3) == pytest.approx(1.45)
@@ -153,8 +161,7 @@ def test_paired_changes_equal_a_hand_computation():
     heldout = {1: ["a", "b"], 2: ["c"]}
     base = {"a": [4, 10], "b": [2, 10], "c": [1, 10]}
     arm = {"a": [2, 10], "b": [2, 10], "c": [1, 10]}
-    changes = ewc_experiment.paired_changes(base, arm, heldout, {"targeted": ["a", "b"], "untargeted": ["c"]},
-                                            200, 0)
+    changes = ewc_experiment.paired_changes(base, arm, heldout, {"targeted": ["a", "b"], "untargeted": ["c"]}, 200, 0)
     assert changes["targeted"]["value"] == pytest.approx((4 - 6) / 20)
     assert changes["untargeted"] == {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}  # unchanged speakers
     # region WERs 0.3 / 0.1 before, 0.2 / 0.1 after
@@ -171,8 +178,11 @@ def test_tiny_experiment_is_stored_and_rerun_from_its_parameters(db_url, capsys)
     stored = persistence.get_experiment(experiment_id, url=db_url)
     assert stored.kind == "ewc" and stored.set_name == SET_NAME and stored.params == params
     arms = stored.results["arms"]
-    assert [(a["arm"], a["lambda"], a["seed"]) for a in arms] == [("none", 0.0, None), ("finetune", 0.0, 0),
-                                                                   ("ewc", 10.0, 0)]
+    assert [(a["arm"], a["lambda"], a["seed"]) for a in arms] == [
+        ("none", 0.0, None),
+        ("finetune", 0.0, 0),
+        ("ewc", 10.0, 0),
+    ]
     for arm in arms:
         assert [r["rank"] for r in arm["regions"]] == [1, 2]
         assert [r["targeted"] for r in arm["regions"]] == [True, False]
@@ -205,8 +215,9 @@ def test_tiny_experiment_is_stored_and_rerun_from_its_parameters(db_url, capsys)
 def test_cohort_target_fine_tunes_the_bottom_cohort_and_scores_the_same_speakers(db_url):
     saa_set(db_url)
     regions = persistence.get_experiment(ewc_experiment.run(tiny_params(lambdas=[0.0]), url=db_url), url=db_url)
-    cohort = persistence.get_experiment(ewc_experiment.run(tiny_params(lambdas=[0.0], target="cohort"), url=db_url),
-                                        url=db_url)
+    cohort = persistence.get_experiment(
+        ewc_experiment.run(tiny_params(lambdas=[0.0], target="cohort"), url=db_url), url=db_url
+    )
     assert cohort.results["target"] == "cohort" and cohort.results["cohort"]["label"]
     assert cohort.results["split"]["heldout"] == regions.results["split"]["heldout"]  # the same held-out speakers
     [trained] = cohort.results["split"]["train"].values()

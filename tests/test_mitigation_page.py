@@ -1,5 +1,6 @@
 """The Mitigation page: AppTest over an empty database and over real stored experiments, and the real app in
 headless Chromium (the seeded demo experiment: both maps, the trade-off plot and the seeds' spread drawn)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,20 +18,60 @@ from tests.test_fairness_browser import open_page, page_text, wait_for
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "mitigation.py")
 
 # An ARW result in the schema of docs/arw.md (made-up numbers; the ARW tests run the real experiment).
-ARW_RESULTS = {"models": [
-    {"model": name, "groups": [
-        {"group_kind": "overall", "group": "all", "eer": eer, "ci_low": eer - 0.02, "ci_high": eer + 0.02,
-         "n_speakers": 40, "n_target_trials": 80, "n_nontarget_trials": 3000},
-        {"group_kind": "sex", "group": "female", "eer": eer + 0.03, "ci_low": eer, "ci_high": eer + 0.06,
-         "n_speakers": 20, "n_target_trials": 40, "n_nontarget_trials": 760},
-        {"group_kind": "sex", "group": "male", "eer": eer - 0.01, "ci_low": eer - 0.04, "ci_high": eer + 0.02,
-         "n_speakers": 20, "n_target_trials": 40, "n_nontarget_trials": 760},
-        {"group_kind": "country_group", "group": "oceania", "eer": None, "ci_low": None, "ci_high": None,
-         "n_speakers": 1, "n_target_trials": 2, "n_nontarget_trials": 0}],  # one speaker: no non-target trial
-     "gender_gap": {"value": 0.04, "ci_low": 0.0, "ci_high": 0.08},
-     "country_spread": {"value": 0.1, "ci_low": 0.05, "ci_high": 0.15},
-     "training": {"steps": 10, "seconds": 1.0, "loss_curve": [1.0, 0.9]}}
-    for name, eer in (("baseline", 0.2), ("arw", 0.18))], "notes": "test data"}
+ARW_RESULTS = {
+    "models": [
+        {
+            "model": name,
+            "groups": [
+                {
+                    "group_kind": "overall",
+                    "group": "all",
+                    "eer": eer,
+                    "ci_low": eer - 0.02,
+                    "ci_high": eer + 0.02,
+                    "n_speakers": 40,
+                    "n_target_trials": 80,
+                    "n_nontarget_trials": 3000,
+                },
+                {
+                    "group_kind": "sex",
+                    "group": "female",
+                    "eer": eer + 0.03,
+                    "ci_low": eer,
+                    "ci_high": eer + 0.06,
+                    "n_speakers": 20,
+                    "n_target_trials": 40,
+                    "n_nontarget_trials": 760,
+                },
+                {
+                    "group_kind": "sex",
+                    "group": "male",
+                    "eer": eer - 0.01,
+                    "ci_low": eer - 0.04,
+                    "ci_high": eer + 0.02,
+                    "n_speakers": 20,
+                    "n_target_trials": 40,
+                    "n_nontarget_trials": 760,
+                },
+                {
+                    "group_kind": "country_group",
+                    "group": "oceania",
+                    "eer": None,
+                    "ci_low": None,
+                    "ci_high": None,
+                    "n_speakers": 1,
+                    "n_target_trials": 2,
+                    "n_nontarget_trials": 0,
+                },
+            ],  # one speaker: no non-target trial
+            "gender_gap": {"value": 0.04, "ci_low": 0.0, "ci_high": 0.08},
+            "country_spread": {"value": 0.1, "ci_low": 0.05, "ci_high": 0.15},
+            "training": {"steps": 10, "seconds": 1.0, "loss_curve": [1.0, 0.9]},
+        }
+        for name, eer in (("baseline", 0.2), ("arw", 0.18))
+    ],
+    "notes": "test data",
+}
 
 
 def test_page_without_experiments_says_how_to_run_one(db_url):
@@ -74,12 +115,16 @@ def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tiny_ewc):
     arms = at.dataframe[2].value
     assert arms["Arm"].tolist()[0] == "no fine-tuning" and len(arms) == 3
     changes = at.dataframe[3].value  # the paired changes of the fine-tuned arms, with CIs
-    assert changes["Arm"].tolist() == ["plain fine-tuning (λ = 0) (1 updates, seed 0)",
-                                       "EWC λ = 10 (1 updates, seed 0)"]
+    assert changes["Arm"].tolist() == [
+        "plain fine-tuning (λ = 0) (1 updates, seed 0)",
+        "EWC λ = 10 (1 updates, seed 0)",
+    ]
     assert all(" to " in cell for cell in changes["Targeted"])
     assert at.dataframe[0].value["Name"].tolist() == ["tiny *EWC* :red[x]"]  # user text, literally
-    assert any(f"mitigate rerun {experiment_id}" in c.value and "--regions 1" in c.value and "--seeds 0" in c.value
-               for c in at.code)
+    assert any(
+        f"mitigate rerun {experiment_id}" in c.value and "--regions 1" in c.value and "--seeds 0" in c.value
+        for c in at.code
+    )
     assert "No ARW experiment yet" in [i.value for i in at.info][-1]
 
     at.selectbox(key="ewc-after").set_value(0).run()  # plain fine-tuning as the "after" arm
@@ -103,17 +148,31 @@ def test_mitigation_page_draws_both_maps_and_the_tradeoff_plot(app_server, brows
     browser.get(app_server["url"])  # the app seeds the shipped demo experiment on its first run
     open_page(browser, "Mitigation")
     wait_for(browser, lambda b: "Trade-off across λ" in page_text(b), "the EWC experiment never appeared")
-    wait_for(browser, lambda b: b.execute_script(
-        "return [...document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"] canvas')]"
-        ".filter(c => c.width > 100 && c.height > 100).length;") >= 2, "the two maps were never drawn", 60)
-    wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .point")) >= 2,
-             "the trade-off plot was never drawn", 60)
+    wait_for(
+        browser,
+        lambda b: (
+            b.execute_script(
+                "return [...document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"] canvas')]"
+                ".filter(c => c.width > 100 && c.height > 100).length;"
+            )
+            >= 2
+        ),
+        "the two maps were never drawn",
+        60,
+    )
+    wait_for(
+        browser,
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .point")) >= 2,
+        "the trade-off plot was never drawn",
+        60,
+    )
     wait_for(browser, lambda b: "The seeds' spread" in page_text(b), "the seeds' spread was never shown")
     # the legend sits under the plot area, not under the toolbar at the top right
     assert browser.execute_script(
         "const p = document.querySelector('.js-plotly-plot'); const l = p.querySelector('.legend');"
         "const a = p.querySelector('.bglayer rect, .nsewdrag'); return l.getBoundingClientRect().top >= "
-        "a.getBoundingClientRect().bottom - 1;")
+        "a.getBoundingClientRect().bottom - 1;"
+    )
     text = page_text(browser)
     assert "mitigate rerun" in text and "Traceback" not in text
 

@@ -1,5 +1,6 @@
 """The Model page (streamlit AppTest): what the recognisers do, SST beside the cascade (bars and table) from
 the database, including runs the app seeds from a shipped asset on start, where SST fails, and both cards."""
+
 from __future__ import annotations
 
 import base64
@@ -18,10 +19,13 @@ from tests.sst_models import tiny_model
 
 
 def _results(orc_errors: int, words: int) -> dict:
-    condition = {"meetings": 2, "orc_wer": {"errors": orc_errors, "words": words, "wer": orc_errors / words},
-                 "cp_wer": {"errors": orc_errors + 5, "words": words, "wer": (orc_errors + 5) / words},
-                 "turns": {"turn_count_accuracy": 0.5, "end_latency": {"p50": 0.4}, "start_latency": {"p50": 0.2}},
-                 "rtf": 0.05}
+    condition = {
+        "meetings": 2,
+        "orc_wer": {"errors": orc_errors, "words": words, "wer": orc_errors / words},
+        "cp_wer": {"errors": orc_errors + 5, "words": words, "wer": (orc_errors + 5) / words},
+        "turns": {"turn_count_accuracy": 0.5, "end_latency": {"p50": 0.4}, "start_latency": {"p50": 0.2}},
+        "rtf": 0.05,
+    }
     return {"conditions": {"0S": condition, "OV20": condition}, "overall": {**condition, "meetings": 4}}
 
 
@@ -29,8 +33,13 @@ def _results(orc_errors: int, words: int) -> dict:
 def models_dir(tmp_path, monkeypatch):
     """A models folder holding a real (tiny, untrained) SST file with its card, and both model cards."""
     folder = tmp_path / "models"
-    card = {"step": 200, "recipe": "tiny", "stage": "separator", "decoding": {"turn_source": "activity"},
-            "quality_note": "Undertrained: do not use for real transcripts."}
+    card = {
+        "step": 200,
+        "recipe": "tiny",
+        "stage": "separator",
+        "decoding": {"turn_source": "activity"},
+        "quality_note": "Undertrained: do not use for real transcripts.",
+    }
     save_package(folder / "sst.pt", tiny_model(), card)
     (folder / "MODEL_CARD.md").write_text("# SST model card\n\nTrained on synthetic speech.\n")
     (folder / "WHISPER_CARD.md").write_text("# Whisper tiny.en\n\nPretrained by OpenAI.\n")
@@ -67,11 +76,15 @@ def _sst_params(sha256: str, step: int) -> dict:
 def test_model_page_shows_card_curves_and_both_backends(db_url, models_dir):
     run = config.data_dir() / "sst" / "runs" / "tiny" / "separator"
     run.mkdir(parents=True)
-    run.joinpath("curves.jsonl").write_text("".join(json.dumps({"step": s, "total": 3.0 - s / 100, "decoder": 2.0,
-                                                               "activity": 0.5, "rnnt": 1.0}) + "\n"
-                                                    for s in range(1, 11)))
-    persistence.save_evaluation_run("sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200),
-                                    _results(60, 100))
+    run.joinpath("curves.jsonl").write_text(
+        "".join(
+            json.dumps({"step": s, "total": 3.0 - s / 100, "decoder": 2.0, "activity": 0.5, "rnnt": 1.0}) + "\n"
+            for s in range(1, 11)
+        )
+    )
+    persistence.save_evaluation_run(
+        "sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200), _results(60, 100)
+    )
     persistence.save_evaluation_run("cascade", "test", {}, _results(40, 100))
     app = _model_page()
     assert "cascade" in app.markdown[0].value.lower()  # the page opens with what the recognisers do
@@ -109,16 +122,19 @@ def test_model_page_without_a_model_or_runs_says_what_to_do(db_url, tmp_path, mo
     assert any("No evaluation runs stored yet" in i.value for i in app.info)
 
 
-def test_seeded_runs_draw_bars_of_the_shipped_checkpoint_and_mark_an_older_one(db_url, models_dir, shipped_runs,
-                                                                               tmp_path):
+def test_seeded_runs_draw_bars_of_the_shipped_checkpoint_and_mark_an_older_one(
+    db_url, models_dir, shipped_runs, tmp_path
+):
     source = f"sqlite:///{tmp_path / 'source.sqlite'}"  # where the shipped runs were made
     init_db(source)
-    ids = [persistence.save_evaluation_run("cascade", "test", {"set_dir": "test"}, _results(40, 100), url=source),
-           persistence.save_evaluation_run("sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200),
-                                           _results(60, 100), url=source),
-           # the newest SST run scored another checkpoint: listed and marked, but not drawn
-           persistence.save_evaluation_run("sst", "test", _sst_params("0123456789ab", 100), _results(90, 100),
-                                           url=source)]
+    ids = [
+        persistence.save_evaluation_run("cascade", "test", {"set_dir": "test"}, _results(40, 100), url=source),
+        persistence.save_evaluation_run(
+            "sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200), _results(60, 100), url=source
+        ),
+        # the newest SST run scored another checkpoint: listed and marked, but not drawn
+        persistence.save_evaluation_run("sst", "test", _sst_params("0123456789ab", 100), _results(90, 100), url=source),
+    ]
     evaluation_demo.export_runs(ids, shipped_runs, url=source)
     app = _model_page()  # the app seeds the shipped runs into the empty database on start
 

@@ -1,4 +1,5 @@
 """Every page renders (streamlit.testing AppTest) on a fresh temp database, and the demo is there."""
+
 from __future__ import annotations
 
 import html
@@ -77,8 +78,9 @@ def test_user_text_is_shown_literally_never_as_markdown(db_url):
 
 
 def test_every_page_file_is_routed():
-    files = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "pages").glob("*.py")
-             if not p.name.startswith("_")}
+    files = {
+        p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "pages").glob("*.py") if not p.name.startswith("_")
+    }
     assert files == set(PAGE_FILES)
 
 
@@ -137,17 +139,23 @@ def test_a_running_transcription_shows_its_partial_turns(db_url):
     persistence.attach_job(run.id, persistence.enqueue_job("transcribe", {"run_id": run.id}))
     assert persistence.claim_next_job(["transcribe"]).params == {"run_id": run.id}  # this process is the worker
     persistence.mark_run_running(run.id)
-    persistence.save_partial_turns(run.id, [
-        Turn("ch0", 0.5, 2.0, [Word("good", 0.6, 0.9), Word("morning", 1.0, 1.6)], 0),
-        Turn("ch1", 1.8, 3.0, [Word("hello", 2.0, 2.5)], 1, unterminated=True)])
+    persistence.save_partial_turns(
+        run.id,
+        [
+            Turn("ch0", 0.5, 2.0, [Word("good", 0.6, 0.9), Word("morning", 1.0, 1.6)], 0),
+            Turn("ch1", 1.8, 3.0, [Word("hello", 2.0, 2.5)], 1, unterminated=True),
+        ],
+    )
 
     app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=180)
     app.query_params["run"] = str(run.id)
     app.run()
     assert not app.exception, [e.message for e in app.exception]
     assert len(app.get("plotly_chart")) == 1  # the partial timeline
-    assert transcript_lines(app) == ["<div class='turn'><code>0:00.5–0:02.0</code> <b>ch0</b>: good morning</div>",
-                                     "<div class='turn'><code>0:01.8–0:03.0</code> <b>ch1</b>: hello <i>(open)</i></div>"]
+    assert transcript_lines(app) == [
+        "<div class='turn'><code>0:00.5–0:02.0</code> <b>ch0</b>: good morning</div>",
+        "<div class='turn'><code>0:01.8–0:03.0</code> <b>ch1</b>: hello <i>(open)</i></div>",
+    ]
     assert [s.icon for s in app.status] == ["spinner"]  # the status box says running (no ✓ before done)
     assert not [c.value for c in app.caption if "queued" in c.value or "running" in c.value]
 

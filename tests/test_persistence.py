@@ -1,4 +1,5 @@
 """engine.persistence on a real database (SQLite always, PostgreSQL when configured) and a real audio store."""
+
 from __future__ import annotations
 
 import os
@@ -24,14 +25,18 @@ def stored_files() -> list[Path]:
 
 def row_counts(url: str) -> dict[str, int]:
     with session_scope(url) as s:
-        return {m.__tablename__: s.scalar(select(func.count()).select_from(m))
-                for m in (Recording, TranscriptionRun, TurnRow, RunSpeaker, Job)}
+        return {
+            m.__tablename__: s.scalar(select(func.count()).select_from(m))
+            for m in (Recording, TranscriptionRun, TurnRow, RunSpeaker, Job)
+        }
 
 
 def two_speaker_turns() -> list[Turn]:
-    return [Turn("S1", 0.5, 2.0, [Word("hello", 0.5, 0.9), Word("there", 1.0, 1.4)]),
-            Turn("S2", 1.8, 3.5, [Word("good", None, None), Word("morning")]),
-            Turn("S1", 4.0, 5.0, [Word("bye")])]
+    return [
+        Turn("S1", 0.5, 2.0, [Word("hello", 0.5, 0.9), Word("there", 1.0, 1.4)]),
+        Turn("S2", 1.8, 3.5, [Word("good", None, None), Word("morning")]),
+        Turn("S1", 4.0, 5.0, [Word("bye")]),
+    ]
 
 
 def test_same_content_twice_is_one_recording(any_db_url, tmp_path):
@@ -68,13 +73,19 @@ def test_failing_row_write_leaves_no_file(any_db_url):
     engine = get_engine(any_db_url)
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
-            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON recordings "
-                              "BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
+            conn.execute(
+                text("CREATE TRIGGER refuse BEFORE INSERT ON recordings BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+            )
         else:
-            conn.execute(text("CREATE FUNCTION refuse() RETURNS trigger AS "
-                              "$$BEGIN RAISE EXCEPTION 'disk full'; END$$ LANGUAGE plpgsql"))
-            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON recordings "
-                              "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse() RETURNS trigger AS "
+                    "$$BEGIN RAISE EXCEPTION 'disk full'; END$$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text("CREATE TRIGGER refuse BEFORE INSERT ON recordings FOR EACH ROW EXECUTE FUNCTION refuse()")
+            )
     try:
         with pytest.raises(Exception, match="disk full"):
             persistence.add_recording(AMI_AUDIO / "trn02.flac", "trn02.flac")

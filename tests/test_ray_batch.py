@@ -2,6 +2,7 @@
 for real — a `ray start --head` cluster on 127.0.0.1, PostgreSQL, two app processes following one batch,
 a worker killed mid-shard (nothing lost, nothing doubled, the shard rerun). Opt-in (-m slow): a cancel, a
 page's kind of job on one actor, and the cascade itself as the batch's work."""
+
 from __future__ import annotations
 
 import json
@@ -109,10 +110,10 @@ def test_the_local_runner_runs_the_shards_here(db_url, loudness_kind):
 
 
 def test_a_page_thread_without_a_cluster_address_gets_one_sentence(monkeypatch):
+    import ray
+
     from engine.errors import UserError
     from engine.runners.ray_runner import connect  # first: it sets Ray's auth mode, which ray reads on import
-
-    import ray
 
     assert not ray.is_initialized()  # this module's Ray tests come after this one
     monkeypatch.delenv("CROSSTALK_RAY_ADDRESS", raising=False)
@@ -127,12 +128,15 @@ def test_a_page_thread_without_a_cluster_address_gets_one_sentence(monkeypatch):
     thread = threading.Thread(target=page)
     thread.start()
     thread.join()
-    assert raised == ["The Ray job runner needs CROSSTALK_RAY_ADDRESS here (a cluster started with "
-                      "`ray start --head`; see docs/team.md)."]
+    assert raised == [
+        "The Ray job runner needs CROSSTALK_RAY_ADDRESS here (a cluster started with "
+        "`ray start --head`; see docs/team.md)."
+    ]
     assert not ray.is_initialized()
 
 
 # --- the team setup: a Ray head, PostgreSQL, two app processes ------------------------------------
+
 
 @pytest.fixture(scope="module")
 def ray_head():
@@ -144,11 +148,28 @@ def ray_head():
     log = Path(temp_dir) / "head.log"
     env = {**os.environ, "RAY_memory_monitor_refresh_ms": "0"}  # see docs/team.md: shared machines
     head = subprocess.Popen(
-        [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
-         f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp_dir}"],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for(lambda: "Ray runtime started" in log.read_text(errors="replace") or head.poll() is not None, 90,
-             "the Ray head to start")
+        [
+            str(Path(sys.executable).parent / "ray"),
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp_dir}",
+        ],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_for(
+        lambda: "Ray runtime started" in log.read_text(errors="replace") or head.poll() is not None,
+        90,
+        "the Ray head to start",
+    )
     assert head.poll() is None, log.read_text(errors="replace")
     yield f"127.0.0.1:{port}"
     import ray
@@ -169,10 +190,13 @@ def ray_runner(ray_head, data_dir, postgres_url, loudness_kind, monkeypatch):
 
 
 def _observers(job_file: Path, address: str, n: int = 2) -> list[subprocess.Popen]:
-    env = {**os.environ, "CROSSTALK_JOB_RUNNER": "ray", "CROSSTALK_RAY_ADDRESS": address,
-           "PYTHONPATH": str(REPO_ROOT)}
-    return [subprocess.Popen([sys.executable, "-c", OBSERVER, str(job_file)], cwd=REPO_ROOT, env=env,
-                             stdout=subprocess.PIPE, text=True) for _ in range(n)]
+    env = {**os.environ, "CROSSTALK_JOB_RUNNER": "ray", "CROSSTALK_RAY_ADDRESS": address, "PYTHONPATH": str(REPO_ROOT)}
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", OBSERVER, str(job_file)], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(n)
+    ]
 
 
 def _running_shard(job_id: int):
@@ -189,8 +213,9 @@ def test_a_batch_on_ray_survives_a_killed_worker_while_two_apps_follow_it(ray_ru
 
     victim = wait_for(lambda: _running_shard(job_id), 90, "a shard under way")
     os.kill(victim.worker_pid, signal.SIGKILL)  # the worker process dies mid-shard
-    job = wait_for(lambda: (j := ray_runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 120,
-                   "the batch to end")
+    job = wait_for(
+        lambda: (j := ray_runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 120, "the batch to end"
+    )
     assert job.status == "done", job.error
 
     # nothing lost, nothing doubled, the killed shard rerun on a restarted worker
@@ -221,8 +246,9 @@ def test_a_cancelled_batch_stops_and_keeps_only_whole_shards(ray_runner, ray_hea
     job_id = ray_runner.submit("loudness", {"paths": paths, "shard_size": 2, "hold_s": 1.0})
     wait_for(lambda: any(s.status == "done" for s in batches.list_shards(job_id)), 90, "a first shard")
     assert ray_runner.cancel(job_id).status == "cancelling"
-    job = wait_for(lambda: (j := ray_runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 30,
-                   "the cancel")
+    job = wait_for(
+        lambda: (j := ray_runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 30, "the cancel"
+    )
     assert job.status == "cancelled" and ray_runner.result(job_id) is None
     done = [s for s in batches.list_shards(job_id) if s.status == "done"]
     assert 0 < len(done) < 6
@@ -249,8 +275,7 @@ def test_a_job_that_is_not_a_batch_runs_whole_on_one_actor(ray_runner, monkeypat
     page.start()
     page.join()
     job_id = submitted[0]
-    job = wait_for(lambda: (j := ray_runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 60,
-                   "the job")
+    job = wait_for(lambda: (j := ray_runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 60, "the job")
     assert job.status == "done", job.error
     assert ray_runner.result(job_id) == {"steps": 10, "worker_pid": job.worker_pid}
     assert job.worker_pid != os.getpid()
@@ -270,8 +295,9 @@ def test_a_cascade_batch_on_ray_with_a_killed_worker(ray_head, data_dir, postgre
     victim = wait_for(lambda: _running_shard(job_id), 120, "a shard under way")
     time.sleep(1.0)  # into the model's work, not only its start
     os.kill(victim.worker_pid, signal.SIGKILL)
-    job = wait_for(lambda: (j := runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 400,
-                   "the batch to end")
+    job = wait_for(
+        lambda: (j := runner.status(job_id)).status in persistence.FINAL_JOB_STATES and j, 400, "the batch to end"
+    )
     assert job.status == "done", job.error
     items = batches.batch_items(job_id)
     assert sorted(i.key for i in items) == sorted(paths) and batches.count_batch_items(job_id) == len(paths)

@@ -1,4 +1,5 @@
 """Simulated meetings: splits, synthesis, exact references, overlap statistics, byte-identical sets."""
+
 from __future__ import annotations
 
 import filecmp
@@ -67,14 +68,15 @@ def test_sentence_splits_disjoint_normalised_and_free_of_the_evaluation_paragrap
 
 def test_synthesis_is_deterministic_and_the_cache_returns_the_same_samples():
     voice = next(v for v in voices("train") if v.engine == "mbrola")  # mbrola resamples nothing: 16 kHz
-    other = voices("test")[0]                                          # espeak: 22.05 kHz, resampled
+    other = voices("test")[0]  # espeak: 22.05 kHz, resampled
     for v in (voice, other):
         first = synthesize("the quick brown fox", v)
         assert first.dtype == np.float32 and first.ndim == 1 and 0.5 < len(first) / SAMPLE_RATE < 3
         assert np.array_equal(first, synthesize("the quick brown fox", v))  # from the cache
-        assert np.array_equal(first, _espeak("the quick brown fox", v))    # fresh
-    assert not np.array_equal(synthesize("the quick brown fox", voice)[:8000],
-                              synthesize("the quick brown fox", other)[:8000])
+        assert np.array_equal(first, _espeak("the quick brown fox", v))  # fresh
+    assert not np.array_equal(
+        synthesize("the quick brown fox", voice)[:8000], synthesize("the quick brown fox", other)[:8000]
+    )
 
 
 @pytest.mark.parametrize("condition", timeline.CONDITIONS)
@@ -84,10 +86,10 @@ def test_reference_matches_audio_and_overlap_matches_condition(condition):
     assert len(meeting.audio) == len(meeting.clean)
     spans = []
     for turn in meeting.turns:
-        segment = meeting.clean[turn.start:turn.end]
+        segment = meeting.clean[turn.start : turn.end]
         # Sample-exact turn edges: speech at the first and last sample, and energy throughout.
         assert abs(segment[0]) > 0 and abs(segment[-1]) > 0
-        assert np.sqrt(np.mean(segment ** 2)) > 0.01
+        assert np.sqrt(np.mean(segment**2)) > 0.01
         assert turn.words and normalize(turn.words) == turn.words
         spans.append((turn.start / SAMPLE_RATE, turn.end / SAMPLE_RATE))
     assert [(r["start_time"], r["end_time"]) for r in ref] == spans
@@ -111,21 +113,29 @@ def test_gaps_are_digital_silence_before_noise_and_noise_is_10_to_30_db_below_sp
     meeting = build_meeting(random_spec(5, "0L", (2, 2), "train", duration_s=SHORT))
     active = np.zeros(len(meeting.clean), bool)
     for t in meeting.turns:
-        active[t.start:t.end] = True
+        active[t.start : t.end] = True
     for a, b in zip(meeting.turns, meeting.turns[1:]):
         gap = b.start - a.end
         assert 2.9 * SAMPLE_RATE - 1 <= gap <= 3.0 * SAMPLE_RATE + 1
-        assert not np.any(meeting.clean[a.end:b.start])
+        assert not np.any(meeting.clean[a.end : b.start])
     noise = meeting.audio - meeting.clean
-    snr = 10 * np.log10(np.mean(meeting.clean[active] ** 2) / np.mean(noise ** 2))
+    snr = 10 * np.log10(np.mean(meeting.clean[active] ** 2) / np.mean(noise**2))
     assert 10 - 0.5 <= snr <= 30 + 0.5 and abs(snr - meeting.snr_db) < 0.5
     assert np.sqrt(np.mean(meeting.audio[~active] ** 2)) < 0.3 * np.sqrt(np.mean(meeting.audio[active] ** 2))
 
 
 def test_three_talkers_only_when_allowed():
-    most = [timeline.activity_ratios([(r["start_time"], r["end_time"]) for r in build_meeting(
-        random_spec(seed, "OV30", (4, 4), "train", max_concurrent=3, duration_s=SHORT)).reference()])[1]
-        for seed in range(4)]
+    most = [
+        timeline.activity_ratios(
+            [
+                (r["start_time"], r["end_time"])
+                for r in build_meeting(
+                    random_spec(seed, "OV30", (4, 4), "train", max_concurrent=3, duration_s=SHORT)
+                ).reference()
+            ]
+        )[1]
+        for seed in range(4)
+    ]
     assert max(most) == 3
 
 
@@ -137,8 +147,15 @@ def test_human_voices_meeting_uses_the_paragraph():
     assert most == 2 and abs(ratio - 0.2) <= 0.03
 
 
-ARGS = {"meetings": 3, "condition": "mixed", "speakers": "2-3", "seed": 42, "voices": "dev", "duration": "5-8",
-        "reverb": 0.5}
+ARGS = {
+    "meetings": 3,
+    "condition": "mixed",
+    "speakers": "2-3",
+    "seed": 42,
+    "voices": "dev",
+    "duration": "5-8",
+    "reverb": 0.5,
+}
 
 
 def _same_tree(a: Path, b: Path) -> bool:
@@ -150,10 +167,14 @@ def _same_tree(a: Path, b: Path) -> bool:
 def test_same_arguments_give_a_byte_identical_directory_and_runs_resume(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     cli = [f"--{k}={v}" for k, v in ARGS.items()]
-    subprocess.run([sys.executable, "-m", "engine", "simulate", "--out", str(a), *cli], cwd=REPO_ROOT,
-                   check=True, capture_output=True)  # two worker processes
+    subprocess.run(
+        [sys.executable, "-m", "engine", "simulate", "--out", str(a), *cli],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )  # two worker processes
     recipe = SetRecipe(3, "mixed", 42, (2, 3), "dev", reverb=0.5, duration_s=(5.0, 8.0))
-    write_set(b, recipe, workers=1)                  # one process: the output must not depend on it
+    write_set(b, recipe, workers=1)  # one process: the output must not depend on it
     assert _same_tree(a, b)
     meetings = json.loads((a / "reference.seglst.json").read_text())
     assert {m["session_id"] for m in meetings} == {p.stem for p in (a / "audio").glob("*.wav")}

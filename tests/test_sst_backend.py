@@ -1,6 +1,7 @@
 """The sst backend end to end on a short real mixture (two LibriSpeech talkers): windows, per-channel
 Whisper decoding, progress, partial results, per-turn speaker attribution. With a separator that passes the
 mixture through, every channel must read exactly what Whisper alone reads."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,8 @@ TALKERS = ("1688/1688-142285-0007.ogg", "1998/1998-15444-0001.ogg")
 def mixture(tmp_path_factory) -> Path:
     a, b = (audio.load(LIBRI / t) for t in TALKERS)
     mixed = np.zeros(max(len(a), len(b) + 16000 * 3), np.float32)
-    mixed[:len(a)] += a
-    mixed[16000 * 3:16000 * 3 + len(b)] += 0.7 * b
+    mixed[: len(a)] += a
+    mixed[16000 * 3 : 16000 * 3 + len(b)] += 0.7 * b
     path = tmp_path_factory.mktemp("audio") / "mixture.wav"
     sf.write(path, mixed, 16000)
     return path
@@ -38,8 +39,9 @@ def test_passthrough_channels_read_what_whisper_alone_reads(mixture, tmp_path):
     package = save_package(tmp_path / "sst.pt", model, {"step": 0})
     backend = SSTBackend(package)
     fractions, partials = [], []
-    turns = backend.transcribe(mixture, num_speakers=2, progress=lambda f, m: fractions.append(f),
-                               on_partial=lambda t: partials.append(len(t)))
+    turns = backend.transcribe(
+        mixture, num_speakers=2, progress=lambda f, m: fractions.append(f), on_partial=lambda t: partials.append(len(t))
+    )
     samples = audio.load(mixture)
     features = model.whisper.encoder(window_mel(samples)[None])  # Whisper alone on the one 30 s window
     decoded = decode_with_fallback(model.whisper, features)

@@ -1,5 +1,6 @@
 """Training windows and their targets: crops keep only whole turns, HEAT puts overlapping turns on two
 channels, and each channel's decoder, transducer and activity targets say the same turns."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,12 +20,16 @@ def test_a_crop_keeps_whole_turns_and_silences_what_it_cannot_label():
     # "c" runs past 10 s, so audio stops at its start (8 s); "b" overlaps it and would be cut, so audio stops
     # where "b" starts (3 s): the whole chain of overlapping turns goes.
     assert [t.text for t in kept] == ["a"] and len(cut) == 10 * 16000
-    assert cut[:3 * 16000].all() and not cut[3 * 16000:].any()
+    assert cut[: 3 * 16000].all() and not cut[3 * 16000 :].any()
 
 
 def test_overlapping_turns_go_to_two_channels_with_matching_targets():
-    window = Window(np.zeros(16000), [WindowTurn(0.2, 3.0, "hello there", "x"), WindowTurn(2.0, 4.0, "yes", "y"),
-                                      WindowTurn(3.5, 5.0, "fine", "x")], "sim", "OV20")
+    window = Window(
+        np.zeros(16000),
+        [WindowTurn(0.2, 3.0, "hello there", "x"), WindowTurn(2.0, 4.0, "yes", "y"), WindowTurn(3.5, 5.0, "fine", "x")],
+        "sim",
+        "OV20",
+    )
     window.assign_channels()
     assert [t.channel for t in window.turns] == [0, 1, 0]
     pooled = PooledWindow(torch.zeros(300, 384, dtype=torch.float16), window.turns, "sim", "OV20", False)
@@ -35,7 +40,7 @@ def test_overlapping_turns_go_to_two_channels_with_matching_targets():
     stamps = [tok.seconds(t) for t in first if tok.is_timestamp(t)]
     assert stamps == [0.2, 3.0, 3.5, 5.0]
     assert batch.decoder_labels[0, 0] == first[1] and (batch.decoder_labels[0] != IGNORE).sum() == len(first)
-    assert vocab.decode_ids(batch.targets[1, :batch.target_lengths[1]].tolist()) == "yes"
+    assert vocab.decode_ids(batch.targets[1, : batch.target_lengths[1]].tolist()) == "yes"
     assert batch.targets[1, 0] == vocab.SOT and batch.targets[1, batch.target_lengths[1] - 1] == vocab.EOT
     assert batch.eot_frames[1, 0] == int(4.0 / 0.08)
     assert batch.activity[0, 1, 100:200].all() and not batch.activity[0, 1, :99].any()  # 2.0-4.0 s on channel 1

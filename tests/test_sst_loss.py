@@ -1,6 +1,7 @@
 """The RNN-T loss: the project's pure-torch oracle against torchaudio's (values, gradients) and brute-force
 enumeration of every alignment; the training loss (torchaudio on the lattice, FastEmit) against the oracle;
 the late-<eot> penalty; the whole objective on a real window."""
+
 from __future__ import annotations
 
 import itertools
@@ -111,7 +112,7 @@ def _window(text: str):
     model = passthrough_model()
     speech = _trim(synthesize("the quick brown fox jumps over the lazy dog", voices("train")[0]))
     samples = np.zeros(8 * 16000, np.float32)
-    samples[8000:8000 + len(speech)] = speech[:len(samples) - 8000]
+    samples[8000 : 8000 + len(speech)] = speech[: len(samples) - 8000]
     samples += np.random.default_rng(0).normal(0, 1e-3, len(samples)).astype(np.float32)
     with torch.no_grad():
         states = model.transcriber.lower(window_mel(samples, 8.0)[None])[0].half()

@@ -1,5 +1,6 @@
 """The Whisper-based SST's parts: shapes, the lower/upper split around the separator, the transducer
 search's streaming state, windows and stitching, and the shipped file (trained parts only, base sha256)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,6 +62,7 @@ def test_only_trained_parts_are_saved_and_whisper_is_named_by_sha256(tmp_path):
         assert torch.equal(loaded.trained_state()[key], value)
     # The default model (separator + heads) fits the limit with room to spare.
     from engine.sst.network import build
+
     assert build(SSTSettings()).trained_parameters() * 4 < MAX_MB * 1e6 / 2
 
 
@@ -94,22 +96,24 @@ def test_transducer_search_fed_in_pieces_equals_the_whole_window():
 def test_windows_overlap_and_the_stream_is_cut_without_loss():
     rate = 16000
     samples = np.arange(int(62.3 * rate), dtype=np.float32)
-    chunks = [samples[i:i + 7 * rate] for i in range(0, len(samples), 7 * rate)]
+    chunks = [samples[i : i + 7 * rate] for i in range(0, len(samples), 7 * rate)]
     windows = list(iter_windows(chunks))
     assert [w[0] for w in windows] == [0.0, HOP_S, 2 * HOP_S]
     assert [w[2] for w in windows] == [False, False, True]
     for offset, piece, _ in windows:
         start = int(offset * rate)
-        assert np.array_equal(piece, samples[start:start + int(WINDOW_S * rate)])
-    assert [w[0] for w in iter_windows([samples[:10 * rate]])] == [0.0]
-    assert len(list(iter_windows([samples[:30 * rate]]))) == 1
-    assert [w[0] for w in iter_windows([samples[:31 * rate]])] == [0.0, HOP_S]  # the 31st second needs a window
+        assert np.array_equal(piece, samples[start : start + int(WINDOW_S * rate)])
+    assert [w[0] for w in iter_windows([samples[: 10 * rate]])] == [0.0]
+    assert len(list(iter_windows([samples[: 30 * rate]]))) == 1
+    assert [w[0] for w in iter_windows([samples[: 31 * rate]])] == [0.0, HOP_S]  # the 31st second needs a window
 
 
 def test_stitching_keeps_each_word_once_and_joins_a_turn_cut_by_the_boundary():
     first = WindowResult(0.0, [[Turn("channel0", 20.0, 30.0, [Word("a", 26.0, 26.5), Word("b", 27.6, 28.0)], 0)], []])
-    second = WindowResult(25.0, [[], [Turn("channel1", 25.0, 35.0, [Word("a", 26.0, 26.5), Word("b", 27.6, 28.0),
-                                                                     Word("c", 31.0, 31.5)], 1)]])
+    second = WindowResult(
+        25.0,
+        [[], [Turn("channel1", 25.0, 35.0, [Word("a", 26.0, 26.5), Word("b", 27.6, 28.0), Word("c", 31.0, 31.5)], 1)]],
+    )
     turns = stitch([(first, owned(0.0, True, False)), (second, owned(25.0, False, True))])
     assert len(turns) == 1 and [w.text for w in turns[0].words] == ["a", "b", "c"]
     assert (turns[0].start, turns[0].end) == (20.0, 35.0)

@@ -1,4 +1,5 @@
 """Content-addressed audio store: the key is the sha256 of the bytes; writes are idempotent and atomic."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,6 +1,7 @@
 """Training from a recipe: a tiny real run (real Whisper, real simulated windows) killed with SIGKILL part
 way resumes from its state file and ends with exactly the weights of a run never interrupted; the stage's
 file can be shipped."""
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,28 @@ UPDATES = 6
 
 RECIPE = {
     "name": "tiny",
-    "settings": {"bottleneck": 16, "hidden": 32, "dilations": [1, 2], "transducer_dim": 16, "predictor_embed": 8,
-                 "predictor_hidden": 16},
-    "stages": [{
-        "name": "separator", "updates": UPDATES, "batch_windows": 1, "checkpoint_every": 1, "validate_every": 3,
-        "warmup": 2, "lr": 0.01, "seed": 3,
-        "pools": [{"source": "sim", "windows": 3, "seed": 5, "window_s": 6.0}],
-        "dev_pool": {"source": "sim", "windows": 1, "seed": 6, "window_s": 6.0, "voices": "dev"},
-    }],
+    "settings": {
+        "bottleneck": 16,
+        "hidden": 32,
+        "dilations": [1, 2],
+        "transducer_dim": 16,
+        "predictor_embed": 8,
+        "predictor_hidden": 16,
+    },
+    "stages": [
+        {
+            "name": "separator",
+            "updates": UPDATES,
+            "batch_windows": 1,
+            "checkpoint_every": 1,
+            "validate_every": 3,
+            "warmup": 2,
+            "lr": 0.01,
+            "seed": 3,
+            "pools": [{"source": "sim", "windows": 3, "seed": 5, "window_s": 6.0}],
+            "dev_pool": {"source": "sim", "windows": 1, "seed": 6, "window_s": 6.0, "voices": "dev"},
+        }
+    ],
 }
 
 
@@ -71,8 +86,22 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
     assert [r["step"] for r in rows] == list(range(1, UPDATES + 1)) and "dev" in rows[2]
 
     shipped = tmp_path / "sst.pt"
-    result = subprocess.run([sys.executable, "-m", "engine", "train", "--export", str(shipped), "--source",
-                             str(tmp_path / "whole" / "separator" / "best.pt")], cwd=REPO_ROOT, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "train",
+            "--export",
+            str(shipped),
+            "--source",
+            str(tmp_path / "whole" / "separator" / "best.pt"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert read_package(shipped)["card"]["decoding"] == {"turn_source": "activity"}

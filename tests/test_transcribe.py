@@ -1,4 +1,5 @@
 """The shared transcription path: every backend answers a recording without speech with the same sentence."""
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,24 @@ def test_sst_finds_no_turn_in_silence_and_says_so_like_the_cascade(silence):
 
 
 def test_the_cli_exits_2_with_that_sentence_for_sst(silence, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "engine", "transcribe", str(silence), "--backend", "sst",
-                           "--out", str(tmp_path / "out.json")], cwd=REPO_ROOT, capture_output=True, text=True,
-                          env={**os.environ, "CROSSTALK_DATA_DIR": str(tmp_path)}, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "transcribe",
+            str(silence),
+            "--backend",
+            "sst",
+            "--out",
+            str(tmp_path / "out.json"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CROSSTALK_DATA_DIR": str(tmp_path)},
+        timeout=300,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {NO_SPEECH}"
     assert not (tmp_path / "out.json").exists()

@@ -1,5 +1,6 @@
 """Voice-change splitting on real recordings: two Speech Accent Archive readers back to back (a man, then a
 woman), and one reader alone. The embeddings come from the real resemblyzer encoder."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ SECONDS = 6.0
 
 def _reading(name: str, offset_s: float = 2.0) -> np.ndarray:
     samples = audio.load(SAA / name)
-    return samples[int(offset_s * audio.SAMPLE_RATE): int((offset_s + SECONDS) * audio.SAMPLE_RATE)]
+    return samples[int(offset_s * audio.SAMPLE_RATE) : int((offset_s + SECONDS) * audio.SAMPLE_RATE)]
 
 
 def test_a_change_of_reader_is_found_where_it_happens():
@@ -32,7 +33,7 @@ def test_too_short_for_two_windows_has_no_change():
     joined = np.concatenate([_reading("english_001.ogg"), _reading("english_002.ogg")])
     middle = int(SECONDS * audio.SAMPLE_RATE)
     half = int(0.9 * WINDOW_S * audio.SAMPLE_RATE)
-    assert voice_change_times(joined[middle - half: middle + half]) == []
+    assert voice_change_times(joined[middle - half : middle + half]) == []
 
 
 def test_a_long_turn_searched_in_pieces_finds_the_changes_of_the_whole():
@@ -47,7 +48,7 @@ def test_a_long_turn_searched_in_pieces_finds_the_changes_of_the_whole():
     assert owned[0][0] == 0.0 and owned[-1][1] == duration and all(a[1] == b[0] for a, b in zip(owned, owned[1:]))
     found = []
     for (start, end), owned in pieces:
-        samples = joined[int(start * audio.SAMPLE_RATE): int(end * audio.SAMPLE_RATE)]
+        samples = joined[int(start * audio.SAMPLE_RATE) : int(end * audio.SAMPLE_RATE)]
         found += owned_change_times((start, end), owned, samples)
     assert np.allclose(sorted(found), whole, atol=0.01)
 

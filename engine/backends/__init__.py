@@ -3,6 +3,7 @@
 Backends are imported lazily (importing the registry loads no model) and built once per process,
 so their models are loaded once. A new backend adds one line to `_FACTORIES`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -20,8 +21,11 @@ _FACTORIES = {
 }
 BACKENDS = tuple(_FACTORIES)
 # What a person reads in a select box or beside a run (the names above are what is stored).
-TITLES = {"cascade": "Cascade · Whisper tiny.en", "cascade-pocketsphinx": "Cascade · pocketsphinx (hybrid)",
-          "sst": "SST (trained here)"}
+TITLES = {
+    "cascade": "Cascade · Whisper tiny.en",
+    "cascade-pocketsphinx": "Cascade · pocketsphinx (hybrid)",
+    "sst": "SST (trained here)",
+}
 CASCADE_BY_RECOGNISER = {"whisper": "cascade", "pocketsphinx": "cascade-pocketsphinx"}
 
 
@@ -45,9 +49,13 @@ def backend_for(backend: str, recogniser: str | None = None) -> str:
 class Backend(Protocol):
     name: str
 
-    def transcribe(self, path: Path, num_speakers: int | None = None,
-                   progress: Callable[[float, str], None] | None = None,
-                   on_partial: Callable[[list[Turn]], None] | None = None) -> list[Turn]:
+    def transcribe(
+        self,
+        path: Path,
+        num_speakers: int | None = None,
+        progress: Callable[[float, str], None] | None = None,
+        on_partial: Callable[[list[Turn]], None] | None = None,
+    ) -> list[Turn]:
         """Turns sorted by start; words carry times where the backend has them. `on_partial` receives the
         turns recognised so far (before speaker attribution) as the work goes on."""
 

@@ -3,6 +3,7 @@ in overlapping 30 s windows, two channels each (engine/sst/inference.py; memory 
 turn is attributed to a speaker by clustering per-turn embeddings across the recording (engine/speakers.py),
 so a channel swap between windows costs nothing.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,8 +31,14 @@ def default_model_path() -> Path:
 class SSTBackend:
     name = "sst"
 
-    def __init__(self, model_path: Path | None = None, threshold: float = DEFAULT_THRESHOLD, threads: int = 2,
-                 turn_source: str | None = None, decoder_pass: bool = True):
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        threads: int = 2,
+        turn_source: str | None = None,
+        decoder_pass: bool = True,
+    ):
         """`turn_source` None: the one the file's card names (chosen for it at export)."""
         model_path = model_path or default_model_path()
         self.model, self.card = load_package(model_path)
@@ -44,12 +51,19 @@ class SSTBackend:
     def describe(self) -> dict:
         """What a stored evaluation run records about the model it scored (the file's sha256 prefix, its
         training update, and how turns and words were made)."""
-        return {"checkpoint": self.checkpoint, "turn_source": self.decoder.turn_source,
-                "decoder_pass": self.decoder.decoder_pass}
+        return {
+            "checkpoint": self.checkpoint,
+            "turn_source": self.decoder.turn_source,
+            "decoder_pass": self.decoder.decoder_pass,
+        }
 
-    def transcribe(self, path: Path, num_speakers: int | None = None,
-                   progress: Callable[[float, str], None] | None = None,
-                   on_partial: Callable[[list[Turn]], None] | None = None) -> list[Turn]:
+    def transcribe(
+        self,
+        path: Path,
+        num_speakers: int | None = None,
+        progress: Callable[[float, str], None] | None = None,
+        on_partial: Callable[[list[Turn]], None] | None = None,
+    ) -> list[Turn]:
         """Turns sorted by start; `on_partial` receives the turns decoded so far after every window."""
         report = progress or (lambda fraction, message: None)
         info = audio.probe(path)

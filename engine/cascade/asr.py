@@ -1,4 +1,5 @@
 """Words with times for one speech segment from pocketsphinx (its bundled en-us model)."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -32,8 +33,13 @@ def recognize(samples: np.ndarray, offset_s: float = 0.0) -> list[Word]:
     for seg in dec.seg():
         text = spoken_word(seg.word)
         if text:
-            words.append(Word(text, round(offset_s + seg.start_frame / FRAMES_PER_SECOND, 3),
-                              round(offset_s + (seg.end_frame + 1) / FRAMES_PER_SECOND, 3)))
+            words.append(
+                Word(
+                    text,
+                    round(offset_s + seg.start_frame / FRAMES_PER_SECOND, 3),
+                    round(offset_s + (seg.end_frame + 1) / FRAMES_PER_SECOND, 3),
+                )
+            )
     return words
 
 

@@ -6,6 +6,7 @@
    (engine/voice_changes.py), and each piece gets a resemblyzer embedding of its own audio;
 then clustering of the pieces' embeddings → speaker labels → merged turns.
 """
+
 from __future__ import annotations
 
 import threading
@@ -22,7 +23,7 @@ from engine.errors import UserError
 from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label
 from engine.threads import one_torch_thread
 from engine.types import Turn, Word
-from engine.voice_changes import voice_change_times, split_turn
+from engine.voice_changes import split_turn, voice_change_times
 
 Progress = Callable[[float, str], None]
 VAD_SHARE = 0.1  # rough share of the run spent in pass 1, for the progress bar
@@ -38,26 +39,49 @@ _MODELS_IN_USE = threading.Lock()
 UNATTRIBUTED = "…"  # the speaker of a partial turn: clustering runs once every segment is recognised
 
 
-def run_cascade(path: Path, num_speakers: int | None = None, progress: Progress | None = None,
-                threshold: float = DEFAULT_THRESHOLD, chunk_s: float = 30.0,
-                on_partial: Callable[[list[Turn]], None] | None = None, recogniser_name: str = DEFAULT_RECOGNISER,
-                change_threshold: float | None = CHANGE_THRESHOLD) -> list[Turn]:
+def run_cascade(
+    path: Path,
+    num_speakers: int | None = None,
+    progress: Progress | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    chunk_s: float = 30.0,
+    on_partial: Callable[[list[Turn]], None] | None = None,
+    recogniser_name: str = DEFAULT_RECOGNISER,
+    change_threshold: float | None = CHANGE_THRESHOLD,
+) -> list[Turn]:
     """Speaker-attributed turns; `on_partial` receives the pieces recognised so far (speaker not yet known)."""
     asr = recogniser(recogniser_name)
     with _MODELS_IN_USE, one_torch_thread():
-        return _run(path, num_speakers, progress or (lambda fraction, message: None), threshold, chunk_s,
-                    on_partial or (lambda partial: None), asr, change_threshold)
+        return _run(
+            path,
+            num_speakers,
+            progress or (lambda fraction, message: None),
+            threshold,
+            chunk_s,
+            on_partial or (lambda partial: None),
+            asr,
+            change_threshold,
+        )
 
 
-def _run(path: Path, num_speakers: int | None, report: Progress, threshold: float, chunk_s: float,
-         publish: Callable[[list[Turn]], None], asr: Recogniser, change_threshold: float | None) -> list[Turn]:
+def _run(
+    path: Path,
+    num_speakers: int | None,
+    report: Progress,
+    threshold: float,
+    chunk_s: float,
+    publish: Callable[[list[Turn]], None],
+    asr: Recogniser,
+    change_threshold: float | None,
+) -> list[Turn]:
     info = audio.probe(path)
     expected = max(1, round(info.duration_s * audio.SAMPLE_RATE))
 
     report(0.0, "Finding speech")
     probs, total = vad.speech_probabilities(
         audio.iter_chunks(path, chunk_s),
-        on_samples=lambda n: report(VAD_SHARE * min(1.0, n / expected), "Finding speech"))
+        on_samples=lambda n: report(VAD_SHARE * min(1.0, n / expected), "Finding speech"),
+    )
     segments = vad.segments_from_probabilities(probs, total)
     if not segments:
         raise UserError("The recording contains no speech.")
@@ -70,7 +94,7 @@ def _run(path: Path, num_speakers: int | None, report: Progress, threshold: floa
         inside = [segments[i] for i in members]
         for segment, words in zip(inside, words_by_segment(asr.recognise(samples, span[0]), inside)):
             first = round((segment[0] - span[0]) * audio.SAMPLE_RATE)
-            audio_of_segment = samples[first: first + round((segment[1] - segment[0]) * audio.SAMPLE_RATE)]
+            audio_of_segment = samples[first : first + round((segment[1] - segment[0]) * audio.SAMPLE_RATE)]
             for piece in _pieces(segment, words, audio_of_segment, change_threshold):
                 pieces.append(piece)
                 embeddings.append(_embedding(piece, segment, audio_of_segment))
@@ -88,8 +112,9 @@ def _window_audio(path: Path, chunk_s: float, windows: list[tuple[tuple[float, f
     return (samples for _, samples in iter_segment_audio(audio.iter_chunks(path, chunk_s), [s for s, _ in windows]))
 
 
-def _pieces(segment: tuple[float, float], words: list[Word], samples: np.ndarray,
-            change_threshold: float | None) -> list[Turn]:
+def _pieces(
+    segment: tuple[float, float], words: list[Word], samples: np.ndarray, change_threshold: float | None
+) -> list[Turn]:
     """The segment's words as one unattributed turn (widened to words that run past its ends), cut at the
     word gaps where the voice changes."""
     start, end = segment

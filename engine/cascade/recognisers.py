@@ -3,6 +3,7 @@
 Whisper tiny.en (engine/whisper, CTranslate2 int8) is the default; pocketsphinx (engine/cascade/asr.py,
 the classic hybrid HMM recogniser) is kept for the comparison the project draws between the two.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,10 @@ def recogniser(name: str) -> Recogniser:
     """Imported on first use: choosing one recogniser never loads the other."""
     if name == "whisper":
         from engine.whisper.runtime import recognize
+
         return Recogniser(name, 30.0, lambda samples, offset_s: recognize(samples, offset_s=offset_s))
     if name == "pocketsphinx":
         from engine.cascade.asr import recognize
+
         return Recogniser(name, 0.0, lambda samples, offset_s: recognize(samples, offset_s=offset_s))
     raise UserError(f"Unknown recogniser {name!r}; choose one of: {', '.join(RECOGNISERS)}.")

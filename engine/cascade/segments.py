@@ -1,4 +1,5 @@
 """Cut speech segments out of a stream of audio chunks, keeping only what the next segments still need."""
+
 from __future__ import annotations
 
 from typing import Iterable, Iterator
@@ -8,8 +9,9 @@ import numpy as np
 from engine.audio import SAMPLE_RATE
 
 
-def iter_segment_audio(chunks: Iterable[np.ndarray], segments: list[tuple[float, float]]
-                       ) -> Iterator[tuple[tuple[float, float], np.ndarray]]:
+def iter_segment_audio(
+    chunks: Iterable[np.ndarray], segments: list[tuple[float, float]]
+) -> Iterator[tuple[tuple[float, float], np.ndarray]]:
     """Yield (segment, its samples) in order; `segments` must be sorted by start.
 
     Memory holds at most one chunk plus the longest segment, whatever the recording's length.
@@ -23,22 +25,23 @@ def iter_segment_audio(chunks: Iterable[np.ndarray], segments: list[tuple[float,
         buffer_end = buffer_start + len(buffer)
         while next_seg < len(bounds) and bounds[next_seg][1] <= buffer_end:
             start, end = bounds[next_seg]
-            yield segments[next_seg], buffer[start - buffer_start: end - buffer_start].copy()
+            yield segments[next_seg], buffer[start - buffer_start : end - buffer_start].copy()
             next_seg += 1
         keep_from = bounds[next_seg][0] if next_seg < len(bounds) else buffer_end
         keep_from = min(max(keep_from, buffer_start), buffer_end)
-        buffer = buffer[keep_from - buffer_start:]
+        buffer = buffer[keep_from - buffer_start :]
         buffer_start = keep_from
     # segments running to the very end of the audio (rounding may put their end a sample past it)
     for k in range(next_seg, len(bounds)):
         start, _ = bounds[k]
-        piece = buffer[max(0, start - buffer_start):]
+        piece = buffer[max(0, start - buffer_start) :]
         if len(piece):
             yield segments[k], piece.copy()
 
 
-def recognition_windows(segments: list[tuple[float, float]], max_s: float
-                        ) -> list[tuple[tuple[float, float], list[int]]]:
+def recognition_windows(
+    segments: list[tuple[float, float]], max_s: float
+) -> list[tuple[tuple[float, float], list[int]]]:
     """Consecutive sorted segments grouped into spans (first start → last end) of at most `max_s` seconds,
     each with the indices of its segments; a segment longer than `max_s` is a span of its own.
 

@@ -1,4 +1,5 @@
 """Speaker-labelled segments → turns: adjacent segments of the same speaker with a short pause become one."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,8 +9,9 @@ from engine.types import Turn, Word
 MAX_PAUSE_S = 1.0  # a pause longer than this starts a new turn even for the same speaker
 
 
-def merge_segments(labelled: list[tuple[str, float, float, list[Word]]],
-                   max_pause_s: float = MAX_PAUSE_S) -> list[Turn]:
+def merge_segments(
+    labelled: list[tuple[str, float, float, list[Word]]], max_pause_s: float = MAX_PAUSE_S
+) -> list[Turn]:
     turns: list[Turn] = []
     for speaker, start, end, words in sorted(labelled, key=lambda x: (x[1], x[2])):
         last = turns[-1] if turns else None

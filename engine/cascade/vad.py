@@ -4,6 +4,7 @@ The model is recurrent over 512-sample windows; its state is carried from chunk 
 probabilities are the same as over the whole file while only one chunk is in memory. The per-window
 probabilities themselves are tiny (one float per 32 ms) and are kept to find segment boundaries.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -31,8 +32,9 @@ def vad_model():
         return load_silero_vad()
 
 
-def speech_probabilities(chunks: Iterable[np.ndarray],
-                         on_samples: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
+def speech_probabilities(
+    chunks: Iterable[np.ndarray], on_samples: Callable[[int], None] | None = None
+) -> tuple[np.ndarray, int]:
     """(one speech probability per 512-sample window, total samples seen)."""
     model = vad_model()
     model.reset_states()
@@ -55,11 +57,15 @@ def speech_probabilities(chunks: Iterable[np.ndarray],
     return np.asarray(probs, dtype=np.float32), total
 
 
-def segments_from_probabilities(probs: np.ndarray, total_samples: int,
-                                max_segment_s: float = MAX_SEGMENT_S) -> list[tuple[float, float]]:
+def segments_from_probabilities(
+    probs: np.ndarray, total_samples: int, max_segment_s: float = MAX_SEGMENT_S
+) -> list[tuple[float, float]]:
     from silero_vad.utils_vad import get_speech_timestamps_from_probs
 
-    stamps = get_speech_timestamps_from_probs(list(map(float, probs)), sampling_rate=SAMPLE_RATE,
-                                              max_speech_duration_s=max_segment_s,
-                                              audio_length_samples=total_samples)
+    stamps = get_speech_timestamps_from_probs(
+        list(map(float, probs)),
+        sampling_rate=SAMPLE_RATE,
+        max_speech_duration_s=max_segment_s,
+        audio_length_samples=total_samples,
+    )
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]

@@ -11,6 +11,7 @@ with ray the shards fan out over the Ray cluster at CROSSTALK_RAY_ADDRESS (none:
 machine, which lives as long as this command). Progress goes to the database as shards finish, so every
 app instance on it shows the job. --detach returns at once (needs a cluster that outlives the command).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,11 @@ WAIT_POLL_S = 0.5
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("batch", help="batch transcription, fairness runs and evaluations (local or Ray)",
-                                   description=__doc__.splitlines()[0])
+    parser = subparsers.add_parser(
+        "batch",
+        help="batch transcription, fairness runs and evaluations (local or Ray)",
+        description=__doc__.splitlines()[0],
+    )
     sub = parser.add_subparsers(dest="batch_command", required=True)
 
     p = sub.add_parser("transcribe", help="speaker-attributed turns of every recording a manifest names")
@@ -34,21 +38,35 @@ def register(subparsers) -> None:
     p.add_argument("--backend", default="cascade")
     p.add_argument("--speakers", type=int, default=None, help="speakers per recording, if known")
     _runner_options(p)
-    p.set_defaults(func=run_batch, kind="batch_transcribe",
-                   params=lambda a: {"manifest": str(a.manifest.resolve()), "backend": a.backend,
-                                     "num_speakers": a.speakers})
+    p.set_defaults(
+        func=run_batch,
+        kind="batch_transcribe",
+        params=lambda a: {"manifest": str(a.manifest.resolve()), "backend": a.backend, "num_speakers": a.speakers},
+    )
 
     p = sub.add_parser("fairness", help="`fairness run` as a batch: an evaluation set from audio")
-    p.add_argument("--audio-manifest", type=Path, required=True,
-                   help="utterance_id, speaker_id, audio, reference (+ location, demographics)")
+    p.add_argument(
+        "--audio-manifest",
+        type=Path,
+        required=True,
+        help="utterance_id, speaker_id, audio, reference (+ location, demographics)",
+    )
     p.add_argument("--name", required=True)
     p.add_argument("--backend", default="cascade")
     p.add_argument("--speakers", type=int, default=1, help="speakers per file (default 1)")
     p.add_argument("--replace", action="store_true")
     _runner_options(p)
-    p.set_defaults(func=run_batch, kind="batch_fairness",
-                   params=lambda a: {"manifest": str(a.audio_manifest.resolve()), "name": a.name,
-                                     "backend": a.backend, "speakers": a.speakers, "replace": a.replace})
+    p.set_defaults(
+        func=run_batch,
+        kind="batch_fairness",
+        params=lambda a: {
+            "manifest": str(a.audio_manifest.resolve()),
+            "name": a.name,
+            "backend": a.backend,
+            "speakers": a.speakers,
+            "replace": a.replace,
+        },
+    )
 
     p = sub.add_parser("evaluate", help="`evaluate` as a batch: score a backend on a simulated set")
     p.add_argument("--backend", required=True)
@@ -57,9 +75,17 @@ def register(subparsers) -> None:
     p.add_argument("--oracle-speakers", action="store_true")
     p.add_argument("--no-db", action="store_true", help="do not store the evaluation run")
     _runner_options(p)
-    p.set_defaults(func=run_batch, kind="batch_evaluate",
-                   params=lambda a: {"set_dir": str(a.set_dir.resolve()), "backend": a.backend, "limit": a.limit,
-                                     "oracle_speakers": a.oracle_speakers, "store": not a.no_db})
+    p.set_defaults(
+        func=run_batch,
+        kind="batch_evaluate",
+        params=lambda a: {
+            "set_dir": str(a.set_dir.resolve()),
+            "backend": a.backend,
+            "limit": a.limit,
+            "oracle_speakers": a.oracle_speakers,
+            "store": not a.no_db,
+        },
+    )
 
     p = sub.add_parser("status", help="a batch job's state and progress")
     p.add_argument("job", type=int)
@@ -115,8 +141,10 @@ def _run_here(kind: str, params: dict[str, Any]):
     job_id = batch.enqueue(kind, params)
     persistence.claim_job(job_id)
     print(f"batch job {job_id} (local, in this process)")
-    with tqdm(total=100, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
-              leave=False, disable=None) as bar:
+    with tqdm(
+        total=100, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}", leave=False, disable=None
+    ) as bar:
+
         def progress(fraction: float, message: str) -> None:
             bar.set_description(message)
             bar.update(round(100 * fraction) - bar.n)
@@ -145,8 +173,9 @@ def _run_on_ray(kind: str, params: dict[str, Any], workers: int | None, detach: 
 def _wait(runner, job_id: int):
     from tqdm import tqdm
 
-    with tqdm(total=100, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
-              leave=False, disable=None) as bar:
+    with tqdm(
+        total=100, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}", leave=False, disable=None
+    ) as bar:
         try:
             while (job := runner.status(job_id)).active:
                 bar.set_description(job.message)
@@ -167,10 +196,12 @@ def _report(job) -> None:
     stats = result.pop("batch")
     hours = stats["audio_s"] / 3600
     wall = stats.get("wall_s") or 0.0
-    print(f"job {job.id} done: {stats['items']} items in {stats['shards']} shards on {stats['workers']} workers, "
-          f"{stats['audio_s'] / 60:.1f} min of audio in {wall:.1f} s"
-          f"{f' ({hours / (wall / 3600):.0f} audio hours per wall hour)' if wall else ''}, "
-          f"{stats['retried_shards']} shards retried")
+    print(
+        f"job {job.id} done: {stats['items']} items in {stats['shards']} shards on {stats['workers']} workers, "
+        f"{stats['audio_s'] / 60:.1f} min of audio in {wall:.1f} s"
+        f"{f' ({hours / (wall / 3600):.0f} audio hours per wall hour)' if wall else ''}, "
+        f"{stats['retried_shards']} shards retried"
+    )
     print(json.dumps(result, sort_keys=True))
 
 
@@ -180,8 +211,10 @@ def run_status(args: argparse.Namespace) -> int:
     job = get_runner().status(args.job)
     if job is None:
         raise UserError(f"There is no job {args.job}.")
-    print(f"job {job.id} ({job.kind}) {job.status}, {100 * job.progress:.0f} %: {job.message}"
-          f"{' — ' + job.error if job.error else ''}")
+    print(
+        f"job {job.id} ({job.kind}) {job.status}, {100 * job.progress:.0f} %: {job.message}"
+        f"{' — ' + job.error if job.error else ''}"
+    )
     return 0
 
 

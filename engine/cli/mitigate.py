@@ -7,6 +7,7 @@
 
 The database is the one CROSSTALK_DATABASE_URL names (default: SQLite under the data directory).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -16,8 +17,9 @@ from engine.mitigation import EXPERIMENT_MODULES
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("mitigate", help="mitigation experiments (EWC, ARW)",
-                                   description=__doc__.splitlines()[0])
+    parser = subparsers.add_parser(
+        "mitigate", help="mitigation experiments (EWC, ARW)", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="mitigate_command", required=True)
     for kind, module_name in EXPERIMENT_MODULES.items():
         module = importlib.import_module(module_name)

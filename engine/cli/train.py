@@ -5,6 +5,7 @@ python -m engine train --export models/sst.pt --source data/sst/runs/whisper_sid
     [--turn-source activity|transducer|segments] [--note TEXT]  ships one (only the trained parts; the card
     records where it came from and how the backend decodes it).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,12 @@ def run(args) -> int:
         if not args.source:
             raise UserError("--export needs --source: the run's checkpoint to ship (e.g. …/separator/best.pt).")
         model, card = load_package(Path(args.source))
-        card = {**card, "shipped_from": str(args.source), "quality_note": args.note or card.get("quality_note", ""),
-                "decoding": {"turn_source": args.turn_source}}
+        card = {
+            **card,
+            "shipped_from": str(args.source),
+            "quality_note": args.note or card.get("quality_note", ""),
+            "decoding": {"turn_source": args.turn_source},
+        }
         save_package(Path(args.export), model, card)
         print(f"wrote {args.export} from {args.source} (stage {card.get('stage')}, update {card.get('step')})")
         return 0
@@ -48,6 +53,10 @@ def register(subparsers) -> None:
     parser.add_argument("--export", help="instead of training, write the shipping file here (e.g. models/sst.pt)")
     parser.add_argument("--source", help="with --export: the run's checkpoint (best.pt or final.pt of a stage)")
     parser.add_argument("--note", help="with --export: the quality note shown on the Model page")
-    parser.add_argument("--turn-source", default="activity", choices=("activity", "transducer", "segments"),
-                        help="with --export: where the backend takes turn boundaries from for this file")
+    parser.add_argument(
+        "--turn-source",
+        default="activity",
+        choices=("activity", "transducer", "segments"),
+        help="with --export: where the backend takes turn boundaries from for this file",
+    )
     parser.set_defaults(func=run)

@@ -1,4 +1,5 @@
 """Word alignment of a reference and a hypothesis, for showing people where the errors are."""
+
 from __future__ import annotations
 
 import kaldialign

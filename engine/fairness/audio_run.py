@@ -4,6 +4,7 @@ The manifest (CSV/JSONL/Parquet) has utterance_id, speaker_id, audio (a path, re
 folder or absolute) and reference, plus any location and demographic columns. Every file gets the
 backend's hypothesis and a resemblyzer embedding (so automatic cohorts work on the result).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,8 +36,9 @@ def resolve_audio(manifest: Path, audio_path: str) -> Path:
     return candidate if candidate.is_absolute() else manifest.parent / candidate
 
 
-def recognise_manifest(manifest: Path, backend_name: str, num_speakers: int | None = 1,
-                       progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+def recognise_manifest(
+    manifest: Path, backend_name: str, num_speakers: int | None = 1, progress: Callable[[int], None] | None = None
+) -> pd.DataFrame:
     """The manifest with `hypothesis` and `embedding` filled in by the backend and the speaker encoder."""
     frame = read_manifest(manifest)
     backend = get_backend(backend_name)

@@ -14,6 +14,7 @@ clusters ranked by WER; the bottom cohort is the worst cluster that meets the mi
 Both report, per cohort: WER with a bootstrap CI over speakers, speakers, words, share %, and the WER gap %
 against the rest (or against the best cohort), with a permutation p-value that re-runs the selection.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -73,22 +74,32 @@ class CohortAnalysis:
     def bottom(self) -> Cohort | None:
         return next((c for c in self.cohorts if c.is_bottom), None)
 
+
 DEFINITIONS = {
-    "wer": "Σ errors / Σ reference words over the cohort's utterances (errors = substitutions + deletions + insertions)",
+    "wer": "Σ errors / Σ reference words over the cohort's utterances "
+    "(errors = substitutions + deletions + insertions)",
     "ci": "95 % percentile bootstrap CI, resampling speakers (not utterances), 1000 replicates unless stated",
     "wer_gap_pct": "100 · (WER_cohort − WER_reference) / WER_reference; reference = all other speakers ('rest') "
-                   "or the best cohort ('top')",
+    "or the best cohort ('top')",
     "share_pct": "100 · speakers in the cohort / all speakers in the analysis",
     "outside": "speakers without a value of the partitioned attribute (e.g. no US state: outside the USA or not "
-               "located) form their own labelled group; it is shown but belongs to neither side of the comparison",
+    "located) form their own labelled group; it is shown but belongs to neither side of the comparison",
     "small": "fewer speakers than min_speakers or fewer words than min_words: shown, flagged, never dropped",
     "p_value": "permutation test: speakers' (errors, words) shuffled across the grouping and the selection "
-               "(best partition / worst cluster) re-run each time; two-sided",
+    "(best partition / worst cluster) re-run each time; two-sided",
 }
 
 
-def _describe(labels: np.ndarray, names: list[str], definitions: list[str], errors, words,
-              params: CohortParams, bottom: int | None, n_compared: int | None = None) -> list[Cohort]:
+def _describe(
+    labels: np.ndarray,
+    names: list[str],
+    definitions: list[str],
+    errors,
+    words,
+    params: CohortParams,
+    bottom: int | None,
+    n_compared: int | None = None,
+) -> list[Cohort]:
     """Cohorts of `labels` (0..len(names)-1). Only the first `n_compared` groups take part in the comparison
     (gaps, the top cohort, "rest"); later ones are shown with their WER and CI and no gap."""
     n_groups = len(names)
@@ -102,15 +113,23 @@ def _describe(labels: np.ndarray, names: list[str], definitions: list[str], erro
         compared = g < n_compared
         rest_words = wrd_all - s["words"][g]
         rest_wer = (err_all - s["errors"][g]) / rest_words if compared and rest_words > 0 else np.nan
-        cohorts.append(Cohort(
-            label=names[g], definition=definitions[g], members=np.flatnonzero(labels == g),
-            errors=float(s["errors"][g]), words=float(s["words"][g]), wer=float(s["wer"][g]),
-            ci_low=float(s["ci_low"][g]), ci_high=float(s["ci_high"][g]), n_speakers=int(s["speakers"][g]),
-            share_pct=100.0 * s["speakers"][g] / total if total else float("nan"),
-            wer_gap_pct=float(stats.gap_pct(s["wer"][g], rest_wer)) if compared else None,
-            small=bool(s["speakers"][g] < params.min_speakers or s["words"][g] < params.min_words),
-            compared=compared,
-        ))
+        cohorts.append(
+            Cohort(
+                label=names[g],
+                definition=definitions[g],
+                members=np.flatnonzero(labels == g),
+                errors=float(s["errors"][g]),
+                words=float(s["words"][g]),
+                wer=float(s["wer"][g]),
+                ci_low=float(s["ci_low"][g]),
+                ci_high=float(s["ci_high"][g]),
+                n_speakers=int(s["speakers"][g]),
+                share_pct=100.0 * s["speakers"][g] / total if total else float("nan"),
+                wer_gap_pct=float(stats.gap_pct(s["wer"][g], rest_wer)) if compared else None,
+                small=bool(s["speakers"][g] < params.min_speakers or s["words"][g] < params.min_words),
+                compared=compared,
+            )
+        )
     candidates = [c for c in cohorts if c.compared and not c.small]
     top = min(candidates, key=lambda c: c.wer, default=None)
     if params.gap_reference == "top":
@@ -123,8 +142,9 @@ def _describe(labels: np.ndarray, names: list[str], definitions: list[str], erro
         if params.gap_reference == "top" and top is not None:
             ref = labels == cohorts.index(top)
         keep = (labels == bottom) | ref
-        worst.gap_ci = stats.bootstrap_gap_ci(errors[keep], words[keep], (labels == bottom)[keep],
-                                              params.n_boot, params.seed)
+        worst.gap_ci = stats.bootstrap_gap_ci(
+            errors[keep], words[keep], (labels == bottom)[keep], params.n_boot, params.seed
+        )
     return cohorts
 
 
@@ -133,8 +153,11 @@ def _describe(labels: np.ndarray, names: list[str], definitions: list[str], erro
 # How attributes read to a person; others show their column name with spaces.
 ATTRIBUTE_NAMES = {"geo_country": "country (geocoded)", "geo_us_state": "US state", "geo_zip": "ZIP code"}
 # What having no value means for the location-derived areas.
-NO_VALUE = {"geo_us_state": "no US state (outside the USA, or not located)",
-            "geo_country": "not located", "geo_zip": "no ZIP code"}
+NO_VALUE = {
+    "geo_us_state": "no US state (outside the USA, or not located)",
+    "geo_country": "not located",
+    "geo_zip": "no ZIP code",
+}
 LABEL_VALUES = 4  # categories a cohort's label lists before "and N more" (its definition lists all)
 # A categorical partition names at most this many values on one side ("birth country: usa" against every
 # other country): sorting 95 countries by WER and cutting anywhere finds a "cohort" of 70 unrelated countries
@@ -172,8 +195,9 @@ def _min_side_speakers(n_partitioned: int, params: CohortParams) -> int:
     return max(params.min_speakers, int(np.ceil(params.min_share_pct / 100 * n_partitioned)))
 
 
-def _best_split(err: np.ndarray, wrd: np.ndarray, spk: np.ndarray, numeric: bool,
-                params: CohortParams) -> tuple[float, np.ndarray, bool]:
+def _best_split(
+    err: np.ndarray, wrd: np.ndarray, spk: np.ndarray, numeric: bool, params: CohortParams
+) -> tuple[float, np.ndarray, bool]:
     """The best two-sided split of groups (values): (|ΔWER|, the groups of side A, A is the worse side).
 
     Numbers (groups in ascending order): side A is the values up to a threshold, at most MAX_THRESHOLDS tried.
@@ -219,6 +243,7 @@ def _attribute_codes(values: pd.Series) -> tuple[np.ndarray, list, bool]:
 def _partition_statistic(spk: np.ndarray, numeric: bool, params: CohortParams):
     def statistic(err: np.ndarray, wrd: np.ndarray) -> float:
         return max(_best_split(err, wrd, spk, numeric, params)[0], 0.0)
+
     return statistic
 
 
@@ -230,8 +255,9 @@ def _listed(name: str, values: list[str], others: list[str]) -> str:
     return f"{name}: any other than {', '.join(others)}"
 
 
-def best_partition(attribute: str, values: pd.Series, errors: np.ndarray, words: np.ndarray,
-                   params: CohortParams) -> Partition | None:
+def best_partition(
+    attribute: str, values: pd.Series, errors: np.ndarray, words: np.ndarray, params: CohortParams
+) -> Partition | None:
     """The binary partition of the speakers that have a value (those without one stay out of both sides)."""
     codes, uniques, numeric = _attribute_codes(values)
     if len(uniques) < 2:
@@ -258,15 +284,28 @@ def best_partition(attribute: str, values: pd.Series, errors: np.ndarray, words:
         named = ", ".join(str(uniques[i]) for i in side_a)
         # side A is named by its values; side B by its own when they are few, else as "every other value"
         named_side = f"{name} ∈ {{{named}}}"
-        other_side = f"{name} ∈ {{{', '.join(str(uniques[i]) for i in side_b)}}}" \
-            if len(side_b) <= LABEL_VALUES else f"{name} ∉ {{{named}}}"
+        other_side = (
+            f"{name} ∈ {{{', '.join(str(uniques[i]) for i in side_b)}}}"
+            if len(side_b) <= LABEL_VALUES
+            else f"{name} ∉ {{{named}}}"
+        )
         definition, rest = (named_side, other_side) if a_worse else (other_side, named_side)
         label = _listed(name, list(bottom_values), better_values)
         rest_label = _listed(name, better_values, list(bottom_values))
     wer_bottom = errors[mask].sum() / words[mask].sum()
     wer_rest = errors[rest_mask].sum() / words[rest_mask].sum()
-    return Partition(attribute, bottom_values, mask, rest_mask, label, rest_label, definition, rest, score,
-                     float(stats.gap_pct(wer_bottom, wer_rest)))
+    return Partition(
+        attribute,
+        bottom_values,
+        mask,
+        rest_mask,
+        label,
+        rest_label,
+        definition,
+        rest,
+        score,
+        float(stats.gap_pct(wer_bottom, wer_rest)),
+    )
 
 
 def _crosstab(attrs: pd.DataFrame, a: str, b: str, errors, words, params: CohortParams) -> list[dict]:
@@ -277,35 +316,56 @@ def _crosstab(attrs: pd.DataFrame, a: str, b: str, errors, words, params: Cohort
     grouped = table.groupby([a, b]).agg(errors=("errors", "sum"), words=("words", "sum"), n_speakers=("errors", "size"))
     rows = []
     for (va, vb), r in grouped.iterrows():
-        rows.append({a: va, b: vb, "wer": float(r.errors / r.words) if r.words else None, "n_speakers": int(r.n_speakers),
-                     "n_words": int(r.words), "small": bool(r.n_speakers < params.min_speakers or r.words < params.min_words)})
+        rows.append(
+            {
+                a: va,
+                b: vb,
+                "wer": float(r.errors / r.words) if r.words else None,
+                "n_speakers": int(r.n_speakers),
+                "n_words": int(r.words),
+                "small": bool(r.n_speakers < params.min_speakers or r.words < params.min_words),
+            }
+        )
     return rows
 
 
 def _as_category(partition: Partition, attrs: pd.DataFrame) -> pd.Series:
     if partition.attribute in attrs and attrs[partition.attribute].nunique() <= MAX_CROSSTAB_CATEGORIES:
         return attrs[partition.attribute]
-    return pd.Series(np.select([partition.bottom_mask, partition.rest_mask],
-                               [partition.label, partition.rest_label], no_value_label(partition.attribute)),
-                     index=attrs.index)
+    return pd.Series(
+        np.select(
+            [partition.bottom_mask, partition.rest_mask],
+            [partition.label, partition.rest_label],
+            no_value_label(partition.attribute),
+        ),
+        index=attrs.index,
+    )
 
 
-def geodemographic(attrs: pd.DataFrame, errors: np.ndarray, words: np.ndarray,
-                   params: CohortParams = CohortParams()) -> CohortAnalysis:
+def geodemographic(
+    attrs: pd.DataFrame, errors: np.ndarray, words: np.ndarray, params: CohortParams = CohortParams()
+) -> CohortAnalysis:
     """`attrs`: one row per speaker, one column per attribute (areas and demographics)."""
     errors, words = np.asarray(errors, float), np.asarray(words, float)
     partitions = [p for col in attrs.columns if (p := best_partition(col, attrs[col], errors, words, params))]
     partitions.sort(key=lambda p: -p.score)
-    definitions = {**DEFINITIONS, "method": "geodemographic: per attribute, the binary partition (WER-sorted "
-                   "categories cut once, or a numeric threshold) of the speakers that have a value, maximising "
-                   "|WER(A) − WER(B)| with both sides ≥ min_speakers, ≥ min_words and ≥ min_share_pct % of the "
-                   "speakers partitioned; the attribute with the largest difference gives the cohorts; the bottom "
-                   "cohort is its worse side, compared with the other side only",
-                   "attributes": list(attrs.columns)}
+    definitions = {
+        **DEFINITIONS,
+        "method": "geodemographic: per attribute, the binary partition (WER-sorted "
+        "categories cut once, or a numeric threshold) of the speakers that have a value, maximising "
+        "|WER(A) − WER(B)| with both sides ≥ min_speakers, ≥ min_words and ≥ min_share_pct % of the "
+        "speakers partitioned; the attribute with the largest difference gives the cohorts; the bottom "
+        "cohort is its worse side, compared with the other side only",
+        "attributes": list(attrs.columns),
+    }
     if not partitions:
-        return CohortAnalysis("geodemographic", [], None, definitions,
-                              {"partitions": [], "note": "No attribute has a partition whose two sides both meet "
-                               "the minimum sizes."})
+        return CohortAnalysis(
+            "geodemographic",
+            [],
+            None,
+            definitions,
+            {"partitions": [], "note": "No attribute has a partition whose two sides both meet the minimum sizes."},
+        )
     best = partitions[0]
     labels = np.select([best.bottom_mask, best.rest_mask], [0, 1], 2).astype(np.int64)  # 2: no value
     names, definitions_of = [best.label, best.rest_label], [best.definition, best.rest_definition]
@@ -318,30 +378,49 @@ def geodemographic(attrs: pd.DataFrame, errors: np.ndarray, words: np.ndarray,
         codes, uniques, numeric = _attribute_codes(attrs[attribute])
         present = codes >= 0
         spk = np.bincount(codes[present], minlength=len(uniques))
-        return stats.permutation_p_value(errors[present], words[present], codes[present], len(uniques),
-                                         _partition_statistic(spk, numeric, params), n_perm, params.seed)
+        return stats.permutation_p_value(
+            errors[present],
+            words[present],
+            codes[present],
+            len(uniques),
+            _partition_statistic(spk, numeric, params),
+            n_perm,
+            params.seed,
+        )
 
     p_value = p_value_of(best.attribute, params.n_perm)
     # Many-valued attributes (birth country) reach large differences by chance; a p-value per attribute
     # shows the analyst which partitions are more than that.
-    p_values = [p_value] + [p_value_of(p.attribute, min(params.n_perm, PER_ATTRIBUTE_PERMUTATIONS))
-                            for p in partitions[1:]]
+    p_values = [p_value] + [
+        p_value_of(p.attribute, min(params.n_perm, PER_ATTRIBUTE_PERMUTATIONS)) for p in partitions[1:]
+    ]
     categories = {p.attribute: _as_category(p, attrs) for p in partitions[:2]}
     extras = {
         "attribute": best.attribute,
-        "partitions": [{"attribute": attribute_name(p.attribute), "bottom": p.definition, "rest": p.rest_definition,
-                        "wer_difference": p.score, "wer_gap_pct": p.gap_pct,
-                        "bottom_speakers": int(p.bottom_mask.sum()), "rest_speakers": int(p.rest_mask.sum()),
-                        "speakers_without_value": int(p.missing_mask.sum()), "p_value": pv}
-                       for p, pv in zip(partitions, p_values)],
+        "partitions": [
+            {
+                "attribute": attribute_name(p.attribute),
+                "bottom": p.definition,
+                "rest": p.rest_definition,
+                "wer_difference": p.score,
+                "wer_gap_pct": p.gap_pct,
+                "bottom_speakers": int(p.bottom_mask.sum()),
+                "rest_speakers": int(p.rest_mask.sum()),
+                "speakers_without_value": int(p.missing_mask.sum()),
+                "p_value": pv,
+            }
+            for p, pv in zip(partitions, p_values)
+        ],
         "intersections": _crosstab(pd.DataFrame(categories), *categories, errors, words, params)
-        if len(categories) == 2 else [],
+        if len(categories) == 2
+        else [],
         "intersection_attributes": list(categories),
     }
     return CohortAnalysis("geodemographic", cohorts, p_value, definitions, extras)
 
 
 # --- automatic ------------------------------------------------------------------------------------
+
 
 def kmeans_labels(embeddings: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     from sklearn.cluster import KMeans, MiniBatchKMeans
@@ -373,8 +452,13 @@ def _composition(attrs: pd.DataFrame | None, members: np.ndarray) -> str:
     return f"; over-represented {best[1]}" if best else ""
 
 
-def automatic(embeddings: np.ndarray, errors: np.ndarray, words: np.ndarray,
-              params: CohortParams = CohortParams(), attrs: pd.DataFrame | None = None) -> CohortAnalysis:
+def automatic(
+    embeddings: np.ndarray,
+    errors: np.ndarray,
+    words: np.ndarray,
+    params: CohortParams = CohortParams(),
+    attrs: pd.DataFrame | None = None,
+) -> CohortAnalysis:
     errors, words = np.asarray(errors, float), np.asarray(words, float)
     raw = kmeans_labels(embeddings, params.k, params.seed)
     k = int(raw.max()) + 1
@@ -388,9 +472,11 @@ def automatic(embeddings: np.ndarray, errors: np.ndarray, words: np.ndarray,
     big = [r for r in range(k) if spk[order[r]] >= params.min_speakers and wrd[order[r]] >= params.min_words]
     bottom = big[0] if big else 0
     names = [f"cluster {r + 1}" for r in range(k)]
-    definitions = [f"k-means cluster {r + 1} of {k} (ranked by WER, 1 = worst) over unit-length per-speaker "
-                   f"mean embeddings, seed {params.seed}" + _composition(attrs, np.flatnonzero(labels == r))
-                   for r in range(k)]
+    definitions = [
+        f"k-means cluster {r + 1} of {k} (ranked by WER, 1 = worst) over unit-length per-speaker "
+        f"mean embeddings, seed {params.seed}" + _composition(attrs, np.flatnonzero(labels == r))
+        for r in range(k)
+    ]
     cohorts = _describe(labels, names, definitions, errors, words, params, bottom)
 
     def worst_gap(e: np.ndarray, w: np.ndarray) -> float:
@@ -403,14 +489,25 @@ def automatic(embeddings: np.ndarray, errors: np.ndarray, words: np.ndarray,
         return float(np.nanmax(np.where(ok, gaps, -np.inf)))
 
     p_value = stats.permutation_p_value(errors, words, labels, k, worst_gap, params.n_perm, params.seed)
-    definitions_all = {**DEFINITIONS, "method": "automatic: per-speaker mean embedding (unit length) → "
-                       f"{'MiniBatchKMeans' if len(labels) > KMEANS_FULL_LIMIT else 'KMeans'} (k={k}); clusters "
-                       "ranked by WER; bottom = worst cluster meeting the minimum sizes"}
+    definitions_all = {
+        **DEFINITIONS,
+        "method": "automatic: per-speaker mean embedding (unit length) → "
+        f"{'MiniBatchKMeans' if len(labels) > KMEANS_FULL_LIMIT else 'KMeans'} (k={k}); clusters "
+        "ranked by WER; bottom = worst cluster meeting the minimum sizes",
+    }
     extras = {}
     if attrs is not None and not attrs.empty:
         col = next((c for c in attrs.columns if attrs[c].nunique() <= MAX_CROSSTAB_CATEGORIES), None)
         if col:
-            extras = {"intersections": _crosstab(pd.DataFrame({"cohort": [names[i] for i in labels], col: attrs[col].to_numpy()}),
-                                                 "cohort", col, errors, words, params),
-                      "intersection_attributes": ["cohort", col]}
+            extras = {
+                "intersections": _crosstab(
+                    pd.DataFrame({"cohort": [names[i] for i in labels], col: attrs[col].to_numpy()}),
+                    "cohort",
+                    col,
+                    errors,
+                    words,
+                    params,
+                ),
+                "intersection_attributes": ["cohort", col],
+            }
     return CohortAnalysis("automatic", cohorts, p_value, definitions_all, extras)

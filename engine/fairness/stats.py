@@ -3,6 +3,7 @@
 Everything works on per-speaker totals (errors, reference words): utterances of one speaker are not
 independent, so the speaker is the unit that is resampled. WER is always Σ errors / Σ words.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,12 @@ def group_totals(errors: np.ndarray, words: np.ndarray, groups: np.ndarray, n_gr
 
 
 def bootstrap_group_wer(
-    errors: np.ndarray, words: np.ndarray, groups: np.ndarray, n_groups: int,
-    n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0,
+    errors: np.ndarray,
+    words: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
 ) -> np.ndarray:
     """Bootstrap WER replicates, shape (n_boot, n_groups): each group's speakers resampled within the group.
 
@@ -64,7 +69,7 @@ def bootstrap_group_wer(
         err = np.add.reduceat(e_sorted[picks], seg_starts, axis=1, dtype=np.float64)
         wrd = np.add.reduceat(w_sorted[picks], seg_starts, axis=1, dtype=np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[b0:b0 + b, present] = err / wrd
+            out[b0 : b0 + b, present] = err / wrd
     return out
 
 
@@ -75,8 +80,12 @@ def percentile_ci(replicates: np.ndarray, level: float = CI_LEVEL) -> tuple[np.n
 
 
 def group_wer_with_ci(
-    errors: np.ndarray, words: np.ndarray, groups: np.ndarray, n_groups: int,
-    n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0,
+    errors: np.ndarray,
+    words: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """Per group: errors, words, speakers, WER and its bootstrap CI over speakers."""
     err, wrd, spk = group_totals(errors, words, groups, n_groups)
@@ -93,8 +102,12 @@ def gap_pct(wer_group: np.ndarray | float, wer_reference: np.ndarray | float):
 
 
 def bootstrap_gap_ci(
-    errors: np.ndarray, words: np.ndarray, in_group: np.ndarray,
-    n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0, level: float = CI_LEVEL,
+    errors: np.ndarray,
+    words: np.ndarray,
+    in_group: np.ndarray,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+    level: float = CI_LEVEL,
 ) -> tuple[float, float]:
     """CI of the gap % between a group and everyone else, both sides resampled over their own speakers."""
     reps = bootstrap_group_wer(errors, words, np.asarray(in_group, dtype=np.int64), 2, n_boot, seed)
@@ -103,8 +116,13 @@ def bootstrap_gap_ci(
 
 
 def permutation_p_value(
-    errors: np.ndarray, words: np.ndarray, labels: np.ndarray, n_labels: int, statistic,
-    n_perm: int = 999, seed: int = 0,
+    errors: np.ndarray,
+    words: np.ndarray,
+    labels: np.ndarray,
+    n_labels: int,
+    statistic,
+    n_perm: int = 999,
+    seed: int = 0,
 ) -> float:
     """Two-sided permutation p-value: speakers' (errors, words) shuffled across the label assignment.
 

@@ -5,6 +5,7 @@ Hypotheses are references with word substitutions at a per-speaker rate: `base_r
 `box_rate` for speakers inside `box` (lon0, lat0, lon1, lat1), `cluster_rate` for speakers of
 `raised_cluster`. Everything is deterministic from the seed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,18 +61,23 @@ def make_set(plan: Plan = Plan()) -> SyntheticSet:
     ref_ids = rng.integers(0, len(VOCABULARY), (plan.n_utterances, plan.words_per_utterance))
     substituted = rng.random(ref_ids.shape) < rate[speaker][:, None]
     # a substitute is never the word itself, so every planted error is a real error
-    hyp_ids = np.where(substituted, (ref_ids + rng.integers(1, len(VOCABULARY), ref_ids.shape)) % len(VOCABULARY),
-                       ref_ids)
+    hyp_ids = np.where(
+        substituted, (ref_ids + rng.integers(1, len(VOCABULARY), ref_ids.shape)) % len(VOCABULARY), ref_ids
+    )
     vocab = np.array(VOCABULARY)
     references = [" ".join(row) for row in vocab[ref_ids].tolist()]
     hypotheses = [" ".join(row) for row in vocab[hyp_ids].tolist()]
-    frame = pd.DataFrame({
-        "utterance_id": [f"u{i}" for i in range(plan.n_utterances)],
-        "speaker_id": [f"s{i}" for i in speaker],
-        "reference": references, "hypothesis": hypotheses,
-        "lat": lat[speaker].round(5), "lon": lon[speaker].round(5),
-        "sex": np.where(speaker % 2 == 0, "female", "male"),
-    })
+    frame = pd.DataFrame(
+        {
+            "utterance_id": [f"u{i}" for i in range(plan.n_utterances)],
+            "speaker_id": [f"s{i}" for i in speaker],
+            "reference": references,
+            "hypothesis": hypotheses,
+            "lat": lat[speaker].round(5),
+            "lon": lon[speaker].round(5),
+            "sex": np.where(speaker % 2 == 0, "female", "male"),
+        }
+    )
     return SyntheticSet(frame, embeddings, cluster, in_box)
 
 

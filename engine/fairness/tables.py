@@ -5,6 +5,7 @@ lon, or place (free text), or zip. Optional `embedding` (a list of numbers, or n
 spaces/commas in CSV). Every other column is a per-speaker demographic attribute. A problem is reported
 as one sentence naming the row (1-based data row) and the column.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -110,8 +111,10 @@ def _check_per_speaker(df: pd.DataFrame, column: str) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         speaker = df["speaker_id"].iloc[row]
-        raise UserError(f"Row {row + 1}, column '{column}': speaker '{speaker}' already has "
-                        f"'{first.iloc[row]}' in an earlier row, and a speaker has one value.")
+        raise UserError(
+            f"Row {row + 1}, column '{column}': speaker '{speaker}' already has "
+            f"'{first.iloc[row]}' in an earlier row, and a speaker has one value."
+        )
 
 
 def check_schema(df: pd.DataFrame) -> pd.DataFrame:
@@ -121,8 +124,10 @@ def check_schema(df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         names = ", ".join(repr(c) for c in missing)
-        raise UserError(f"{'Column' if len(missing) == 1 else 'Columns'} {names} {'is' if len(missing) == 1 else 'are'} "
-                        f"missing; an evaluation set needs {', '.join(REQUIRED)}.")
+        raise UserError(
+            f"{'Column' if len(missing) == 1 else 'Columns'} {names} {'is' if len(missing) == 1 else 'are'} "
+            f"missing; an evaluation set needs {', '.join(REQUIRED)}."
+        )
     if df.empty:
         raise UserError("The table has no rows.")
     for column in ("utterance_id", "speaker_id"):
@@ -136,8 +141,11 @@ def check_schema(df: pd.DataFrame) -> pd.DataFrame:
     if "lat" in df.columns:
         df["lat"] = _numeric(df, "lat", -90, 90)
         df["lon"] = _numeric(df, "lon", -180, 180)
-        _fail_at((df["lat"].isna() != df["lon"].isna()).to_numpy(), "lon" if df["lon"].isna().any() else "lat",
-                 "lat and lon must both be given or both be empty")
+        _fail_at(
+            (df["lat"].isna() != df["lon"].isna()).to_numpy(),
+            "lon" if df["lon"].isna().any() else "lat",
+            "lat and lon must both be given or both be empty",
+        )
     for column in ("place", "zip"):
         if column in df.columns:
             df[column] = df[column].astype(str).where(df[column].notna(), "").str.strip()

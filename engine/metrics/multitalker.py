@@ -7,6 +7,7 @@ end_time, words), as per-session edit counts.
 Words pass through the project's one normaliser first. A session with no hypothesis at all still counts
 (all its reference words are deletions).
 """
+
 from __future__ import annotations
 
 import meeteval
@@ -32,8 +33,10 @@ def _score(metric, reference: list[dict], hypothesis: list[dict], **kwargs) -> d
     if unknown:
         raise ValueError(f"hypothesis sessions missing from the reference: {sorted(unknown)}")
     rates = metric(_seglst(reference, sessions), _seglst(hypothesis, sessions), **kwargs)
-    return {session: EditCounts(r.substitutions, r.deletions, r.insertions, r.length)
-            for session, r in sorted(rates.items())}
+    return {
+        session: EditCounts(r.substitutions, r.deletions, r.insertions, r.length)
+        for session, r in sorted(rates.items())
+    }
 
 
 def orc_wer(reference: list[dict], hypothesis: list[dict]) -> dict[str, EditCounts]:

@@ -1,4 +1,5 @@
 """Speed: real-time factor (processing seconds per second of audio) and the process's peak memory."""
+
 from __future__ import annotations
 
 import resource

@@ -5,6 +5,7 @@ pairs that do not overlap at all are not matches. For SST the turn times are its
 times; for the cascade they are the times its segments are emitted with. Latency = emission - reference
 (positive = late).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ def match_turns(reference: list[Span], hypothesis: list[Span]) -> list[tuple[int
     if not reference or not hypothesis:
         return []
     ref, hyp = np.asarray(reference, float), np.asarray(hypothesis, float)
-    overlap = np.clip(np.minimum(ref[:, None, 1], hyp[None, :, 1]) - np.maximum(ref[:, None, 0], hyp[None, :, 0]),
-                      0.0, None)
+    overlap = np.clip(
+        np.minimum(ref[:, None, 1], hyp[None, :, 1]) - np.maximum(ref[:, None, 0], hyp[None, :, 0]), 0.0, None
+    )
     rows, cols = linear_sum_assignment(-overlap)
     return [(int(r), int(c)) for r, c in zip(rows, cols) if overlap[r, c] > 0]
 
@@ -39,8 +41,9 @@ class LatencyStats:
         if not values:
             return cls(0, None, None, None, None)
         v = np.asarray(values, float)
-        return cls(len(v), float(v.mean()), float(np.percentile(v, 50)), float(np.percentile(v, 90)),
-                   float(np.mean(v < 0)))
+        return cls(
+            len(v), float(v.mean()), float(np.percentile(v, 50)), float(np.percentile(v, 90)), float(np.mean(v < 0))
+        )
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,12 @@ class SessionTurnScores:
 
 def session_turn_scores(reference: list[Span], hypothesis: list[Span]) -> SessionTurnScores:
     pairs = match_turns(reference, hypothesis)
-    return SessionTurnScores(len(reference), len(hypothesis),
-                             [hypothesis[h][0] - reference[r][0] for r, h in pairs],
-                             [hypothesis[h][1] - reference[r][1] for r, h in pairs])
+    return SessionTurnScores(
+        len(reference),
+        len(hypothesis),
+        [hypothesis[h][0] - reference[r][0] for r, h in pairs],
+        [hypothesis[h][1] - reference[r][1] for r, h in pairs],
+    )
 
 
 def summarise(sessions: list[SessionTurnScores]) -> dict:

@@ -2,6 +2,7 @@
 
 Both texts pass through the project's one normaliser (`engine.text.normalize`) before alignment.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -24,8 +25,12 @@ class EditCounts:
         return self.substitutions + self.deletions + self.insertions
 
     def __add__(self, other: EditCounts) -> EditCounts:
-        return EditCounts(self.substitutions + other.substitutions, self.deletions + other.deletions,
-                          self.insertions + other.insertions, self.ref_words + other.ref_words)
+        return EditCounts(
+            self.substitutions + other.substitutions,
+            self.deletions + other.deletions,
+            self.insertions + other.insertions,
+            self.ref_words + other.ref_words,
+        )
 
 
 def edit_counts(reference: str, hypothesis: str) -> EditCounts:

@@ -18,6 +18,7 @@ Two adversaries (TrainConfig.adversary_input):
   is one weight per cluster: every crop of a cluster gets the same λ, so the adversary can only up-weight
   whole clusters, never single hard crops.
 """
+
 from __future__ import annotations
 
 import math
@@ -89,16 +90,21 @@ class TrainConfig:
 class TrainResult:
     model: SpeakerEmbedder
     seconds: float
-    losses: list[float] = field(default_factory=list)       # unweighted mean loss per step (comparable across arms)
+    losses: list[float] = field(default_factory=list)  # unweighted mean loss per step (comparable across arms)
     max_pair_weights: list[float] = field(default_factory=list)  # largest λ_i + λ_j of each adversarial step
 
     def summary(self) -> dict:
-        return {"steps": len(self.losses), "seconds": round(self.seconds, 1), "loss_curve": _curve(self.losses),
-                "max_pair_weight_curve": _curve(self.max_pair_weights)}
+        return {
+            "steps": len(self.losses),
+            "seconds": round(self.seconds, 1),
+            "loss_curve": _curve(self.losses),
+            "max_pair_weight_curve": _curve(self.max_pair_weights),
+        }
 
 
-def train(features: list[np.ndarray], config: TrainConfig,
-          on_step: Callable[[int, float], None] | None = None) -> TrainResult:
+def train(
+    features: list[np.ndarray], config: TrainConfig, on_step: Callable[[int, float], None] | None = None
+) -> TrainResult:
     """Train an embedder on per-speaker features (frames, F), each ≥ 2 · crop_max_s long.
 
     The same seed gives the baseline and the ARW model the same initialisation and the same batches.
@@ -152,8 +158,13 @@ def train(features: list[np.ndarray], config: TrainConfig,
     return result
 
 
-def adversary_step(adversary: Adversary, optimiser: torch.optim.Optimizer, embeddings: torch.Tensor,
-                   clusters: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+def adversary_step(
+    adversary: Adversary,
+    optimiser: torch.optim.Optimizer,
+    embeddings: torch.Tensor,
+    clusters: torch.Tensor,
+    losses: torch.Tensor,
+) -> torch.Tensor:
     """One ascent step of the adversary on the weighted loss Σ w·ℓ / Σ w.
 
     embeddings (2S, D) and clusters (2S,) of the crops, per-pair losses (S,), all detached from the model.
@@ -196,4 +207,4 @@ def _curve(values: list[float]) -> list[float]:
     if not values:
         return []
     window = max(1, len(values) // CURVE_POINTS)
-    return [round(float(np.mean(values[i:i + window])), 4) for i in range(0, len(values), window)]
+    return [round(float(np.mean(values[i : i + window])), 4) for i in range(0, len(values), window)]

@@ -10,6 +10,7 @@ scores the same held-out SAA speakers' trials (engine/mitigation/eer.py):
 EER overall, within each sex and within each birth-country group, the gender gap |EER_f − EER_m| and the spread
 across country groups (max − min), each with a bootstrap CI over speakers. One save_experiment call at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,33 +49,64 @@ DEFAULTS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     parser.add_argument("--name", default=d["name"], help="a label for the stored experiment")
-    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=d["arms"],
-                        help="models to train on the same data and batches (baseline, arw, arw_cluster)")
+    parser.add_argument(
+        "--arms",
+        nargs="+",
+        choices=list(ARMS),
+        default=d["arms"],
+        help="models to train on the same data and batches (baseline, arw, arw_cluster)",
+    )
     parser.add_argument("--steps", type=int, default=d["steps"], help="updates per model (baseline and ARW alike)")
     parser.add_argument("--seed", type=int, default=d["seed"])
     parser.add_argument("--embedding-dim", type=int, default=d["embedding_dim"])
     parser.add_argument("--channels", type=int, default=d["channels"], help="TDNN width")
-    parser.add_argument("--heldout-share", type=float, default=d["heldout_share"],
-                        help="share of SAA speakers held out for evaluation (stratified by sex and country group)")
-    parser.add_argument("--speakers-per-batch", type=int, default=d["speakers_per_batch"],
-                        help="speakers per batch, two crops each")
+    parser.add_argument(
+        "--heldout-share",
+        type=float,
+        default=d["heldout_share"],
+        help="share of SAA speakers held out for evaluation (stratified by sex and country group)",
+    )
+    parser.add_argument(
+        "--speakers-per-batch", type=int, default=d["speakers_per_batch"], help="speakers per batch, two crops each"
+    )
     parser.add_argument("--crop-min-s", type=float, default=d["crop_min_s"])
     parser.add_argument("--crop-max-s", type=float, default=d["crop_max_s"])
     parser.add_argument("--lr", type=float, default=d["lr"], help="embedding model learning rate (Adam)")
     parser.add_argument("--adversary-lr", type=float, default=d["adversary_lr"])
-    parser.add_argument("--adversary-warmup", type=float, default=d["adversary_warmup"],
-                        help="share of the ARW steps trained unweighted before the adversary starts")
-    parser.add_argument("--kmeans-clusters", type=int, default=d["kmeans_clusters"],
-                        help="k-means cluster ids given to the adversary beside the embedding (0: none)")
+    parser.add_argument(
+        "--adversary-warmup",
+        type=float,
+        default=d["adversary_warmup"],
+        help="share of the ARW steps trained unweighted before the adversary starts",
+    )
+    parser.add_argument(
+        "--kmeans-clusters",
+        type=int,
+        default=d["kmeans_clusters"],
+        help="k-means cluster ids given to the adversary beside the embedding (0: none)",
+    )
     parser.add_argument("--eval-crop-s", type=float, default=d["eval_crop_s"])
-    parser.add_argument("--eval-crops", type=int, default=d["eval_crops"],
-                        help="crops per half recording of each held-out speaker (target trials: crops² each)")
-    parser.add_argument("--min-group-speakers", type=int, default=d["min_group_speakers"],
-                        help="country groups with fewer held-out speakers are reported but left out of the spread")
-    parser.add_argument("--max-saa-speakers", type=int, default=d["max_saa_speakers"],
-                        help="use a stratified subset of SAA speakers (0: all 1,166)")
-    parser.add_argument("--max-librispeech-speakers", type=int, default=d["max_librispeech_speakers"],
-                        help="0: all 261")
+    parser.add_argument(
+        "--eval-crops",
+        type=int,
+        default=d["eval_crops"],
+        help="crops per half recording of each held-out speaker (target trials: crops² each)",
+    )
+    parser.add_argument(
+        "--min-group-speakers",
+        type=int,
+        default=d["min_group_speakers"],
+        help="country groups with fewer held-out speakers are reported but left out of the spread",
+    )
+    parser.add_argument(
+        "--max-saa-speakers",
+        type=int,
+        default=d["max_saa_speakers"],
+        help="use a stratified subset of SAA speakers (0: all 1,166)",
+    )
+    parser.add_argument(
+        "--max-librispeech-speakers", type=int, default=d["max_librispeech_speakers"], help="0: all 261"
+    )
     parser.add_argument("--n-boot", type=int, default=d["n_boot"], help="bootstrap replicates over speakers")
 
 
@@ -94,8 +126,9 @@ def run(params: dict, url: str | None = None) -> int:
     _check(p)
     torch.set_num_threads(1)
     saa = speaker_data.stratified_subset(speaker_data.saa_speakers(), p["max_saa_speakers"], p["seed"])
-    libri = speaker_data.stratified_subset(speaker_data.librispeech_speakers(), p["max_librispeech_speakers"],
-                                           p["seed"])
+    libri = speaker_data.stratified_subset(
+        speaker_data.librispeech_speakers(), p["max_librispeech_speakers"], p["seed"]
+    )
     saa_train, heldout = speaker_data.split_heldout(saa, p["heldout_share"], p["seed"])
     if len(heldout) < 2:
         raise UserError("Fewer than two held-out speakers: raise --max-saa-speakers or --heldout-share.")
@@ -108,25 +141,46 @@ def run(params: dict, url: str | None = None) -> int:
             kept[speaker.id.split(":")[0]] += 1
     if len(train_features) < 2:
         raise UserError("Fewer than two training speakers have enough speech for two crops.")
-    enrol, test = eval_crops([speaker_data.speaker_features(s) for s in heldout],
-                             int(p["eval_crop_s"] * speaker_data.FRAMES_PER_S), p["eval_crops"])
+    enrol, test = eval_crops(
+        [speaker_data.speaker_features(s) for s in heldout],
+        int(p["eval_crop_s"] * speaker_data.FRAMES_PER_S),
+        p["eval_crops"],
+    )
     models = []
     for name in p["arms"]:
         adversarial, adversary_input = ARMS[name]
         config = arw.TrainConfig(
-            steps=p["steps"], seed=p["seed"], embedding_dim=p["embedding_dim"], channels=p["channels"],
-            speakers_per_batch=min(p["speakers_per_batch"], len(train_features)), crop_min_s=p["crop_min_s"],
-            crop_max_s=p["crop_max_s"], lr=p["lr"], adversarial=adversarial, adversary_lr=p["adversary_lr"],
-            adversary_warmup=p["adversary_warmup"], kmeans_clusters=p["kmeans_clusters"],
-            adversary_input=adversary_input)
+            steps=p["steps"],
+            seed=p["seed"],
+            embedding_dim=p["embedding_dim"],
+            channels=p["channels"],
+            speakers_per_batch=min(p["speakers_per_batch"], len(train_features)),
+            crop_min_s=p["crop_min_s"],
+            crop_max_s=p["crop_max_s"],
+            lr=p["lr"],
+            adversarial=adversarial,
+            adversary_lr=p["adversary_lr"],
+            adversary_warmup=p["adversary_warmup"],
+            kmeans_clusters=p["kmeans_clusters"],
+            adversary_input=adversary_input,
+        )
         with tqdm(total=p["steps"], desc=f"training {name}", unit="step") as bar:
-            trained = arw.train(train_features, config,
-                                on_step=lambda step, loss: (bar.update(), bar.set_postfix(loss=f"{loss:.3f}")))
-        models.append({"model": name, **evaluate(trained.model, enrol, test, heldout, p),
-                       "training": trained.summary()})
-    results = {"models": models, "data": {
-        "train_speakers": len(train_features), "train_saa_speakers": kept["saa"],
-        "train_librispeech_speakers": kept["libri"], "heldout_speakers": len(heldout)}, "notes": NOTES}
+            trained = arw.train(
+                train_features, config, on_step=lambda step, loss: (bar.update(), bar.set_postfix(loss=f"{loss:.3f}"))
+            )
+        models.append(
+            {"model": name, **evaluate(trained.model, enrol, test, heldout, p), "training": trained.summary()}
+        )
+    results = {
+        "models": models,
+        "data": {
+            "train_speakers": len(train_features),
+            "train_saa_speakers": kept["saa"],
+            "train_librispeech_speakers": kept["libri"],
+            "heldout_speakers": len(heldout),
+        },
+        "notes": NOTES,
+    }
     return persistence.save_experiment("arw", p["name"], p, _json_safe(results), url=url)
 
 
@@ -163,7 +217,7 @@ def _evenly_spaced(frames: np.ndarray, crop_frames: int, count: int) -> np.ndarr
     if len(frames) < crop_frames:
         frames = np.resize(frames, (crop_frames, frames.shape[1]))
     starts = np.linspace(0, len(frames) - crop_frames, count).astype(int)
-    return np.stack([frames[s:s + crop_frames] for s in starts])
+    return np.stack([frames[s : s + crop_frames] for s in starts])
 
 
 def evaluate(model, enrol: np.ndarray, test: np.ndarray, heldout: list, p: dict) -> dict:
@@ -171,23 +225,32 @@ def evaluate(model, enrol: np.ndarray, test: np.ndarray, heldout: list, p: dict)
     from engine.mitigation.speaker_model import embed
 
     n, k = enrol.shape[:2]
-    embeddings = embed(model, np.concatenate([enrol.reshape(n * k, *enrol.shape[2:]),
-                                              test.reshape(n * k, *test.shape[2:])]))
-    trials = build_trials(embeddings[:n * k].reshape(n, k, -1), embeddings[n * k:].reshape(n, k, -1))
+    embeddings = embed(
+        model, np.concatenate([enrol.reshape(n * k, *enrol.shape[2:]), test.reshape(n * k, *test.shape[2:])])
+    )
+    trials = build_trials(embeddings[: n * k].reshape(n, k, -1), embeddings[n * k :].reshape(n, k, -1))
     groups = []
     summaries = {}
-    for kind, labels in (("overall", ["all"] * n), ("sex", [s.sex for s in heldout]),
-                         ("country_group", [s.country_group for s in heldout])):
+    for kind, labels in (
+        ("overall", ["all"] * n),
+        ("sex", [s.sex for s in heldout]),
+        ("country_group", [s.country_group for s in heldout]),
+    ):
         names = sorted(set(labels))
         strata = [np.flatnonzero(np.array(labels) == name) for name in names]
         replicates = bootstrap_eers(trials, strata, p["n_boot"], p["seed"])
-        rows = [{"group_kind": kind, "group": name, **eer_summary(trials, strata[g], replicates[:, g])}
-                for g, name in enumerate(names)]
+        rows = [
+            {"group_kind": kind, "group": name, **eer_summary(trials, strata[g], replicates[:, g])}
+            for g, name in enumerate(names)
+        ]
         groups += rows
         observed = np.array([row["eer"] for row in rows])
         summaries[kind] = (names, [len(members) for members in strata], observed, replicates)
-    return {"groups": groups, "gender_gap": _gender_gap(*summaries["sex"]),
-            "country_spread": _spread(*summaries["country_group"], p["min_group_speakers"])}
+    return {
+        "groups": groups,
+        "gender_gap": _gender_gap(*summaries["sex"]),
+        "country_spread": _spread(*summaries["country_group"], p["min_group_speakers"]),
+    }
 
 
 def _gender_gap(names, sizes, observed, replicates) -> dict:
@@ -213,8 +276,9 @@ def _spread(names, sizes, observed, replicates, min_speakers: int) -> dict:
     kept = [g for g, size in enumerate(sizes) if size >= min_speakers]
     if len(kept) < 2:
         return {"value": None, "ci_low": None, "ci_high": None, "groups": [names[g] for g in kept]}
-    spread = _statistic_with_ci(lambda eers: eers[..., kept].max(axis=-1) - eers[..., kept].min(axis=-1),
-                                observed, replicates)
+    spread = _statistic_with_ci(
+        lambda eers: eers[..., kept].max(axis=-1) - eers[..., kept].min(axis=-1), observed, replicates
+    )
     return {**spread, "groups": [names[g] for g in kept]}
 
 

@@ -3,6 +3,7 @@
 engine/assets/mitigation_demo.json is written by scripts/export_mitigation_demo.py from experiments run with
 the commands in docs/mitigation.md (and docs/arw.md); the dashboard stores them in its database on start, once.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,9 +19,15 @@ IDENTITY = ("kind", "name")
 
 def seed_demo_experiments(url: str | None = None, path: Path = DEMO_JSON) -> int:
     """Store each shipped experiment that the database lacks (same kind and name); returns how many were stored."""
-    return seed_rows(path, SECTION, IDENTITY, lambda: persistence.list_experiments(url=url),
-                     lambda e: persistence.save_experiment(e["kind"], e["name"], e["params"], e["results"],
-                                                           set_name=e["set_name"], url=url))
+    return seed_rows(
+        path,
+        SECTION,
+        IDENTITY,
+        lambda: persistence.list_experiments(url=url),
+        lambda e: persistence.save_experiment(
+            e["kind"], e["name"], e["params"], e["results"], set_name=e["set_name"], url=url
+        ),
+    )
 
 
 def export_experiments(ids: list[int], path: Path = DEMO_JSON, url: str | None = None) -> None:

@@ -10,6 +10,7 @@ Trials: each held-out speaker has K enrolment crops from the first half of its r
 the second half (non-overlapping, different words). Target trials: a speaker's K×K enrolment-test pairs.
 Non-target trials: speaker a's enrolment crops against speaker b's test crops, for every ordered pair a ≠ b.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,17 +20,23 @@ import numpy as np
 from engine.fairness.stats import percentile_ci
 
 
-def eer(target_scores: np.ndarray, nontarget_scores: np.ndarray,
-        target_weights: np.ndarray | None = None, nontarget_weights: np.ndarray | None = None) -> float:
+def eer(
+    target_scores: np.ndarray,
+    nontarget_scores: np.ndarray,
+    target_weights: np.ndarray | None = None,
+    nontarget_weights: np.ndarray | None = None,
+) -> float:
     """EER in [0, 1] (nan without targets or non-targets); higher score = more likely the same speaker."""
     target_scores = np.asarray(target_scores, dtype=np.float64)
     nontarget_scores = np.asarray(nontarget_scores, dtype=np.float64)
     scores = np.concatenate([target_scores, nontarget_scores])
     is_target = np.concatenate([np.ones(len(target_scores), bool), np.zeros(len(nontarget_scores), bool)])
-    weights = np.concatenate([
-        np.ones(len(target_scores)) if target_weights is None else np.asarray(target_weights, dtype=np.float64),
-        np.ones(len(nontarget_scores)) if nontarget_weights is None else np.asarray(nontarget_weights, np.float64),
-    ])
+    weights = np.concatenate(
+        [
+            np.ones(len(target_scores)) if target_weights is None else np.asarray(target_weights, dtype=np.float64),
+            np.ones(len(nontarget_scores)) if nontarget_weights is None else np.asarray(nontarget_weights, np.float64),
+        ]
+    )
     sorted_trials = SortedScores(scores, is_target)
     return sorted_trials.eer(weights[sorted_trials.order])
 
@@ -65,6 +72,7 @@ class SortedScores:
 @dataclass
 class Trials:
     """Verification trials over n speakers: scores (m,), enrolment speaker a (m,), test speaker b (m,)."""
+
     scores: np.ndarray
     speaker_a: np.ndarray
     speaker_b: np.ndarray
@@ -91,7 +99,7 @@ def build_trials(enrolment: np.ndarray, test: np.ndarray) -> Trials:
     n·K² target trials and n·(n−1)·K² non-target trials.
     """
     n, k, _ = enrolment.shape
-    scores = np.einsum("aid,bjd->abij", enrolment, test).astype(np.float64)   # (n, n, K, K)
+    scores = np.einsum("aid,bjd->abij", enrolment, test).astype(np.float64)  # (n, n, K, K)
     a, b = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     return Trials(scores.reshape(-1), np.repeat(a.reshape(-1), k * k), np.repeat(b.reshape(-1), k * k))
 
@@ -106,8 +114,9 @@ def bootstrap_eers(trials: Trials, strata: list[np.ndarray], n_boot: int, seed: 
     for members in strata:
         sub = trials.within(members)
         sorted_scores = SortedScores(sub.scores, sub.is_target)
-        prepared.append((members, sorted_scores, sub.speaker_a[sorted_scores.order],
-                         sub.speaker_b[sorted_scores.order]))
+        prepared.append(
+            (members, sorted_scores, sub.speaker_a[sorted_scores.order], sub.speaker_b[sorted_scores.order])
+        )
     n_speakers = max(trials.speaker_a.max(initial=-1), trials.speaker_b.max(initial=-1)) + 1
     out = np.full((n_boot, len(strata)), np.nan)
     for r in range(n_boot):
@@ -117,8 +126,9 @@ def bootstrap_eers(trials: Trials, strata: list[np.ndarray], n_boot: int, seed: 
     return out
 
 
-def resampled_weights(counts: np.ndarray, speaker_a: np.ndarray, speaker_b: np.ndarray,
-                      target_positions: np.ndarray) -> np.ndarray:
+def resampled_weights(
+    counts: np.ndarray, speaker_a: np.ndarray, speaker_b: np.ndarray, target_positions: np.ndarray
+) -> np.ndarray:
     """How often each trial occurs in the trial list rebuilt from a speaker draw (counts: times each speaker was
     drawn): a target trial once per copy of its speaker, a non-target once per pair of copies (c_a·c_b). Two
     copies of one speaker give no extra trials: they are the same recording."""
@@ -142,5 +152,11 @@ def eer_summary(trials: Trials, members: np.ndarray, replicates: np.ndarray) -> 
     sub = trials.within(members)
     low, high = replicate_ci(replicates)
     n_target = int(sub.is_target.sum())
-    return {"eer": sub.eer(), "ci_low": low, "ci_high": high, "n_speakers": int(len(members)),
-            "n_target_trials": n_target, "n_nontarget_trials": int(len(sub.scores) - n_target)}
+    return {
+        "eer": sub.eer(),
+        "ci_low": low,
+        "ci_high": high,
+        "n_speakers": int(len(members)),
+        "n_target_trials": n_target,
+        "n_nontarget_trials": int(len(sub.scores) - n_target),
+    }

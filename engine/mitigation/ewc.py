@@ -10,6 +10,7 @@ Model-agnostic: `loss_fn(model, batch) -> scalar` is whatever loss the model tra
 in engine/mitigation/whisper_adapt.py). Parameters with requires_grad False are frozen: they do not
 move, so they get Fisher 0 and no penalty.
 """
+
 from __future__ import annotations
 
 import random
@@ -76,13 +77,25 @@ class EWCPenalty:
 def fisher_summary(fisher: dict[str, torch.Tensor]) -> dict:
     """Mean, max and the number of non-zero entries of F, to read λ against (F scales with the loss)."""
     values = torch.cat([f.flatten() for f in fisher.values()])
-    return {"mean": float(values.mean()), "max": float(values.max()), "n_params": int(values.numel()),
-            "n_nonzero": int((values > 0).sum())}
+    return {
+        "mean": float(values.mean()),
+        "max": float(values.max()),
+        "n_params": int(values.numel()),
+        "n_nonzero": int((values > 0).sum()),
+    }
 
 
-def fine_tune(model: nn.Module, batch_at: Callable[[random.Random], object], loss_fn: LossFn, updates: int,
-              lr: float = 1e-4, penalty: EWCPenalty | None = None, clip: float = 5.0, seed: int = 0,
-              desc: str = "fine-tuning") -> list[dict]:
+def fine_tune(
+    model: nn.Module,
+    batch_at: Callable[[random.Random], object],
+    loss_fn: LossFn,
+    updates: int,
+    lr: float = 1e-4,
+    penalty: EWCPenalty | None = None,
+    clip: float = 5.0,
+    seed: int = 0,
+    desc: str = "fine-tuning",
+) -> list[dict]:
     """Adam for `updates` steps on `loss_fn` (+ the EWC penalty when given); returns one record per update.
 
     The batch of update k comes from `batch_at(random.Random(seed * 1_000_003 + k))`, so every arm of an experiment
@@ -101,7 +114,8 @@ def fine_tune(model: nn.Module, batch_at: Callable[[random.Random], object], los
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         if torch.isfinite(grad_norm):  # skip a rare non-finite batch instead of poisoning the weights
             optimizer.step()
-        curve.append({"step": step + 1, "asr_loss": round(float(asr.detach()), 4),
-                      "ewc_penalty": round(float(ewc.detach()), 6)})
+        curve.append(
+            {"step": step + 1, "asr_loss": round(float(asr.detach()), 4), "ewc_penalty": round(float(ewc.detach()), 6)}
+        )
     model.eval()
     return curve

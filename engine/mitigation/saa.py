@@ -4,6 +4,7 @@ A set built from the archive (engine/fairness/demo.py) names its speakers "saa<s
 maps the archive's `speakerid` to its `file`, and every speaker reads the paragraph in transcript.txt
 (which `Readings` cuts in two by Whisper's word times, so fine-tuning and evaluation read different sentences).
 """
+
 from __future__ import annotations
 
 import re
@@ -43,8 +44,10 @@ def audio_paths(speaker_keys: list[str]) -> dict[str, Path]:
     for key in speaker_keys:
         match = SPEAKER_KEY.match(str(key))
         if match is None or int(match.group(1)) not in files:
-            raise UserError(f"Speaker '{key}' is not a Speech Accent Archive speaker (expected 'saa<speakerid>' "
-                            f"with a row in {folder / 'metadata.csv'}).")
+            raise UserError(
+                f"Speaker '{key}' is not a Speech Accent Archive speaker (expected 'saa<speakerid>' "
+                f"with a row in {folder / 'metadata.csv'})."
+            )
         paths[key] = files[int(match.group(1))]
     return paths
 

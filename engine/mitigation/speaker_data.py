@@ -6,6 +6,7 @@ by the 4–8 kHz band alone, and evaluation is on SAA anyway; 8 kHz also halves 
 Audio is decoded by engine.audio.load (16 kHz, the project's one decoder) and resampled to 8 kHz; the log-mel
 features of each file are cached under <data dir>/arw_features (git-ignored), so reruns skip decoding.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,15 +35,68 @@ COUNTRY_GROUPS = {
     "usa": ["usa", "virginia", "us virgin islands"],
     "british_isles": ["uk", "ireland", "isle of man"],
     "canada_oceania": ["canada", "australia", "new zealand", "south africa"],
-    "latin_america": ["brazil", "colombia", "el salvador", "mexico", "bolivia", "peru", "venezuela", "argentina",
-                      "dominican republic", "puerto rico", "nicaragua", "chile", "cuba", "panama", "uruguay",
-                      "honduras", "costa rica", "ecuador", "guatemala"],
-    "europe": ["belgium", "france", "russia", "netherlands", "spain", "portugal", "ukraine", "switzerland",
-               "belarus", "moldova", "germany", "italy", "latvia", "estonia", "andorra", "kazakhstan",
-               "kyrgyzstan", "uzbekistan"],
-    "mena": ["saudi arabia", "iraq", "morocco", "lebanon", "united arab emirates", "egypt", "kuwait", "qatar",
-             "israel", "israel (occupied territory)", "tunisia", "jordan", "algeria", "syria", "libya", "yemen",
-             "bahrain", "oman", "sudan"],
+    "latin_america": [
+        "brazil",
+        "colombia",
+        "el salvador",
+        "mexico",
+        "bolivia",
+        "peru",
+        "venezuela",
+        "argentina",
+        "dominican republic",
+        "puerto rico",
+        "nicaragua",
+        "chile",
+        "cuba",
+        "panama",
+        "uruguay",
+        "honduras",
+        "costa rica",
+        "ecuador",
+        "guatemala",
+    ],
+    "europe": [
+        "belgium",
+        "france",
+        "russia",
+        "netherlands",
+        "spain",
+        "portugal",
+        "ukraine",
+        "switzerland",
+        "belarus",
+        "moldova",
+        "germany",
+        "italy",
+        "latvia",
+        "estonia",
+        "andorra",
+        "kazakhstan",
+        "kyrgyzstan",
+        "uzbekistan",
+    ],
+    "mena": [
+        "saudi arabia",
+        "iraq",
+        "morocco",
+        "lebanon",
+        "united arab emirates",
+        "egypt",
+        "kuwait",
+        "qatar",
+        "israel",
+        "israel (occupied territory)",
+        "tunisia",
+        "jordan",
+        "algeria",
+        "syria",
+        "libya",
+        "yemen",
+        "bahrain",
+        "oman",
+        "sudan",
+    ],
     "east_se_asia": ["china", "south korea", "taiwan", "singapore", "malaysia", "philippines"],
 }
 OTHER_GROUP = "other"
@@ -55,17 +109,19 @@ def country_group(country: str) -> str:
 
 @dataclass(frozen=True)
 class Speaker:
-    id: str                # "saa:arabic1" | "libri:1688"
+    id: str  # "saa:arabic1" | "libri:1688"
     files: tuple[Path, ...]
-    sex: str               # "female" | "male"
-    country_group: str     # SAA: birth-country region; LibriSpeech: "" (not known)
+    sex: str  # "female" | "male"
+    country_group: str  # SAA: birth-country region; LibriSpeech: "" (not known)
 
 
 def saa_speakers() -> list[Speaker]:
     folder = config.shared_data_dir() / "saa"
     with (folder / "metadata.csv").open(newline="") as f:
-        return [Speaker(f"saa:{r['filename']}", (folder / r["file"],), r["sex"], country_group(r["country"]))
-                for r in csv.DictReader(f)]
+        return [
+            Speaker(f"saa:{r['filename']}", (folder / r["file"],), r["sex"], country_group(r["country"]))
+            for r in csv.DictReader(f)
+        ]
 
 
 def librispeech_speakers() -> list[Speaker]:
@@ -90,7 +146,7 @@ def stratified_subset(speakers: list[Speaker], limit: int, seed: int) -> list[Sp
         return list(speakers)
     strata = _strata(speakers, seed)
     quota = {key: max(1, round(limit * len(members) / len(speakers))) for key, members in strata.items()}
-    return [s for key, members in strata.items() for s in members[:quota[key]]]
+    return [s for key, members in strata.items() for s in members[: quota[key]]]
 
 
 def split_heldout(speakers: list[Speaker], heldout_share: float, seed: int) -> tuple[list[Speaker], list[Speaker]]:
@@ -125,8 +181,9 @@ def log_mel(samples: np.ndarray) -> np.ndarray:
     import torch
     import torchaudio
 
-    mel = torchaudio.transforms.MelSpectrogram(SAMPLE_RATE, n_fft=N_FFT, win_length=WIN, hop_length=HOP,
-                                               n_mels=N_MELS, f_min=20.0, f_max=3800.0)
+    mel = torchaudio.transforms.MelSpectrogram(
+        SAMPLE_RATE, n_fft=N_FFT, win_length=WIN, hop_length=HOP, n_mels=N_MELS, f_min=20.0, f_max=3800.0
+    )
     with torch.no_grad():
         return torch.log(mel(torch.from_numpy(samples)) + 1e-6).T.contiguous().numpy()
 

@@ -4,6 +4,7 @@ Shapes: B crops, T frames (100 per second), F = 40 log-mel bins, D = embedding s
 The batch layout is two crops per speaker: rows 0..S-1 are the first crops, rows S..2S-1 the second crops
 of the same speakers in the same order, so crop i and crop i+S form the positive pair.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,8 @@ class SpeakerEmbedder(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = features - features.mean(dim=1, keepdim=True)
-        h = self.frames(x.transpose(1, 2))                                    # (B, 2C, T')
-        stats = torch.cat([h.mean(dim=2), h.std(dim=2)], dim=1)              # (B, 4C)
+        h = self.frames(x.transpose(1, 2))  # (B, 2C, T')
+        stats = torch.cat([h.mean(dim=2), h.std(dim=2)], dim=1)  # (B, 4C)
         return F.normalize(self.project(stats), dim=1)
 
 
@@ -58,14 +59,16 @@ class AngularPrototypical(nn.Module):
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         """embeddings (2S, D) → per-speaker loss (S,)."""
         n_speakers = embeddings.shape[0] // 2
-        logits = self.scale.clamp(min=1e-3) * embeddings[:n_speakers] @ embeddings[n_speakers:].T   # (S, S)
+        logits = self.scale.clamp(min=1e-3) * embeddings[:n_speakers] @ embeddings[n_speakers:].T  # (S, S)
         target = torch.arange(n_speakers)
-        return (F.cross_entropy(logits, target, reduction="none")
-                + F.cross_entropy(logits.T, target, reduction="none")) / 2
+        return (
+            F.cross_entropy(logits, target, reduction="none") + F.cross_entropy(logits.T, target, reduction="none")
+        ) / 2
 
 
-def sample_batch(features: list[np.ndarray], n_speakers: int, crop_frames: int,
-                 rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray]:
+def sample_batch(
+    features: list[np.ndarray], n_speakers: int, crop_frames: int, rng: np.random.Generator
+) -> tuple[torch.Tensor, np.ndarray]:
     """Two non-overlapping random crops from each of n_speakers distinct speakers.
 
     features: per speaker (frames, F), each at least 2 · crop_frames long. Returns crops (2S, crop_frames, F),
@@ -79,8 +82,8 @@ def sample_batch(features: list[np.ndarray], n_speakers: int, crop_frames: int,
         b = rng.integers(a + crop_frames, len(frames) - crop_frames + 1)
         if rng.random() < 0.5:  # either crop may come first in the recording
             a, b = b, a
-        first.append(frames[a:a + crop_frames])
-        second.append(frames[b:b + crop_frames])
+        first.append(frames[a : a + crop_frames])
+        second.append(frames[b : b + crop_frames])
     return torch.from_numpy(np.stack(first + second)), chosen
 
 
@@ -88,7 +91,7 @@ def sample_batch(features: list[np.ndarray], n_speakers: int, crop_frames: int,
 def embed(model: SpeakerEmbedder, crops: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """crops (N, T, F) → embeddings (N, D), in eval mode (BatchNorm running statistics)."""
     model.eval()
-    out = [model(torch.from_numpy(crops[i:i + batch_size])).numpy() for i in range(0, len(crops), batch_size)]
+    out = [model(torch.from_numpy(crops[i : i + batch_size])).numpy() for i in range(0, len(crops), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, model.project.out_features), dtype=np.float32)
 
 

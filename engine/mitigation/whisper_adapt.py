@@ -12,6 +12,7 @@ Loss: cross-entropy of the reference text under teacher forcing, `<|startoftrans
 <|endoftext|>`, averaged over the predicted tokens (text and <|endoftext|>), so the Fisher's scale does not grow
 with the length of an utterance.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +44,7 @@ def set_trainable(model: Whisper, adapt: str) -> int:
         for block in model.decoder.blocks:  # frozen, so each utterance's cross keys/values are computed once
             block.cross_attn.kv.requires_grad_(False)
     elif adapt == "encoder_top":
-        model.encoder.blocks[ADAPTS[adapt]:].requires_grad_(True)
+        model.encoder.blocks[ADAPTS[adapt] :].requires_grad_(True)
         model.encoder.ln_post.requires_grad_(True)
     else:
         raise ValueError(f"unknown adaptation set {adapt!r}")
@@ -137,8 +138,14 @@ class TeacherForcedLoss:
 
 
 @torch.no_grad()
-def transcribe(model: Whisper, utterances: list[Utterance], adapter: Adapter, timestamps: bool = True,
-               batch_size: int = 16, max_tokens: int = MAX_TOKENS) -> list[str]:
+def transcribe(
+    model: Whisper,
+    utterances: list[Utterance],
+    adapter: Adapter,
+    timestamps: bool = True,
+    batch_size: int = 16,
+    max_tokens: int = MAX_TOKENS,
+) -> list[str]:
     """Greedy transcripts with the torch copy, Whisper's timestamp rules on by default (as the runtime decodes).
 
     engine.whisper.decoding.decode(beam_size=1) run on many utterances at once, one batch row each, with the
@@ -149,7 +156,7 @@ def transcribe(model: Whisper, utterances: list[Utterance], adapter: Adapter, ti
     prompt = list(tok.sot_sequence) + ([] if timestamps else [tok.no_timestamps])
     texts = []
     for first in range(0, len(utterances), batch_size):
-        batch = utterances[first:first + batch_size]
+        batch = utterances[first : first + batch_size]
         cache = adapter.start(model, batch)
         rows, sequences = list(range(len(batch))), [[] for _ in batch]
         step_input = torch.tensor([prompt] * len(batch))

@@ -6,6 +6,7 @@ The words serve twice: joined, they are the hypothesis of the evaluation set the
 (bench/mitigation_whisper_set.py); aligned to the paragraph, their times say where sentence 4 begins, so
 fine-tuning and evaluation can read different sentences (engine/mitigation/saa.py).
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ marks the shard done, and (job, item) is unique in the schema: a shard that a ki
 wrote nothing, and a shard that runs twice (a retry after its first result was written) ends with its rows
 once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -53,14 +54,25 @@ def enqueue_batch(kind: str, params: dict[str, Any], shards: Sequence[Sequence[s
         job = Job(kind=kind, params=dict(params), status="queued", message="Waiting for a worker…")
         s.add(job)
         s.flush()
-        s.add_all(BatchShard(job_id=job.id, shard=i, items=list(keys), n_items=len(keys), status="pending")
-                  for i, keys in enumerate(shards))
+        s.add_all(
+            BatchShard(job_id=job.id, shard=i, items=list(keys), n_items=len(keys), status="pending")
+            for i, keys in enumerate(shards)
+        )
         return job.id
 
 
 def _shard_info(row: BatchShard) -> ShardInfo:
-    return ShardInfo(row.shard, list(row.items), row.status, row.attempts, row.worker_host, row.worker_pid,
-                     row.audio_s, row.compute_s, row.error)
+    return ShardInfo(
+        row.shard,
+        list(row.items),
+        row.status,
+        row.attempts,
+        row.worker_host,
+        row.worker_pid,
+        row.audio_s,
+        row.compute_s,
+        row.error,
+    )
 
 
 def list_shards(job_id: int, url: str | None = None) -> list[ShardInfo]:
@@ -72,9 +84,18 @@ def list_shards(job_id: int, url: str | None = None) -> list[ShardInfo]:
 def start_shard(job_id: int, shard: int, host: str, pid: int, url: str | None = None) -> int:
     """Record that a worker (host, pid) starts the shard; returns which attempt this is (1 = the first)."""
     with session_scope(url) as s:
-        s.execute(update(BatchShard).where(BatchShard.job_id == job_id, BatchShard.shard == shard).values(
-            status="running", attempts=BatchShard.attempts + 1, worker_host=host, worker_pid=pid,
-            started_at=utcnow(), error=None))
+        s.execute(
+            update(BatchShard)
+            .where(BatchShard.job_id == job_id, BatchShard.shard == shard)
+            .values(
+                status="running",
+                attempts=BatchShard.attempts + 1,
+                worker_host=host,
+                worker_pid=pid,
+                started_at=utcnow(),
+                error=None,
+            )
+        )
         return s.scalar(select(BatchShard.attempts).where(BatchShard.job_id == job_id, BatchShard.shard == shard))
 
 
@@ -82,25 +103,50 @@ def save_shard(job_id: int, shard: int, results: Sequence[ItemResult], url: str 
     """Replace the shard's item rows with `results` and mark it done, in one transaction."""
     with session_scope(url) as s:
         s.execute(delete(BatchItem).where(BatchItem.job_id == job_id, BatchItem.shard == shard))
-        s.add_all(BatchItem(job_id=job_id, shard=shard, item_key=r.key, audio_s=float(r.audio_s),
-                            compute_s=float(r.compute_s), result=r.result) for r in results)
-        s.execute(update(BatchShard).where(BatchShard.job_id == job_id, BatchShard.shard == shard).values(
-            status="done", audio_s=sum(r.audio_s for r in results), compute_s=sum(r.compute_s for r in results),
-            finished_at=utcnow()))
+        s.add_all(
+            BatchItem(
+                job_id=job_id,
+                shard=shard,
+                item_key=r.key,
+                audio_s=float(r.audio_s),
+                compute_s=float(r.compute_s),
+                result=r.result,
+            )
+            for r in results
+        )
+        s.execute(
+            update(BatchShard)
+            .where(BatchShard.job_id == job_id, BatchShard.shard == shard)
+            .values(
+                status="done",
+                audio_s=sum(r.audio_s for r in results),
+                compute_s=sum(r.compute_s for r in results),
+                finished_at=utcnow(),
+            )
+        )
 
 
 def fail_shard(job_id: int, shard: int, error: str, url: str | None = None) -> None:
     with session_scope(url) as s:
-        s.execute(update(BatchShard).where(BatchShard.job_id == job_id, BatchShard.shard == shard).values(
-            status="failed", error=error[:2000], finished_at=utcnow()))
+        s.execute(
+            update(BatchShard)
+            .where(BatchShard.job_id == job_id, BatchShard.shard == shard)
+            .values(status="failed", error=error[:2000], finished_at=utcnow())
+        )
 
 
 def batch_progress(job_id: int, url: str | None = None) -> BatchProgress:
     done = case((BatchShard.status == "done", 1), else_=0)
     with session_scope(url) as s:
-        row = s.execute(select(func.count(), func.sum(done), func.sum(BatchShard.n_items),
-                               func.sum(done * BatchShard.n_items), func.sum(done * BatchShard.audio_s))
-                        .where(BatchShard.job_id == job_id)).one()
+        row = s.execute(
+            select(
+                func.count(),
+                func.sum(done),
+                func.sum(BatchShard.n_items),
+                func.sum(done * BatchShard.n_items),
+                func.sum(done * BatchShard.audio_s),
+            ).where(BatchShard.job_id == job_id)
+        ).one()
     shards, shards_done, items, items_done, audio_s_done = (v or 0 for v in row)
     return BatchProgress(int(shards_done), int(shards), int(items_done), int(items), float(audio_s_done))
 

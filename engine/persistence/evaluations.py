@@ -1,4 +1,5 @@
 """Evaluation runs: scored runs of the harness (engine/evaluate.py), counts beside rates."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ class EvaluationRunInfo:
     created_at: datetime
 
 
-def save_evaluation_run(backend: str, set_name: str, params: dict[str, Any], results: dict[str, Any],
-                        url: str | None = None) -> int:
+def save_evaluation_run(
+    backend: str, set_name: str, params: dict[str, Any], results: dict[str, Any], url: str | None = None
+) -> int:
     """Store one scored run (results hold counts beside rates); returns its id."""
     with session_scope(url) as s:
         row = EvaluationRun(backend=backend, set_name=set_name, params=params, results=results)

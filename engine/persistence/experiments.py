@@ -1,4 +1,5 @@
 """Mitigation experiments (engine/mitigation): stored with enough parameters to rerun them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,12 +26,25 @@ class ExperimentInfo:
 
 
 def _experiment_info(row: Experiment, set_name: str | None, with_results: bool = True) -> ExperimentInfo:
-    return ExperimentInfo(row.id, row.kind, row.name, set_name, dict(row.params),
-                          dict(row.results) if with_results else {}, row.created_at)
+    return ExperimentInfo(
+        row.id,
+        row.kind,
+        row.name,
+        set_name,
+        dict(row.params),
+        dict(row.results) if with_results else {},
+        row.created_at,
+    )
 
 
-def save_experiment(kind: str, name: str, params: dict[str, Any], results: dict[str, Any],
-                    set_name: str | None = None, url: str | None = None) -> int:
+def save_experiment(
+    kind: str,
+    name: str,
+    params: dict[str, Any],
+    results: dict[str, Any],
+    set_name: str | None = None,
+    url: str | None = None,
+) -> int:
     """Store a finished experiment in one transaction (never half-written); returns its id."""
     with session_scope(url) as s:
         set_id = s.scalar(select(EvaluationSet.id).where(EvaluationSet.name == set_name)) if set_name else None
@@ -40,11 +54,16 @@ def save_experiment(kind: str, name: str, params: dict[str, Any], results: dict[
         return row.id
 
 
-def list_experiments(kind: str | None = None, url: str | None = None, with_results: bool = True) -> list[ExperimentInfo]:
+def list_experiments(
+    kind: str | None = None, url: str | None = None, with_results: bool = True
+) -> list[ExperimentInfo]:
     """Newest first. Without results (`results` is {}), the listing never reads the large results JSON."""
     with session_scope(url) as s:
-        query = (select(Experiment, EvaluationSet.name).outerjoin(EvaluationSet, EvaluationSet.id == Experiment.set_id)
-                 .order_by(Experiment.created_at.desc(), Experiment.id.desc()))
+        query = (
+            select(Experiment, EvaluationSet.name)
+            .outerjoin(EvaluationSet, EvaluationSet.id == Experiment.set_id)
+            .order_by(Experiment.created_at.desc(), Experiment.id.desc())
+        )
         if not with_results:
             query = query.options(defer(Experiment.results))
         if kind:

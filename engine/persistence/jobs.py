@@ -1,4 +1,5 @@
 """Jobs: the state the job runner keeps in the database (claimed atomically, mirrored into their runs)."""
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,9 @@ def claim_next_job(kinds: Iterable[str], url: str | None = None) -> JobInfo | No
     kinds = list(kinds)
     while True:
         with session_scope(url) as s:
-            job_id = s.scalar(select(Job.id).where(Job.status == "queued", Job.kind.in_(kinds))
-                              .order_by(Job.id).limit(1))
+            job_id = s.scalar(
+                select(Job.id).where(Job.status == "queued", Job.kind.in_(kinds)).order_by(Job.id).limit(1)
+            )
             if job_id is None:
                 return None
             if _claim(s, job_id):
@@ -70,18 +72,30 @@ def claim_job(job_id: int, url: str | None = None) -> JobInfo | None:
 
 def _claim(s, job_id: int) -> bool:
     now = utcnow()
-    claimed = s.execute(
-        update(Job).where(Job.id == job_id, Job.status == "queued").values(
-            status="running", worker_pid=os.getpid(), worker_host=socket.gethostname(),
-            started_at=now, heartbeat_at=now, progress=0.0, message="Starting…")
-    ).rowcount == 1
+    claimed = (
+        s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "queued")
+            .values(
+                status="running",
+                worker_pid=os.getpid(),
+                worker_host=socket.gethostname(),
+                started_at=now,
+                heartbeat_at=now,
+                progress=0.0,
+                message="Starting…",
+            )
+        ).rowcount
+        == 1
+    )
     if claimed:
         s.execute(update(TranscriptionRun).where(TranscriptionRun.job_id == job_id).values(status="running"))
     return claimed
 
 
-def heartbeat(job_id: int, progress: float | None = None, message: str | None = None,
-              url: str | None = None) -> str | None:
+def heartbeat(
+    job_id: int, progress: float | None = None, message: str | None = None, url: str | None = None
+) -> str | None:
     """Record that the worker is alive (and its progress); return the job's status, None if it was deleted.
 
     The worker stops the job when this says "cancelling" or None.
@@ -124,8 +138,9 @@ def request_cancel(job_id: int, url: str | None = None) -> JobInfo | None:
     return get_job(job_id, url)
 
 
-def fail_orphaned_jobs(is_alive: Callable[[str | None, int | None], bool | None], stale_after_s: float,
-                       url: str | None = None) -> list[int]:
+def fail_orphaned_jobs(
+    is_alive: Callable[[str | None, int | None], bool | None], stale_after_s: float, url: str | None = None
+) -> list[int]:
     """Mark running jobs whose worker is gone as failed (cancelling ones as cancelled); return their ids.
 
     `is_alive(host, pid)` answers True/False when it can tell (same host), None when it cannot; then a
@@ -143,7 +158,13 @@ def fail_orphaned_jobs(is_alive: Callable[[str | None, int | None], bool | None]
                 if job.status == "cancelling":
                     _set_job_state(s, job.id, "cancelled", message="Cancelled.", finished_at=utcnow())
                 else:
-                    _set_job_state(s, job.id, "failed", message="Failed.", finished_at=utcnow(),
-                                   error="The worker process stopped before this job finished.")
+                    _set_job_state(
+                        s,
+                        job.id,
+                        "failed",
+                        message="Failed.",
+                        finished_at=utcnow(),
+                        error="The worker process stopped before this job finished.",
+                    )
             orphaned.append(job.id)
     return orphaned

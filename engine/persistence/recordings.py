@@ -1,4 +1,5 @@
 """Recordings: content-addressed uploads; audio stored before its row, nothing left behind on failure."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,9 @@ from engine.persistence.records import RecordingInfo, _recording_info
 from engine.storage import AudioStore, default_store, sha256_of_file
 
 
-def add_recording(src: Path, filename: str, *, is_demo: bool = False, store: AudioStore | None = None,
-                  url: str | None = None) -> RecordingInfo:
+def add_recording(
+    src: Path, filename: str, *, is_demo: bool = False, store: AudioStore | None = None, url: str | None = None
+) -> RecordingInfo:
     """Check, probe and store an uploaded file; return its recording (the existing one for known bytes).
 
     Raises UserError (one sentence) for bad input; nothing is stored then.
@@ -42,9 +44,15 @@ def add_recording(src: Path, filename: str, *, is_demo: bool = False, store: Aud
         if stored_sha != sha:
             raise RuntimeError(f"audio store returned {stored_sha} for content {sha}")
         with session_scope(url) as s:
-            row = Recording(sha256=sha, filename=Path(filename).name[:512], size_bytes=src.stat().st_size,
-                            duration_s=info.duration_s, source_sample_rate=info.sample_rate,
-                            source_channels=info.channels, is_demo=is_demo)
+            row = Recording(
+                sha256=sha,
+                filename=Path(filename).name[:512],
+                size_bytes=src.stat().st_size,
+                duration_s=info.duration_s,
+                source_sample_rate=info.sample_rate,
+                source_channels=info.channels,
+                is_demo=is_demo,
+            )
             s.add(row)
             s.flush()
             return _recording_info(row)
@@ -78,7 +86,9 @@ def add_uploaded_recording(stream: BinaryIO, filename: str, *, url: str | None =
 
 def list_recordings(url: str | None = None) -> list[RecordingInfo]:
     with session_scope(url) as s:
-        rows = s.scalars(select(Recording).order_by(Recording.is_demo, Recording.created_at.desc(), Recording.id.desc()))
+        rows = s.scalars(
+            select(Recording).order_by(Recording.is_demo, Recording.created_at.desc(), Recording.id.desc())
+        )
         return [_recording_info(r) for r in rows]
 
 
@@ -117,8 +127,11 @@ def delete_recording(recording_id: int, *, store: AudioStore | None = None, url:
             return
         sha = row.sha256
         run_ids = select(TranscriptionRun.id).where(TranscriptionRun.recording_id == recording_id)
-        for job in s.scalars(select(Job).where(Job.id.in_(
-                select(TranscriptionRun.job_id).where(TranscriptionRun.recording_id == recording_id)))):
+        for job in s.scalars(
+            select(Job).where(
+                Job.id.in_(select(TranscriptionRun.job_id).where(TranscriptionRun.recording_id == recording_id))
+            )
+        ):
             job.params = {k: v for k, v in job.params.items() if k not in ("run_id", "recording_id")}
             job.result = None
             if job.status == "queued":

@@ -1,4 +1,5 @@
 """Plain frozen records handed to callers (never ORM objects) and the job states they refer to."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,19 +62,51 @@ class JobInfo:
 
 
 def _recording_info(row: Recording) -> RecordingInfo:
-    return RecordingInfo(row.id, row.sha256, row.filename, row.size_bytes, row.duration_s,
-                         row.source_sample_rate, row.source_channels, row.is_demo, row.created_at)
+    return RecordingInfo(
+        row.id,
+        row.sha256,
+        row.filename,
+        row.size_bytes,
+        row.duration_s,
+        row.source_sample_rate,
+        row.source_channels,
+        row.is_demo,
+        row.created_at,
+    )
 
 
 def _run_info(row: TranscriptionRun, n_turns: int) -> RunInfo:
-    return RunInfo(row.id, row.recording_id, row.job_id, row.backend, dict(row.params or {}), row.status,
-                   row.rtf, n_turns, row.created_at, row.finished_at)
+    return RunInfo(
+        row.id,
+        row.recording_id,
+        row.job_id,
+        row.backend,
+        dict(row.params or {}),
+        row.status,
+        row.rtf,
+        n_turns,
+        row.created_at,
+        row.finished_at,
+    )
 
 
 def _job_info(row: Job) -> JobInfo:
-    return JobInfo(row.id, row.kind, dict(row.params or {}), row.status, row.progress, row.message, row.error,
-                   row.result, row.worker_pid, row.worker_host, _aware(row.heartbeat_at), row.created_at,
-                   row.started_at, row.finished_at)
+    return JobInfo(
+        row.id,
+        row.kind,
+        dict(row.params or {}),
+        row.status,
+        row.progress,
+        row.message,
+        row.error,
+        row.result,
+        row.worker_pid,
+        row.worker_host,
+        _aware(row.heartbeat_at),
+        row.created_at,
+        row.started_at,
+        row.finished_at,
+    )
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -1,4 +1,5 @@
 """Transcription runs, their turns and speaker names."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -15,13 +16,13 @@ from engine.types import Turn, Word
 MAX_SPEAKER_NAME = 128
 
 
-def create_run(recording_id: int, backend: str, params: dict[str, Any] | None = None,
-               url: str | None = None) -> RunInfo:
+def create_run(
+    recording_id: int, backend: str, params: dict[str, Any] | None = None, url: str | None = None
+) -> RunInfo:
     with session_scope(url) as s:
         if s.get(Recording, recording_id) is None:
             raise UserError("This recording no longer exists; it may have been deleted.")
-        row = TranscriptionRun(recording_id=recording_id, backend=backend, params=dict(params or {}),
-                               status="queued")
+        row = TranscriptionRun(recording_id=recording_id, backend=backend, params=dict(params or {}), status="queued")
         s.add(row)
         s.flush()
         return _run_info(row, 0)
@@ -49,10 +50,12 @@ def get_run(run_id: int, url: str | None = None) -> RunInfo:
 
 def list_runs(recording_id: int | None = None, url: str | None = None) -> list[RunInfo]:
     with session_scope(url) as s:
-        n_turns = (select(TurnRow.run_id, func.count().label("n")).group_by(TurnRow.run_id).subquery())
-        query = (select(TranscriptionRun, func.coalesce(n_turns.c.n, 0))
-                 .outerjoin(n_turns, n_turns.c.run_id == TranscriptionRun.id)
-                 .order_by(TranscriptionRun.created_at.desc(), TranscriptionRun.id.desc()))
+        n_turns = select(TurnRow.run_id, func.count().label("n")).group_by(TurnRow.run_id).subquery()
+        query = (
+            select(TranscriptionRun, func.coalesce(n_turns.c.n, 0))
+            .outerjoin(n_turns, n_turns.c.run_id == TranscriptionRun.id)
+            .order_by(TranscriptionRun.created_at.desc(), TranscriptionRun.id.desc())
+        )
         if recording_id is not None:
             query = query.where(TranscriptionRun.recording_id == recording_id)
         return [_run_info(run, n) for run, n in s.execute(query)]
@@ -64,9 +67,19 @@ def latest_finished_run(recording_id: int, url: str | None = None) -> RunInfo | 
 
 def _replace_turns(s, run_id: int, turns: list[Turn]) -> None:
     s.execute(delete(TurnRow).where(TurnRow.run_id == run_id))
-    s.add_all(TurnRow(run_id=run_id, speaker=t.speaker, channel=t.channel, start=float(t.start),
-                      end=float(t.end), text=t.text, unterminated=bool(t.unterminated),
-                      words=[[w.text, w.start, w.end] for w in t.words]) for t in turns)
+    s.add_all(
+        TurnRow(
+            run_id=run_id,
+            speaker=t.speaker,
+            channel=t.channel,
+            start=float(t.start),
+            end=float(t.end),
+            text=t.text,
+            unterminated=bool(t.unterminated),
+            words=[[w.text, w.start, w.end] for w in t.words],
+        )
+        for t in turns
+    )
 
 
 def save_turns(run_id: int, turns: Iterable[Turn], *, rtf: float | None = None, url: str | None = None) -> int:
@@ -101,8 +114,17 @@ def get_turns(run_id: int, *, display_names: bool = False, url: str | None = Non
     names = speaker_names(run_id, url) if display_names else {}
     with session_scope(url) as s:
         rows = s.scalars(select(TurnRow).where(TurnRow.run_id == run_id).order_by(TurnRow.start, TurnRow.id))
-        return [Turn(speaker=names.get(r.speaker, r.speaker), start=r.start, end=r.end, channel=r.channel,
-                     unterminated=r.unterminated, words=[Word(*w) for w in r.words]) for r in rows]
+        return [
+            Turn(
+                speaker=names.get(r.speaker, r.speaker),
+                start=r.start,
+                end=r.end,
+                channel=r.channel,
+                unterminated=r.unterminated,
+                words=[Word(*w) for w in r.words],
+            )
+            for r in rows
+        ]
 
 
 def speaker_labels(run_id: int, url: str | None = None) -> list[str]:

@@ -15,6 +15,7 @@ A batch kind is a class named in BATCH_KINDS:
 the items and writes their rows in one transaction (engine.persistence.batches), so a shard cut short
 by a killed worker leaves nothing and its retry leaves its rows once.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -63,7 +64,7 @@ def plan_shards(keys: list[str], shard_size: int) -> list[list[str]]:
         if key in seen:
             raise UserError(f"The item {key!r} appears twice in the batch.")
         seen.add(key)
-    return [keys[i:i + shard_size] for i in range(0, len(keys), shard_size)]
+    return [keys[i : i + shard_size] for i in range(0, len(keys), shard_size)]
 
 
 def enqueue(kind: str, params: dict[str, Any]) -> int:
@@ -102,29 +103,46 @@ def run_shard(work, job_id: int, shard: int, keys: list[str]) -> ShardReport:
     except Exception as exc:
         traceback.print_exc()
         batches.fail_shard(job_id, shard, crash_message(exc))
-        return ShardReport(shard, attempt, len(keys), 0.0, time.perf_counter() - started, 0.0,
-                           crash_message(exc), retryable=True)
+        return ShardReport(
+            shard, attempt, len(keys), 0.0, time.perf_counter() - started, 0.0, crash_message(exc), retryable=True
+        )
     worked, cpu_s = time.perf_counter(), time.process_time() - cpu_started
     batches.save_shard(job_id, shard, results)
-    return ShardReport(shard, attempt, len(keys), sum(r.audio_s for r in results), worked - started,
-                       time.perf_counter() - worked, cpu_s=cpu_s)
+    return ShardReport(
+        shard,
+        attempt,
+        len(keys),
+        sum(r.audio_s for r in results),
+        worked - started,
+        time.perf_counter() - worked,
+        cpu_s=cpu_s,
+    )
 
 
 def progress_message(job_id: int) -> tuple[float, str]:
     p = batches.batch_progress(job_id)
-    return (p.items_done / p.items if p.items else 1.0,
-            f"{p.items_done} of {p.items} items ({p.shards_done} of {p.shards} shards, "
-            f"{p.audio_s_done / 60:.1f} min of audio)")
+    return (
+        p.items_done / p.items if p.items else 1.0,
+        f"{p.items_done} of {p.items} items ({p.shards_done} of {p.shards} shards, "
+        f"{p.audio_s_done / 60:.1f} min of audio)",
+    )
 
 
 def finish(job_id: int, kind_target: str, params: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
     """The kind's result over all item rows, with the batch's own counts beside it."""
     result = resolve(kind_target).finish(params, batches.batch_items(job_id))
     shards = batches.list_shards(job_id)
-    return {**result, "batch": {**stats, "shards": len(shards), "items": sum(len(s.items) for s in shards),
-                                "audio_s": sum(s.audio_s for s in shards),
-                                "work_s": sum(s.compute_s for s in shards),
-                                "retried_shards": sum(s.attempts > 1 for s in shards)}}
+    return {
+        **result,
+        "batch": {
+            **stats,
+            "shards": len(shards),
+            "items": sum(len(s.items) for s in shards),
+            "audio_s": sum(s.audio_s for s in shards),
+            "work_s": sum(s.compute_s for s in shards),
+            "retried_shards": sum(s.attempts > 1 for s in shards),
+        },
+    }
 
 
 def run_here(job_id: int, progress=None) -> dict[str, Any] | None:
@@ -152,8 +170,9 @@ def run_here(job_id: int, progress=None) -> dict[str, Any] | None:
         persistence.fail_job(job_id, str(exc))
         raise
     except BaseException as exc:
-        persistence.fail_job(job_id, crash_message(exc) if isinstance(exc, Exception)
-                             else "The batch was stopped before it finished.")
+        persistence.fail_job(
+            job_id, crash_message(exc) if isinstance(exc, Exception) else "The batch was stopped before it finished."
+        )
         raise
     persistence.finish_job(job_id, result)
     return result

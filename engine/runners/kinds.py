@@ -1,6 +1,7 @@
 """The batch kinds (see engine.runners.batch): transcribe a manifest, build an evaluation set from audio
 (`fairness run`), score a backend on a simulated set (`evaluate`). Each worker builds its backend once
 through the registry, so a model is loaded once per worker process, not once per item."""
+
 from __future__ import annotations
 
 import time
@@ -17,13 +18,24 @@ from engine.types import Turn, Word
 
 
 def turns_to_json(turns: list[Turn]) -> list[dict]:
-    return [{"speaker": t.speaker, "start": t.start, "end": t.end, "channel": t.channel,
-             "unterminated": t.unterminated, "words": [[w.text, w.start, w.end] for w in t.words]} for t in turns]
+    return [
+        {
+            "speaker": t.speaker,
+            "start": t.start,
+            "end": t.end,
+            "channel": t.channel,
+            "unterminated": t.unterminated,
+            "words": [[w.text, w.start, w.end] for w in t.words],
+        }
+        for t in turns
+    ]
 
 
 def turns_from_json(rows: list[dict]) -> list[Turn]:
-    return [Turn(r["speaker"], r["start"], r["end"], [Word(*w) for w in r["words"]], r["channel"], r["unterminated"])
-            for r in rows]
+    return [
+        Turn(r["speaker"], r["start"], r["end"], [Word(*w) for w in r["words"]], r["channel"], r["unterminated"])
+        for r in rows
+    ]
 
 
 def _manifest(params: dict[str, Any]) -> Path:
@@ -85,8 +97,12 @@ class TranscribeManifest:
         started = time.perf_counter()
         turns = self.backend.transcribe(path, num_speakers=self.num_speakers)
         compute_s = time.perf_counter() - started
-        return ItemResult(key, audio.probe(path).duration_s, compute_s,
-                          {"turns": turns_to_json(turns), "text": " ".join(t.text for t in turns)})
+        return ItemResult(
+            key,
+            audio.probe(path).duration_s,
+            compute_s,
+            {"turns": turns_to_json(turns), "text": " ".join(t.text for t in turns)},
+        )
 
     @staticmethod
     def finish(params: dict[str, Any], items: list[ItemResult]) -> dict[str, Any]:
@@ -135,8 +151,12 @@ class FairnessManifest:
         started = time.perf_counter()
         hypothesis, embedding = recognise_file(self.backend, self.paths[key], self.speakers)
         compute_s = time.perf_counter() - started
-        return ItemResult(key, audio.probe(self.paths[key]).duration_s, compute_s,
-                          {"hypothesis": hypothesis, "embedding": np.asarray(embedding, dtype=float).tolist()})
+        return ItemResult(
+            key,
+            audio.probe(self.paths[key]).duration_s,
+            compute_s,
+            {"hypothesis": hypothesis, "embedding": np.asarray(embedding, dtype=float).tolist()},
+        )
 
     @staticmethod
     def finish(params: dict[str, Any], items: list[ItemResult]) -> dict[str, Any]:
@@ -147,13 +167,25 @@ class FairnessManifest:
         frame = read_manifest(manifest)
         by_key = {i.key: i.result for i in items}
         keys = [str(u) for u in frame["utterance_id"]]
-        frame = frame.assign(hypothesis=[by_key[k]["hypothesis"] for k in keys],
-                             embedding=[np.asarray(by_key[k]["embedding"], dtype=np.float32) for k in keys])
+        frame = frame.assign(
+            hypothesis=[by_key[k]["hypothesis"] for k in keys],
+            embedding=[np.asarray(by_key[k]["embedding"], dtype=np.float32) for k in keys],
+        )
         backend = params.get("backend", "cascade")
-        result = import_frame(frame.drop(columns="audio"), params["name"], source=f"{backend} over {manifest}",
-                              replace=bool(params.get("replace")))
-        return {"set": result.info.name, "set_id": result.info.id, "speakers": result.info.n_speakers,
-                "utterances": result.info.n_utterances, "errors": result.errors, "ref_words": result.ref_words}
+        result = import_frame(
+            frame.drop(columns="audio"),
+            params["name"],
+            source=f"{backend} over {manifest}",
+            replace=bool(params.get("replace")),
+        )
+        return {
+            "set": result.info.name,
+            "set_id": result.info.id,
+            "speakers": result.info.n_speakers,
+            "utterances": result.info.n_utterances,
+            "errors": result.errors,
+            "ref_words": result.ref_words,
+        }
 
 
 class EvaluateSet:
@@ -185,20 +217,31 @@ class EvaluateSet:
 
         meeting = self.meetings[key]
         turns, compute_s, peak_mb = transcribe_meeting(self.backend, self.set_dir, meeting, self.oracle_speakers)
-        return ItemResult(key, meeting["duration_s"], compute_s, {"turns": turns_to_json(turns), "peak_memory_mb": peak_mb})
+        return ItemResult(
+            key, meeting["duration_s"], compute_s, {"turns": turns_to_json(turns), "peak_memory_mb": peak_mb}
+        )
 
     @staticmethod
     def finish(params: dict[str, Any], items: list[ItemResult]) -> dict[str, Any]:
         from engine import persistence
         from engine.evaluate import evaluate, run_params
 
-        hypotheses = {i.key: (turns_from_json(i.result["turns"]), i.compute_s, i.result["peak_memory_mb"])
-                      for i in items}
-        results = evaluate(params["backend"], Path(params["set_dir"]), params.get("limit"),
-                           bool(params.get("oracle_speakers")), hypotheses=hypotheses)
+        hypotheses = {
+            i.key: (turns_from_json(i.result["turns"]), i.compute_s, i.result["peak_memory_mb"]) for i in items
+        }
+        results = evaluate(
+            params["backend"],
+            Path(params["set_dir"]),
+            params.get("limit"),
+            bool(params.get("oracle_speakers")),
+            hypotheses=hypotheses,
+        )
         run_id = None
         if params.get("store", True):
             run_id = persistence.save_evaluation_run(params["backend"], results["set"], run_params(results), results)
         overall = results["overall"]
-        return {"evaluation_run_id": run_id, "meetings": overall["meetings"],
-                **{name: overall[name] for name in ("orc_wer", "cp_wer", "tcp_wer")}}
+        return {
+            "evaluation_run_id": run_id,
+            "meetings": overall["meetings"],
+            **{name: overall[name] for name in ("orc_wer", "cp_wer", "tcp_wer")},
+        }

@@ -14,6 +14,7 @@ that the coordinator sees within POLL_S and answers by killing its workers.
 
 Without CROSSTALK_RAY_ADDRESS, ray.init() starts a private Ray in this process (it ends with it).
 """
+
 from __future__ import annotations
 
 import os
@@ -49,12 +50,17 @@ def connect(address: str | None = None) -> None:
         return
     if address is None and threading.current_thread() is not threading.main_thread():
         # A page's script thread (Streamlit) can join a cluster but not start a private one.
-        raise UserError("The Ray job runner needs CROSSTALK_RAY_ADDRESS here (a cluster started with "
-                        "`ray start --head`; see docs/team.md).")
+        raise UserError(
+            "The Ray job runner needs CROSSTALK_RAY_ADDRESS here (a cluster started with "
+            "`ray start --head`; see docs/team.md)."
+        )
     # Workers import the engine from this checkout (on other machines: the same path, see docs/team.md).
     python_path = os.pathsep.join(p for p in (str(config.REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
-    options: dict[str, Any] = {"namespace": NAMESPACE, "logging_level": "warning",
-                               "runtime_env": {"env_vars": {"PYTHONPATH": python_path}}}
+    options: dict[str, Any] = {
+        "namespace": NAMESPACE,
+        "logging_level": "warning",
+        "runtime_env": {"env_vars": {"PYTHONPATH": python_path}},
+    }
     if address is None:
         options |= {"include_dashboard": False, "num_cpus": len(os.sched_getaffinity(0))}
         # Ray's memory monitor kills workers when the whole machine is short of memory, whoever uses it;
@@ -161,8 +167,12 @@ def coordinate(job: JobInfo, kind_target: str, workers: int, env: dict[str, str]
             if persistence.heartbeat(job.id, *progress) != "running":
                 persistence.mark_cancelled(job.id)
                 return
-        stats = {"workers": len(actors), "startup_s": ready_at - started,
-                 "wall_s": time.perf_counter() - ready_at, **round_stats(rounds)}
+        stats = {
+            "workers": len(actors),
+            "startup_s": ready_at - started,
+            "wall_s": time.perf_counter() - ready_at,
+            **round_stats(rounds),
+        }
         persistence.finish_job(job.id, batch.finish(job.id, kind_target, job.params, stats))
     except UserError as exc:
         persistence.fail_job(job.id, str(exc))
@@ -181,9 +191,13 @@ def round_stats(rounds: list[tuple[float, float, float, float]]) -> dict[str, fl
     n = len(rounds)
     work = sum(r[1] for r in rounds) / n
     overhead = sum(r[0] - r[1] - r[2] for r in rounds) / n
-    return {"shard_work_s": work, "shard_write_s": sum(r[2] for r in rounds) / n,
-            "shard_cpu_s": sum(r[3] for r in rounds) / n, "shard_ray_overhead_s": overhead,
-            "ray_overhead_pct": 100 * overhead / work if work else None}
+    return {
+        "shard_work_s": work,
+        "shard_write_s": sum(r[2] for r in rounds) / n,
+        "shard_cpu_s": sum(r[3] for r in rounds) / n,
+        "shard_ray_overhead_s": overhead,
+        "ray_overhead_pct": 100 * overhead / work if work else None,
+    }
 
 
 class RayJobRunner:
@@ -205,7 +219,8 @@ class RayJobRunner:
             if kind in batch.BATCH_KINDS:
                 workers = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
                 BatchCoordinator.options(**options).remote(_environment()).run.remote(
-                    job_id, batch.BATCH_KINDS[kind], workers)
+                    job_id, batch.BATCH_KINDS[kind], workers
+                )
             else:
                 SingleJob.options(**options).remote(_environment()).run.remote(job_id, kind, HANDLERS[kind])
         except BaseException as exc:

@@ -4,6 +4,7 @@ paragraph (../shared/data/saa; non-commercial licence, read in place, never copi
 One recording becomes one meeting turn: the paragraph, trimmed to where the speaker is audible so that
 the reference turn times match the audio.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,8 @@ SPEECH_FLOOR_DB = 25.0
 
 @dataclass(frozen=True)
 class HumanSpeaker:
-    speaker_id: str        # "saa:arabic1"
-    file: str              # path relative to the SAA folder
+    speaker_id: str  # "saa:arabic1"
+    file: str  # path relative to the SAA folder
     native_language: str
     sex: str
     country: str
@@ -44,8 +45,12 @@ def _speakers() -> tuple[HumanSpeaker, ...]:
     if not metadata.exists():
         raise UserError(f"The Speech Accent Archive is not at {saa_dir()}; set CROSSTALK_SHARED_DATA.")
     with metadata.open(newline="") as f:
-        return tuple(HumanSpeaker(f"saa:{row['filename']}", row["file"], row["native_language"], row["sex"],
-                                  row["country"], row["age"]) for row in csv.DictReader(f))
+        return tuple(
+            HumanSpeaker(
+                f"saa:{row['filename']}", row["file"], row["native_language"], row["sex"], row["country"], row["age"]
+            )
+            for row in csv.DictReader(f)
+        )
 
 
 def human_speakers() -> list[HumanSpeaker]:
@@ -60,7 +65,7 @@ def paragraph() -> str:
 def speech_bounds(audio: np.ndarray) -> tuple[int, int]:
     """First and last sample of the audible part (frame energy within SPEECH_FLOOR_DB of loud frames)."""
     n = len(audio) // FRAME
-    energy_db = 10 * np.log10(np.mean(audio[:n * FRAME].reshape(n, FRAME) ** 2, axis=1) + 1e-12)
+    energy_db = 10 * np.log10(np.mean(audio[: n * FRAME].reshape(n, FRAME) ** 2, axis=1) + 1e-12)
     loud = np.flatnonzero(energy_db > np.percentile(energy_db, 95) - SPEECH_FLOOR_DB)
     return int(loud[0] * FRAME), int((loud[-1] + 1) * FRAME)
 

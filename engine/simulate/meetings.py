@@ -8,6 +8,7 @@ reference with exact turn times.
 A turn is one or more sentences by one speaker. Turn times are sample-exact: each utterance is trimmed to
 its first and last non-silent sample, and a turn runs from its first sample to its last.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -33,9 +34,9 @@ MBROLA_SHARE = 0.3  # mbrola voices are few next to espeak's accent x variant gr
 class MeetingSpec:
     session_id: str
     seed: int
-    condition: str              # one of timeline.CONDITIONS (a "mixed" request is resolved before this)
+    condition: str  # one of timeline.CONDITIONS (a "mixed" request is resolved before this)
     num_speakers: int
-    voices: str = "train"       # train | dev | test (synthetic voices and sentences) | human (accent archive)
+    voices: str = "train"  # train | dev | test (synthetic voices and sentences) | human (accent archive)
     max_concurrent: int = 2
     reverb: bool = False
     duration_s: tuple[float, float] = (30.0, 60.0)
@@ -52,28 +53,42 @@ class ReferenceTurn:
 @dataclass
 class Meeting:
     spec: MeetingSpec
-    audio: np.ndarray            # float32, 16 kHz: the mixture as recorded (noise, reverb)
-    clean: np.ndarray            # the same mixture before noise (reverb included)
+    audio: np.ndarray  # float32, 16 kHz: the mixture as recorded (noise, reverb)
+    clean: np.ndarray  # the same mixture before noise (reverb included)
     turns: list[ReferenceTurn]
-    speakers: list[dict]         # attributes of each talker, keyed by "speaker"
+    speakers: list[dict]  # attributes of each talker, keyed by "speaker"
     snr_db: float
     rt60_s: float | None
     sample_rate: int = SAMPLE_RATE
 
     def reference(self) -> list[dict]:
         """SegLST segments, in start order."""
-        return [{"session_id": self.spec.session_id, "speaker": t.speaker,
-                 "start_time": t.start / self.sample_rate, "end_time": t.end / self.sample_rate,
-                 "words": t.words} for t in self.turns]
+        return [
+            {
+                "session_id": self.spec.session_id,
+                "speaker": t.speaker,
+                "start_time": t.start / self.sample_rate,
+                "end_time": t.end / self.sample_rate,
+                "words": t.words,
+            }
+            for t in self.turns
+        ]
 
     def info(self) -> dict:
-        ratio, most = timeline.activity_ratios([(t.start / self.sample_rate, t.end / self.sample_rate)
-                                                for t in self.turns])
-        return {"session_id": self.spec.session_id, "spec": asdict(self.spec),
-                "duration_s": len(self.audio) / self.sample_rate, "overlap_ratio": round(ratio, 6),
-                "max_simultaneous_talkers": most, "snr_db": round(self.snr_db, 3),
-                "rt60_s": None if self.rt60_s is None else round(self.rt60_s, 3),
-                "speakers": self.speakers, "num_turns": len(self.turns)}
+        ratio, most = timeline.activity_ratios(
+            [(t.start / self.sample_rate, t.end / self.sample_rate) for t in self.turns]
+        )
+        return {
+            "session_id": self.spec.session_id,
+            "spec": asdict(self.spec),
+            "duration_s": len(self.audio) / self.sample_rate,
+            "overlap_ratio": round(ratio, 6),
+            "max_simultaneous_talkers": most,
+            "snr_db": round(self.snr_db, 3),
+            "rt60_s": None if self.rt60_s is None else round(self.rt60_s, 3),
+            "speakers": self.speakers,
+            "num_turns": len(self.turns),
+        }
 
 
 def spec_seed(seed: int, index: int) -> int:
@@ -81,8 +96,14 @@ def spec_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
-def random_spec(seed: int, condition: str = "mixed", speakers: tuple[int, int] = (2, 4),
-                voices: str = "train", session_id: str | None = None, **options) -> MeetingSpec:
+def random_spec(
+    seed: int,
+    condition: str = "mixed",
+    speakers: tuple[int, int] = (2, 4),
+    voices: str = "train",
+    session_id: str | None = None,
+    **options,
+) -> MeetingSpec:
     """Resolve "mixed" and the speaker count from the seed alone."""
     rng = np.random.default_rng([seed, 1])
     resolved = timeline.CONDITIONS[rng.integers(len(timeline.CONDITIONS))] if condition == "mixed" else condition
@@ -96,8 +117,11 @@ def pick_voices(split: str, count: int, rng: np.random.Generator) -> list[Voice]
     """Distinct-sounding talkers: no two share an espeak variant or an mbrola base voice. Each talker's
     sex label is drawn first at even odds (most espeak variants are male, so uniform voices would not be)."""
     pool = voices(split)
-    groups = {(e, s): [v for v in pool if v.engine == e and v.sex == s]
-              for e in ("espeak", "mbrola") for s in ("female", "male")}
+    groups = {
+        (e, s): [v for v in pool if v.engine == e and v.sex == s]
+        for e in ("espeak", "mbrola")
+        for s in ("female", "male")
+    }
     chosen: list[Voice] = []
     while len(chosen) < count:
         sex = "female" if rng.random() < 0.5 else "male"
@@ -111,7 +135,7 @@ def pick_voices(split: str, count: int, rng: np.random.Generator) -> list[Voice]
 
 def _trim(audio: np.ndarray) -> np.ndarray:
     loud = np.flatnonzero(np.abs(audio) > SILENCE)
-    return audio[loud[0]:loud[-1] + 1] if loud.size else audio[:0]
+    return audio[loud[0] : loud[-1] + 1] if loud.size else audio[:0]
 
 
 def _turn_order(num_speakers: int, rng: np.random.Generator):
@@ -137,8 +161,9 @@ def _synthetic_turns(spec: MeetingSpec, rng: np.random.Generator):
     return labels, turns
 
 
-def _draw_turns(spec: MeetingSpec, talkers: list[Voice], pool: list[str], target: float,
-                rng: np.random.Generator) -> list[tuple[int, np.ndarray, str]]:
+def _draw_turns(
+    spec: MeetingSpec, talkers: list[Voice], pool: list[str], target: float, rng: np.random.Generator
+) -> list[tuple[int, np.ndarray, str]]:
     """(speaker index, audio, words) per turn until the meeting is about `target` seconds long."""
     ratio = timeline.overlap_target(spec.condition)
     mean_gap = float(np.mean(timeline.GAPS_S.get(spec.condition, (0.0, 0.0))))
@@ -179,8 +204,7 @@ def build_meeting(spec: MeetingSpec) -> Meeting:
     speakers = [who for who, _, _ in raw]
     durations = [len(a) for _, a, _ in raw]
     lead_in = int(rng.uniform(*LEAD_IN_S) * SAMPLE_RATE)
-    starts = timeline.place_turns(durations, spec.condition, SAMPLE_RATE, lead_in, rng, speakers,
-                                  spec.max_concurrent)
+    starts = timeline.place_turns(durations, spec.condition, SAMPLE_RATE, lead_in, rng, speakers, spec.max_concurrent)
     tail = int(TAIL_S * SAMPLE_RATE) + (len(rirs[0]) if rirs else 0)
     total = max(s + d for s, d in zip(starts, durations)) + tail
     clean = np.zeros(total, np.float32)
@@ -189,10 +213,10 @@ def build_meeting(spec: MeetingSpec) -> Meeting:
     for (who, audio, words), start in zip(raw, starts):
         audio = acoustics.level(audio, gains[who] + rng.uniform(*acoustics.TURN_GAIN_DB))
         turns.append(ReferenceTurn(labels[who]["speaker"], start, start + len(audio), words))
-        active[start:start + len(audio)] = True
+        active[start : start + len(audio)] = True
         if rirs:
             audio = acoustics.reverberate(audio, rirs[who])
-        clean[start:start + len(audio)] += audio
+        clean[start : start + len(audio)] += audio
     snr = float(rng.uniform(*acoustics.SNR_DB))
     noise = acoustics.noise_at_snr(clean, active, snr, rng.uniform(*acoustics.NOISE_COLOUR), rng)
     mixture = clean + noise

@@ -8,6 +8,7 @@
 Nothing inside depends on when, where or with how many workers it was built. A killed run resumes: a
 meeting counts as done once its JSON exists (written after its audio, both by rename).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,25 +31,41 @@ FORMAT_VERSION = 1
 @dataclass(frozen=True)
 class SetRecipe:
     """What a set is made of: a fixed condition, "mixed" (drawn per meeting) or "balanced" (cycled)."""
+
     meetings: int
     condition: str
     seed: int
     speakers: tuple[int, int] = (2, 4)
     voices: str = "train"
     max_concurrent: int = 2
-    reverb: float = 0.0                       # share of meetings with reverberation
+    reverb: float = 0.0  # share of meetings with reverberation
     duration_s: tuple[float, float] = (30.0, 60.0)
 
     def to_json(self) -> dict:
-        return {"format": FORMAT_VERSION, "meetings": self.meetings, "condition": self.condition,
-                "seed": self.seed, "speakers": list(self.speakers), "voices": self.voices,
-                "max_concurrent": self.max_concurrent, "reverb": self.reverb,
-                "duration_s": list(self.duration_s)}
+        return {
+            "format": FORMAT_VERSION,
+            "meetings": self.meetings,
+            "condition": self.condition,
+            "seed": self.seed,
+            "speakers": list(self.speakers),
+            "voices": self.voices,
+            "max_concurrent": self.max_concurrent,
+            "reverb": self.reverb,
+            "duration_s": list(self.duration_s),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> SetRecipe:
-        return cls(data["meetings"], data["condition"], data["seed"], tuple(data["speakers"]), data["voices"],
-                   data["max_concurrent"], data["reverb"], tuple(data["duration_s"]))
+        return cls(
+            data["meetings"],
+            data["condition"],
+            data["seed"],
+            tuple(data["speakers"]),
+            data["voices"],
+            data["max_concurrent"],
+            data["reverb"],
+            tuple(data["duration_s"]),
+        )
 
 
 def meeting_specs(recipe: SetRecipe) -> list[MeetingSpec]:
@@ -59,8 +76,15 @@ def meeting_specs(recipe: SetRecipe) -> list[MeetingSpec]:
         seed = spec_seed(recipe.seed, i)
         condition = CONDITIONS[i % len(CONDITIONS)] if recipe.condition == "balanced" else recipe.condition
         reverb = bool(np.random.default_rng([seed, 3]).random() < recipe.reverb)
-        spec = random_spec(seed, condition, recipe.speakers, recipe.voices,
-                           max_concurrent=recipe.max_concurrent, reverb=reverb, duration_s=recipe.duration_s)
+        spec = random_spec(
+            seed,
+            condition,
+            recipe.speakers,
+            recipe.voices,
+            max_concurrent=recipe.max_concurrent,
+            reverb=reverb,
+            duration_s=recipe.duration_s,
+        )
         specs.append(replace(spec, session_id=f"{spec.condition}_{i:04d}"))
     return specs
 
@@ -114,6 +138,7 @@ def load_meetings(directory: Path) -> list[dict]:
     """Every meeting's JSON (spec, measurements, reference), in session order."""
     directory = Path(directory)
     if not (directory / "recipe.json").exists():
-        raise UserError(f"{directory} is not a simulated set (no recipe.json); "
-                        "build one with `python -m engine simulate`.")
+        raise UserError(
+            f"{directory} is not a simulated set (no recipe.json); build one with `python -m engine simulate`."
+        )
     return [json.loads(p.read_text()) for p in sorted((directory / "meetings").glob("*.json"))]

@@ -3,6 +3,7 @@
 Changing a recipe changes the set: bump the seed or the name rather than editing one in place, so that
 numbers reported on a set stay comparable.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

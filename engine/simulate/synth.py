@@ -4,6 +4,7 @@ The output is quantised to 16-bit steps so that a cached utterance (stored as lo
 freshly synthesised one are bit-identical. espeak writes digital silence around and between words; it is
 kept as is on purpose: the meeting mixer adds noise, and trainers can add their own.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,12 +37,26 @@ def _cache_path(text: str, voice: Voice) -> Path:
 def _espeak(text: str, voice: Voice) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="espeak-") as tmp:
         wav = Path(tmp) / "out.wav"
-        cmd = ["espeak-ng", "-v", voice.espeak_name, "-p", str(voice.pitch), "-s", str(voice.rate),
-               "-w", str(wav), "--", text]
+        cmd = [
+            "espeak-ng",
+            "-v",
+            voice.espeak_name,
+            "-p",
+            str(voice.pitch),
+            "-s",
+            str(voice.rate),
+            "-w",
+            str(wav),
+            "--",
+            text,
+        ]
         result = subprocess.run(cmd, capture_output=True, text=True)
         # mbrola prints harmless warnings (unknown diphones) on stderr, so only the result counts.
-        audio, rate = (sf.read(wav, dtype="float32", always_2d=True) if wav.exists() and wav.stat().st_size > 44
-                       else (np.zeros((0, 1), np.float32), 0))
+        audio, rate = (
+            sf.read(wav, dtype="float32", always_2d=True)
+            if wav.exists() and wav.stat().st_size > 44
+            else (np.zeros((0, 1), np.float32), 0)
+        )
         if result.returncode != 0 or not np.any(audio):
             raise RuntimeError(f"espeak-ng made no audio with voice {voice.espeak_name}: {result.stderr.strip()}")
     audio = audio.mean(axis=1)
@@ -74,7 +89,7 @@ def synthesize(text: str, voice: Voice) -> np.ndarray:
     path = _cache_path(text, voice)
     if path.exists():
         audio, _ = sf.read(path, dtype="int16")
-        return (audio.astype(np.float32) / 32768.0)
+        return audio.astype(np.float32) / 32768.0
     audio = _espeak(text, voice)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename: parallel workers may synthesise the same utterance at once.

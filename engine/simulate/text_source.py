@@ -5,6 +5,7 @@ so what espeak reads is exactly the reference text. Splits are decided by a hash
 sentence: deterministic, disjoint, and stable if the fortune files change. Sentences that share a word
 trigram with the Speech Accent Archive paragraph are dropped: that paragraph is evaluation material.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,14 +58,16 @@ def _candidate_sentences(fortune: str):
 
 
 def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def evaluation_paragraph_ngrams() -> set[tuple[str, ...]]:
     path = config.shared_data_dir() / "saa" / "transcript.txt"
     if not path.exists():  # without it the sentence sets would silently differ from everyone else's
-        raise UserError(f"The accent archive paragraph {path} is needed to keep it out of the training text; "
-                        "set CROSSTALK_SHARED_DATA.")
+        raise UserError(
+            f"The accent archive paragraph {path} is needed to keep it out of the training text; "
+            "set CROSSTALK_SHARED_DATA."
+        )
     return _ngrams(normalize(path.read_text()).split(), EXCLUDED_NGRAM)
 
 

@@ -5,6 +5,7 @@ j-1, j with overlap o_j the ratio is Σo / (Σd - Σo), so the total overlap a c
 r/(1+r)·Σd. At most two talkers at once holds when, for every turn j, the overlap at its head plus the
 overlap at its tail leave part of it alone: o_j + o_{j+1} <= d_j - margin.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,8 +64,15 @@ def feasible(durations_s: list[float], condition: str) -> bool:
     return r == 0 or _largest_overlaps(d).sum() >= r / (1 + r) * d.sum() - 1e-9
 
 
-def place_turns(durations: list[int], condition: str, sample_rate: int, lead_in: int,
-                rng: np.random.Generator, speakers: list[int], max_concurrent: int = 2) -> list[int]:
+def place_turns(
+    durations: list[int],
+    condition: str,
+    sample_rate: int,
+    lead_in: int,
+    rng: np.random.Generator,
+    speakers: list[int],
+    max_concurrent: int = 2,
+) -> list[int]:
     """Start sample of each turn (durations in samples, consecutive speakers differ)."""
     d = np.asarray(durations, dtype=float) / sample_rate
     starts = [lead_in]
@@ -82,14 +90,18 @@ def place_turns(durations: list[int], condition: str, sample_rate: int, lead_in:
     return starts
 
 
-def _add_triple_overlaps(starts: list[int], durations: list[int], speakers: list[int],
-                         rng: np.random.Generator) -> None:
+def _add_triple_overlaps(
+    starts: list[int], durations: list[int], speakers: list[int], rng: np.random.Generator
+) -> None:
     """Move some turns earlier, into the overlap of the two before them (a third talker joins)."""
     j = 2
     while j < len(starts):
         end_before_last = starts[j - 2] + durations[j - 2]
-        if (speakers[j] not in (speakers[j - 1], speakers[j - 2]) and end_before_last > starts[j - 1]
-                and rng.random() < TRIPLE_SHARE):
+        if (
+            speakers[j] not in (speakers[j - 1], speakers[j - 2])
+            and end_before_last > starts[j - 1]
+            and rng.random() < TRIPLE_SHARE
+        ):
             starts[j] = (starts[j - 1] + end_before_last) // 2
             j += 2  # never two moved turns in a row: at most three talkers at once
         else:

@@ -4,6 +4,7 @@ mbrola voices driven through espeak-ng, with deterministic disjoint train/dev/te
 Held-out test voices are whole accents (espeak) and whole base voices (mbrola), so a test speaker shares
 neither accent nor base voice with any training speaker. Dev likewise holds out its own accent and voices.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,14 +16,14 @@ SPLITS = ("train", "dev", "test")
 
 @dataclass(frozen=True)
 class Voice:
-    voice_id: str      # stable, unique, readable: "espeak:en-us+f3:p50:r175"
-    engine: str        # "espeak" | "mbrola"
-    espeak_name: str   # what `espeak-ng -v` takes: "en-us+f3", "mb-us1", "mb-de2-en"
+    voice_id: str  # stable, unique, readable: "espeak:en-us+f3:p50:r175"
+    engine: str  # "espeak" | "mbrola"
+    espeak_name: str  # what `espeak-ng -v` takes: "en-us+f3", "mb-us1", "mb-de2-en"
     accent: str
-    sex: str           # "female" | "male": the label the voice file declares
-    pitch: int         # espeak -p (0-99, default 50)
-    rate: int          # espeak -s words per minute (default 175)
-    split: str         # "train" | "dev" | "test"
+    sex: str  # "female" | "male": the label the voice file declares
+    pitch: int  # espeak -p (0-99, default 50)
+    rate: int  # espeak -s words per minute (default 175)
+    split: str  # "train" | "dev" | "test"
 
 
 # espeak-ng English accents (voice file -> split).
@@ -41,24 +42,99 @@ ESPEAK_ACCENTS = {
 # Left out on purpose: whisper voices, robots and effects (Demonic, announcer, UniRobot, anikaRobot,
 # fast), which are not plausible meeting participants, and "Mr serious", whose file name has a space.
 ESPEAK_VARIANTS = {
-    "adam": "male", "Alex": "male", "Alicia": "female", "Andrea": "female", "Andy": "male",
-    "Annie": "female", "antonio": "male", "aunty": "female", "belinda": "female", "benjamin": "male",
-    "boris": "male", "caleb": "male", "david": "male", "Denis": "male", "Diogo": "male", "ed": "male",
-    "edward": "male", "edward2": "male", "Gene": "male", "Gene2": "male", "gustave": "male",
-    "Henrique": "male", "Hugo": "male", "iven": "male", "iven2": "male", "iven3": "male", "iven4": "male",
-    "Jacky": "male", "john": "male", "kaukovalta": "male", "Lee": "male", "linda": "female",
-    "marcelo": "male", "Marco": "male", "Mario": "male", "max": "male", "Michael": "male",
-    "michel": "male", "miguel": "male", "Mike": "male", "Nguyen": "male", "pablo": "male",
-    "paul": "male", "pedro": "male", "quincy": "male", "RicishayMax": "male", "RicishayMax2": "male",
-    "RicishayMax3": "male", "rob": "male", "robert": "male", "robosoft": "male", "robosoft2": "male",
-    "robosoft3": "male", "robosoft4": "male", "robosoft5": "male", "robosoft6": "male",
-    "robosoft7": "male", "robosoft8": "male", "steph": "female", "steph2": "female", "steph3": "female",
-    "Storm": "male", "Tweaky": "male", "zac": "male", "anika": "female", "AnxiousAndy": "male",
-    "f1": "female", "f2": "female", "f3": "female", "f4": "female", "f5": "female", "grandpa": "male",
-    "grandma": "female", "croak": "male", "klatt": "male", "klatt2": "male", "klatt3": "male",
-    "klatt4": "male", "klatt5": "male", "klatt6": "male", "m1": "male", "m2": "male", "m3": "male",
-    "m4": "male", "m5": "male", "m6": "male", "m7": "male", "m8": "male", "norbert": "male",
-    "sandro": "male", "shelby": "male", "travis": "male", "victor": "male",
+    "adam": "male",
+    "Alex": "male",
+    "Alicia": "female",
+    "Andrea": "female",
+    "Andy": "male",
+    "Annie": "female",
+    "antonio": "male",
+    "aunty": "female",
+    "belinda": "female",
+    "benjamin": "male",
+    "boris": "male",
+    "caleb": "male",
+    "david": "male",
+    "Denis": "male",
+    "Diogo": "male",
+    "ed": "male",
+    "edward": "male",
+    "edward2": "male",
+    "Gene": "male",
+    "Gene2": "male",
+    "gustave": "male",
+    "Henrique": "male",
+    "Hugo": "male",
+    "iven": "male",
+    "iven2": "male",
+    "iven3": "male",
+    "iven4": "male",
+    "Jacky": "male",
+    "john": "male",
+    "kaukovalta": "male",
+    "Lee": "male",
+    "linda": "female",
+    "marcelo": "male",
+    "Marco": "male",
+    "Mario": "male",
+    "max": "male",
+    "Michael": "male",
+    "michel": "male",
+    "miguel": "male",
+    "Mike": "male",
+    "Nguyen": "male",
+    "pablo": "male",
+    "paul": "male",
+    "pedro": "male",
+    "quincy": "male",
+    "RicishayMax": "male",
+    "RicishayMax2": "male",
+    "RicishayMax3": "male",
+    "rob": "male",
+    "robert": "male",
+    "robosoft": "male",
+    "robosoft2": "male",
+    "robosoft3": "male",
+    "robosoft4": "male",
+    "robosoft5": "male",
+    "robosoft6": "male",
+    "robosoft7": "male",
+    "robosoft8": "male",
+    "steph": "female",
+    "steph2": "female",
+    "steph3": "female",
+    "Storm": "male",
+    "Tweaky": "male",
+    "zac": "male",
+    "anika": "female",
+    "AnxiousAndy": "male",
+    "f1": "female",
+    "f2": "female",
+    "f3": "female",
+    "f4": "female",
+    "f5": "female",
+    "grandpa": "male",
+    "grandma": "female",
+    "croak": "male",
+    "klatt": "male",
+    "klatt2": "male",
+    "klatt3": "male",
+    "klatt4": "male",
+    "klatt5": "male",
+    "klatt6": "male",
+    "m1": "male",
+    "m2": "male",
+    "m3": "male",
+    "m4": "male",
+    "m5": "male",
+    "m6": "male",
+    "m7": "male",
+    "m8": "male",
+    "norbert": "male",
+    "sandro": "male",
+    "shelby": "male",
+    "travis": "male",
+    "victor": "male",
 }
 
 # mbrola voices (Debian mbrola-XX packages) as espeak-ng names -> (accent, sex, split).
@@ -93,7 +169,8 @@ RATES = (150, 175, 200)
 def _population() -> tuple[Voice, ...]:
     voices = []
     for (accent, split), (variant, sex), pitch, rate in product(
-            ESPEAK_ACCENTS.items(), ESPEAK_VARIANTS.items(), PITCHES, RATES):
+        ESPEAK_ACCENTS.items(), ESPEAK_VARIANTS.items(), PITCHES, RATES
+    ):
         name = f"{accent}+{variant}"
         voices.append(Voice(f"espeak:{name}:p{pitch}:r{rate}", "espeak", name, accent, sex, pitch, rate, split))
     for (name, (accent, sex, split)), pitch, rate in product(MBROLA_VOICES.items(), PITCHES, RATES):

@@ -6,6 +6,7 @@ U transducer targets. Per channel (HEAT-assigned turns, engine/sst/heat.py):
 - transducer: <sot> characters <eot> per turn, with the turn's end frame for the late-<eot> penalty;
 - activity: 1 on the frames inside the channel's turns.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,14 +25,14 @@ MAX_DECODER_TOKENS = 440  # Whisper's text context is 448
 
 @dataclass
 class Batch:
-    states: torch.Tensor            # (B, T, D) float32 mixture states after the split block
-    activity: torch.Tensor          # (B, C, T) 0/1
-    decoder_inputs: torch.Tensor    # (N, L) token ids
-    decoder_labels: torch.Tensor    # (N, L) next-token ids, IGNORE on padding and empty channels
-    targets: torch.Tensor           # (N, U) transducer character ids (0 padding)
-    target_lengths: torch.Tensor    # (N,)
-    eot_frames: torch.Tensor        # (N, U) transducer frame each target's turn ends on
-    frame_lengths: torch.Tensor     # (N,) transducer frames per stream
+    states: torch.Tensor  # (B, T, D) float32 mixture states after the split block
+    activity: torch.Tensor  # (B, C, T) 0/1
+    decoder_inputs: torch.Tensor  # (N, L) token ids
+    decoder_labels: torch.Tensor  # (N, L) next-token ids, IGNORE on padding and empty channels
+    targets: torch.Tensor  # (N, U) transducer character ids (0 padding)
+    target_lengths: torch.Tensor  # (N,)
+    eot_frames: torch.Tensor  # (N, U) transducer frame each target's turn ends on
+    frame_lengths: torch.Tensor  # (N,) transducer frames per stream
 
     def to(self, device) -> "Batch":
         return Batch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
@@ -73,7 +74,7 @@ def make_batch(windows: list[PooledWindow], channels: int, subsample: int) -> Ba
             mine = [turn for turn in w.turns if turn.channel == c]
             for turn in mine:
                 first, last = (int(t / SECONDS_PER_ENCODER_FRAME) for t in (turn.start, turn.end))
-                activity[b, c, first:last + 1] = 1
+                activity[b, c, first : last + 1] = 1
             dec.append(decoder_tokens(mine, w.pseudo_label) if mine else None)
             trans.append(transducer_targets(mine, frame_s))
     tok = tokenizer()
@@ -82,14 +83,14 @@ def make_batch(windows: list[PooledWindow], channels: int, subsample: int) -> Ba
     labels = torch.full((len(dec), length), IGNORE, dtype=torch.long)
     for i, d in enumerate(dec):
         if d:  # an empty channel has no decoder target: its activity says it is silent
-            inputs[i, :len(d) - 1] = torch.tensor(d[:-1])
-            labels[i, :len(d) - 1] = torch.tensor(d[1:])
+            inputs[i, : len(d) - 1] = torch.tensor(d[:-1])
+            labels[i, : len(d) - 1] = torch.tensor(d[1:])
     u = max([len(ids) for ids, _ in trans] + [1])
     targets = torch.zeros(len(trans), u, dtype=torch.long)
     ends = torch.zeros(len(trans), u, dtype=torch.long)
     for i, (ids, end) in enumerate(trans):
-        targets[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-        ends[i, :len(end)] = torch.tensor(end, dtype=torch.long)
+        targets[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        ends[i, : len(end)] = torch.tensor(end, dtype=torch.long)
     lengths = torch.tensor([len(ids) for ids, _ in trans])
     frames = torch.full((len(trans),), t // subsample)
     states = torch.stack([w.states for w in windows]).float()

@@ -1,5 +1,6 @@
 """What the Model page shows of the shipped SST file: its card (where it came from, how it decodes, dev
 losses), sizes and training curves. Stored evaluation runs, SST beside the cascade, are engine/sst/comparison.py."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,14 @@ def shipped_card(path: Path | None = None) -> dict | None:
     if not path.exists():
         return None
     payload = read_package(path)
-    return {**payload["card"], "settings": payload["settings"], "base_sha256": payload["base_sha256"],
-            "parameters": sum(v.numel() for v in payload["trained"].values()),
-            "size_mb": path.stat().st_size / 2**20, "checkpoint_id": package_id(path)}
+    return {
+        **payload["card"],
+        "settings": payload["settings"],
+        "base_sha256": payload["base_sha256"],
+        "parameters": sum(v.numel() for v in payload["trained"].values()),
+        "size_mb": path.stat().st_size / 2**20,
+        "checkpoint_id": package_id(path),
+    }
 
 
 def curves_frame(run_dir: Path | None) -> pd.DataFrame:

@@ -4,6 +4,7 @@ Each SST run's params carry the checkpoint it scored (`describe()` of engine/bac
 any other checkpoint than the shipped models/sst.pt stays in the table, marked, but is left out of the
 bars, so the picture always compares the model that ships.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -57,16 +58,24 @@ def evaluation_table(runs, shipped_id: str | None = None) -> pd.DataFrame:
         note = checkpoint_note(run, shipped_id)
         for condition, r in _scored_parts(run):
             turns = r.get("turns", {})
-            rows.append({
-                "backend": run.backend, "set": run.set_name, "run": run.id, "checkpoint": note,
-                "condition": condition, "meetings": r.get("meetings"), "words": r["orc_wer"]["words"],
-                "ORC-WER errors": r["orc_wer"]["errors"], "ORC-WER %": _pct(r["orc_wer"]["wer"]),
-                "cpWER %": _pct(r.get("cp_wer", {}).get("wer")),
-                "turn count acc %": _pct(turns.get("turn_count_accuracy")),
-                "end latency p50 s": turns.get("end_latency", {}).get("p50"),
-                "start latency p50 s": turns.get("start_latency", {}).get("p50"),
-                "RTF": r.get("rtf"),
-            })
+            rows.append(
+                {
+                    "backend": run.backend,
+                    "set": run.set_name,
+                    "run": run.id,
+                    "checkpoint": note,
+                    "condition": condition,
+                    "meetings": r.get("meetings"),
+                    "words": r["orc_wer"]["words"],
+                    "ORC-WER errors": r["orc_wer"]["errors"],
+                    "ORC-WER %": _pct(r["orc_wer"]["wer"]),
+                    "cpWER %": _pct(r.get("cp_wer", {}).get("wer")),
+                    "turn count acc %": _pct(turns.get("turn_count_accuracy")),
+                    "end latency p50 s": turns.get("end_latency", {}).get("p50"),
+                    "start latency p50 s": turns.get("start_latency", {}).get("p50"),
+                    "RTF": r.get("rtf"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -81,16 +90,33 @@ def newest_shipped_model_runs(runs, shipped_id: str | None) -> list:
 
 def comparison_frame(runs, shipped_id: str | None) -> pd.DataFrame:
     """Long format for the bars: backend, set, run, condition, ORC-WER %, errors / words, meetings."""
-    return pd.DataFrame([
-        {"backend": run.backend, "set": run.set_name, "run": run.id, "condition": condition,
-         "ORC-WER %": _pct(r["orc_wer"]["wer"]),
-         "errors / words": f"{r['orc_wer']['errors']:,} / {r['orc_wer']['words']:,}", "meetings": r.get("meetings")}
-        for run in newest_shipped_model_runs(runs, shipped_id) for condition, r in _scored_parts(run)])
+    return pd.DataFrame(
+        [
+            {
+                "backend": run.backend,
+                "set": run.set_name,
+                "run": run.id,
+                "condition": condition,
+                "ORC-WER %": _pct(r["orc_wer"]["wer"]),
+                "errors / words": f"{r['orc_wer']['errors']:,} / {r['orc_wer']['words']:,}",
+                "meetings": r.get("meetings"),
+            }
+            for run in newest_shipped_model_runs(runs, shipped_id)
+            for condition, r in _scored_parts(run)
+        ]
+    )
 
 
 def comparison_figure(frame: pd.DataFrame) -> Figure:
     """Grouped bars of ORC-WER % per condition, one colour per backend, one row per set."""
-    figure = px.bar(frame, x="condition", y="ORC-WER %", color="backend", barmode="group", facet_row="set",
-                    category_orders={"condition": list(CONDITION_ORDER), "backend": sorted(set(frame["backend"]))},
-                    hover_data={"errors / words": True, "meetings": True, "run": True, "set": False})
+    figure = px.bar(
+        frame,
+        x="condition",
+        y="ORC-WER %",
+        color="backend",
+        barmode="group",
+        facet_row="set",
+        category_orders={"condition": list(CONDITION_ORDER), "backend": sorted(set(frame["backend"]))},
+        hover_data={"errors / words": True, "meetings": True, "run": True, "set": False},
+    )
     return figure.update_layout(legend_title_text="backend")

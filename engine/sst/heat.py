@@ -1,4 +1,5 @@
 """HEAT turn assignment (heuristic error assignment training, turn level): which channel learns which turn."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

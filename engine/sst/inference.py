@@ -11,6 +11,7 @@ Turn boundaries: "activity" (spans of the activity track) or "transducer" (the h
 `TransducerSearch` is the head's streaming greedy search: its state goes in and comes out, so frames fed in
 pieces give what the whole window gives.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -26,9 +27,9 @@ from engine.whisper.decoding import decode_with_fallback, word_times
 from engine.whisper.features import SAMPLE_RATE, SECONDS_PER_ENCODER_FRAME, WINDOW_S, window_mel
 from engine.whisper.tokenizer import tokenizer
 
-HOP_S = 25.0              # windows start every 25 s: 5 s of overlap
-ACTIVE = 0.5              # activity probability above which a channel speaks
-MIN_GAP_S = 0.3           # shorter silences inside a channel do not end its turn
+HOP_S = 25.0  # windows start every 25 s: 5 s of overlap
+ACTIVE = 0.5  # activity probability above which a channel speaks
+MIN_GAP_S = 0.3  # shorter silences inside a channel do not end its turn
 MIN_TURN_S = 0.2
 MAX_SYMBOLS_PER_FRAME = 5
 
@@ -36,9 +37,10 @@ MAX_SYMBOLS_PER_FRAME = 5
 @dataclass
 class SearchState:
     """One channel's transducer search: the predictor's state and output after the last emitted token."""
+
     predictor: tuple[torch.Tensor, torch.Tensor] | None = None
     predicted: torch.Tensor | None = None  # (1, 1, J)
-    frame: int = 0                           # transducer frames consumed so far
+    frame: int = 0  # transducer frames consumed so far
     emitted: list[tuple[int, int]] = field(default_factory=list)  # (frame, token id)
 
 
@@ -55,12 +57,13 @@ class TransducerSearch:
             state = SearchState(predictor, predicted)
         for s in range(frames.shape[0]):
             for _ in range(MAX_SYMBOLS_PER_FRAME):
-                token = int(model.joiner(frames[None, s:s + 1], state.predicted)[0, 0, 0].argmax())
+                token = int(model.joiner(frames[None, s : s + 1], state.predicted)[0, 0, 0].argmax())
                 if token == vocab.BLANK:
                     break
                 state.emitted.append((state.frame, token))
                 state.predicted, state.predictor = model.predictor(
-                    torch.tensor([[token]], device=frames.device), state.predictor)
+                    torch.tensor([[token]], device=frames.device), state.predictor
+                )
             state.frame += 1
         return state
 
@@ -220,8 +223,9 @@ def _join_cut_turns(turns: list[Turn], cuts: list[float]) -> list[Turn]:
     return out
 
 
-def transcribe_chunks(model: SST, chunks: Iterable[np.ndarray], decoder: WindowDecoder | None = None,
-                      on_window=None) -> list[Turn]:
+def transcribe_chunks(
+    model: SST, chunks: Iterable[np.ndarray], decoder: WindowDecoder | None = None, on_window=None
+) -> list[Turn]:
     """Channel turns (speaker "channel<c>", times absolute) of a recording given as a stream of chunks."""
     decoder = decoder or WindowDecoder(model)
     results = []

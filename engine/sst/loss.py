@@ -4,6 +4,7 @@ late-token penalty. The SST objective that combines them is engine/sst/objective
 
 Shape legend: N channel-streams, T frames, U target tokens, V vocabulary.
 """
+
 from __future__ import annotations
 
 import torch
@@ -11,8 +12,14 @@ import torch.nn.functional as F
 import torchaudio
 
 
-def rnnt_loss_torch(logits: torch.Tensor, targets: torch.Tensor, logit_lengths: torch.Tensor,
-                    target_lengths: torch.Tensor, blank: int = 0, fastemit_lambda: float = 0.0) -> torch.Tensor:
+def rnnt_loss_torch(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    logit_lengths: torch.Tensor,
+    target_lengths: torch.Tensor,
+    blank: int = 0,
+    fastemit_lambda: float = 0.0,
+) -> torch.Tensor:
     """Pure-torch RNN-T negative log-likelihood per sequence, (N,).
 
     logits (N, T, U+1, V); targets (N, U). The forward variable is computed one frame at a time; within a
@@ -45,11 +52,13 @@ def rnnt_loss_torch(logits: torch.Tensor, targets: torch.Tensor, logit_lengths: 
 def rnnt_loss_fast(logits, targets, logit_lengths, target_lengths, blank: int = 0) -> torch.Tensor:
     """torchaudio's RNN-T loss per sequence, (N,)."""
     return torchaudio.functional.rnnt_loss(
-        logits.float(), targets.int(), logit_lengths.int(), target_lengths.int(), blank=blank, reduction="none")
+        logits.float(), targets.int(), logit_lengths.int(), target_lengths.int(), blank=blank, reduction="none"
+    )
 
 
-def late_penalty(targets: torch.Tensor, reference_frames: torch.Tensor, t_max: int, beta: float,
-                 grace_frames: float, token: int) -> torch.Tensor:
+def late_penalty(
+    targets: torch.Tensor, reference_frames: torch.Tensor, t_max: int, beta: float, grace_frames: float, token: int
+) -> torch.Tensor:
     """(N, T, U+1): beta * max(0, t - t_ref(k) - grace) at lattice rows whose next target is `token` of turn k
     (t and t_ref in encoder frames), zero elsewhere; the last lattice row has no next target.
 
@@ -71,8 +80,9 @@ def straight_through_fastemit(emit_lp: torch.Tensor, fastemit_lambda: float) -> 
     return emit_lp.detach() + (1.0 + fastemit_lambda) * (emit_lp - emit_lp.detach())
 
 
-def lattice_loss(blank_lp: torch.Tensor, emit_lp: torch.Tensor, logit_lengths: torch.Tensor,
-                 target_lengths: torch.Tensor) -> torch.Tensor:
+def lattice_loss(
+    blank_lp: torch.Tensor, emit_lp: torch.Tensor, logit_lengths: torch.Tensor, target_lengths: torch.Tensor
+) -> torch.Tensor:
     """RNN-T negative log-likelihood per sequence (N,) from the lattice's arc log-probabilities: blank_lp
     (N, T, U+1) leaving node (t, u) by blank, emit_lp (N, T, U) leaving it by target u.
 
@@ -81,5 +91,6 @@ def lattice_loss(blank_lp: torch.Tensor, emit_lp: torch.Tensor, logit_lengths: t
     """
     lattice = torch.stack([blank_lp, F.pad(emit_lp, (0, 1), value=NEG)], -1).float()
     labels = torch.ones(emit_lp.shape[0], emit_lp.shape[2], dtype=torch.int32, device=emit_lp.device)
-    return torchaudio.functional.rnnt_loss(lattice, labels, logit_lengths.int(), target_lengths.int(), blank=0,
-                                           reduction="none", fused_log_softmax=False)
+    return torchaudio.functional.rnnt_loss(
+        lattice, labels, logit_lengths.int(), target_lengths.int(), blank=0, reduction="none", fused_log_softmax=False
+    )

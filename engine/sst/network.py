@@ -7,6 +7,7 @@ D width (384), S transducer frames, U tokens, V the character table.
 
 Only the trained parts are in `trained_state()`; Whisper's weights are named by their sha256.
 """
+
 from __future__ import annotations
 
 from torch import Tensor, nn

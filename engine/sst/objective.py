@@ -8,6 +8,7 @@
   <eot> logit). The head reads the channels detached, so it never pulls the separator away from what
   Whisper's decoder wants (`transducer_trains_separator` turns that on).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,17 +28,22 @@ class LossWeights:
     activity: float = 0.5
     rnnt: float = 1.0
     fastemit_lambda: float = 0.01
-    eot_beta: float = 1.0        # per second late
+    eot_beta: float = 1.0  # per second late
     eot_grace_s: float = 0.2
     transducer_trains_separator: bool = False
 
 
-def rnnt_per_stream(logits: torch.Tensor, targets: torch.Tensor, frame_lengths: torch.Tensor,
-                    target_lengths: torch.Tensor, fastemit_lambda: float) -> torch.Tensor:
+def rnnt_per_stream(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    frame_lengths: torch.Tensor,
+    target_lengths: torch.Tensor,
+    fastemit_lambda: float,
+) -> torch.Tensor:
     """logits (N, S, U+1, V) → RNN-T negative log-likelihood per stream (N,), torchaudio's recursion (which
     wants the lattice cut to the longest target)."""
     u = int(target_lengths.max())
-    log_probs = logits[:, :, :u + 1].float().log_softmax(-1)
+    log_probs = logits[:, :, : u + 1].float().log_softmax(-1)
     if u == 0:  # every stream silent: the only path is all blanks
         valid = torch.arange(logits.shape[1], device=logits.device)[None] < frame_lengths[:, None]
         return -(log_probs[:, :, 0, vocab.BLANK] * valid).sum(1)
@@ -55,8 +61,14 @@ def transducer_logits(model, frames: torch.Tensor, batch: Batch, weights: LossWe
     logits = model.joiner(frames, predicted)
     if weights.eot_beta:
         frame_s = SECONDS_PER_ENCODER_FRAME * model.settings.subsample
-        penalty = late_penalty(batch.targets, batch.eot_frames, frames.shape[1], weights.eot_beta * frame_s,
-                               weights.eot_grace_s / frame_s, vocab.EOT)
+        penalty = late_penalty(
+            batch.targets,
+            batch.eot_frames,
+            frames.shape[1],
+            weights.eot_beta * frame_s,
+            weights.eot_grace_s / frame_s,
+            vocab.EOT,
+        )
         logits = logits - penalty[..., None] * F.one_hot(torch.tensor(vocab.EOT), vocab.SIZE).to(logits)
     return logits
 
@@ -82,11 +94,13 @@ def objective(model, batch: Batch, weights: LossWeights) -> dict[str, torch.Tens
         heads_in = channels if weights.transducer_trains_separator else channels.detach()
         frames = model.frames(heads_in.flatten(0, 1))
         logits = transducer_logits(model, frames, batch, weights)
-        per_stream = rnnt_per_stream(logits, batch.targets, batch.frame_lengths, batch.target_lengths,
-                                     weights.fastemit_lambda)
+        per_stream = rnnt_per_stream(
+            logits, batch.targets, batch.frame_lengths, batch.target_lengths, weights.fastemit_lambda
+        )
         parts["rnnt"] = per_stream.sum() / max(1, int(batch.target_lengths.sum()))  # per target token
     else:
         parts["rnnt"] = channels.new_zeros(())
-    parts["total"] = (weights.decoder * parts["decoder"] + weights.activity * parts["activity"]
-                      + weights.rnnt * parts["rnnt"])
+    parts["total"] = (
+        weights.decoder * parts["decoder"] + weights.activity * parts["activity"] + weights.rnnt * parts["rnnt"]
+    )
     return parts

@@ -3,6 +3,7 @@ the sha256 of the Whisper weights they were trained on, and a card (training his
 
     save_package(path, model, card);  model, card = load_package(path)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,13 @@ MAX_MB = 25.0
 def save_package(path: Path, model: SST, card: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "settings": model.settings.to_json(), "base_sha256": MODEL_SHA256,
-               "trained": {k: v.detach().cpu().clone() for k, v in model.trained_state().items()}, "card": card}
+    payload = {
+        "format": FORMAT,
+        "settings": model.settings.to_json(),
+        "base_sha256": MODEL_SHA256,
+        "trained": {k: v.detach().cpu().clone() for k, v in model.trained_state().items()},
+        "card": card,
+    }
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
     size_mb = tmp.stat().st_size / 1e6
@@ -46,8 +52,10 @@ def read_package(path: Path) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path} is not a Whisper-based SST file (format {FORMAT}); it may be an older model.")
     if payload["base_sha256"] != MODEL_SHA256:
-        raise UserError(f"{path} was trained on other Whisper weights (sha256 {payload['base_sha256'][:12]}…, "
-                        f"installed {MODEL_SHA256[:12]}…).")
+        raise UserError(
+            f"{path} was trained on other Whisper weights (sha256 {payload['base_sha256'][:12]}…, "
+            f"installed {MODEL_SHA256[:12]}…)."
+        )
     return payload
 
 

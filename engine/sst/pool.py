@@ -6,6 +6,7 @@ costs only the separator, Whisper's upper blocks, the decoder and the heads.
 
 Built shard by shard (a killed build resumes at the next missing shard); deterministic from the seed.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ SHARD = 32
 
 @dataclass(frozen=True)
 class PoolSpec:
-    source: str          # "sim" | "libri"
+    source: str  # "sim" | "libri"
     windows: int
     seed: int
     window_s: float = 15.0
@@ -64,8 +65,9 @@ def make_window(spec: PoolSpec, index: int, libri_pool=None) -> Window:
 @torch.no_grad()
 def build_pool(directory: Path, spec: PoolSpec, transcriber) -> Path:
     if transcriber.split != spec.split_after:
-        raise ValueError(f"the pool caches states after block {spec.split_after}, "
-                         f"the model splits after {transcriber.split}")
+        raise ValueError(
+            f"the pool caches states after block {spec.split_after}, the model splits after {transcriber.split}"
+        )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     meta = directory / "pool.json"
@@ -85,10 +87,18 @@ def build_pool(directory: Path, spec: PoolSpec, transcriber) -> Path:
             continue
         indices = range(shard * SHARD, min(spec.windows, (shard + 1) * SHARD))
         windows = [make_window(spec, i, libri) for i in indices]
-        states = [transcriber.lower(window_mel(w.audio, spec.window_s)[None].to(device))[0].half().cpu()
-                  for w in windows]
-        record = [{"source": w.source, "condition": w.condition, "pseudo_label": w.pseudo_label,
-                   "turns": [asdict(t) for t in w.turns]} for w in windows]
+        states = [
+            transcriber.lower(window_mel(w.audio, spec.window_s)[None].to(device))[0].half().cpu() for w in windows
+        ]
+        record = [
+            {
+                "source": w.source,
+                "condition": w.condition,
+                "pseudo_label": w.pseudo_label,
+                "turns": [asdict(t) for t in w.turns],
+            }
+            for w in windows
+        ]
         tmp = path.with_suffix(".tmp")
         torch.save({"states": torch.stack(states), "windows": record}, tmp)
         os.replace(tmp, path)
@@ -114,6 +124,9 @@ def load_pool(directory: Path) -> tuple[PoolSpec, list[PooledWindow]]:
     for path in sorted(directory.glob("shard-*.pt")):
         shard = torch.load(path, weights_only=True)
         for states, w in zip(shard["states"], shard["windows"]):
-            items.append(PooledWindow(states, [WindowTurn(**t) for t in w["turns"]], w["source"], w["condition"],
-                                      w["pseudo_label"]))
+            items.append(
+                PooledWindow(
+                    states, [WindowTurn(**t) for t in w["turns"]], w["source"], w["condition"], w["pseudo_label"]
+                )
+            )
     return spec, items

@@ -3,6 +3,7 @@ convolutions over the mixture's encoder states, giving one multiplicative mask p
 
 Shapes: B batch, T encoder frames (20 ms), D Whisper width (384), C channels.
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,9 +20,14 @@ class ConvBlock(nn.Module):
     def __init__(self, bottleneck: int, hidden: int, kernel: int, dilation: int):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv1d(bottleneck, hidden, 1), nn.PReLU(), nn.GroupNorm(1, hidden),
+            nn.Conv1d(bottleneck, hidden, 1),
+            nn.PReLU(),
+            nn.GroupNorm(1, hidden),
             nn.Conv1d(hidden, hidden, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation, groups=hidden),
-            nn.PReLU(), nn.GroupNorm(1, hidden), nn.Conv1d(hidden, bottleneck, 1))
+            nn.PReLU(),
+            nn.GroupNorm(1, hidden),
+            nn.Conv1d(hidden, bottleneck, 1),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.net(x)
@@ -33,8 +39,9 @@ class Separator(nn.Module):
         self.channels = settings.channels
         self.norm = nn.LayerNorm(width)
         self.down = nn.Conv1d(width, settings.bottleneck, 1)
-        self.blocks = nn.Sequential(*(ConvBlock(settings.bottleneck, settings.hidden, settings.kernel, d)
-                                      for d in settings.dilations))
+        self.blocks = nn.Sequential(
+            *(ConvBlock(settings.bottleneck, settings.hidden, settings.kernel, d) for d in settings.dilations)
+        )
         self.masks = nn.Conv1d(settings.bottleneck, settings.channels * width, 1)
         nn.init.zeros_(self.masks.weight)
         nn.init.constant_(self.masks.bias, MASK_INIT_BIAS)

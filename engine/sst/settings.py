@@ -1,5 +1,6 @@
 """The one configuration of the Whisper-based SST: sizes of the trained parts and where the separator sits.
 It is saved inside every checkpoint, so a checkpoint rebuilds its own model."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -7,16 +8,16 @@ from dataclasses import asdict, dataclass, fields
 
 @dataclass(frozen=True)
 class SSTSettings:
-    split_after: int = 2          # the separator sits after this Whisper encoder block (1..3 of 4)
-    channels: int = 2             # output channels (talkers at once)
-    separator: bool = True        # False: the ablation "Whisper alone" (one channel, the mixture itself)
+    split_after: int = 2  # the separator sits after this Whisper encoder block (1..3 of 4)
+    channels: int = 2  # output channels (talkers at once)
+    separator: bool = True  # False: the ablation "Whisper alone" (one channel, the mixture itself)
     # Separator (Conv-TasNet-style temporal convolution stack over the block's 20 ms frames).
     bottleneck: int = 192
     hidden: int = 384
     kernel: int = 3
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
     # Transducer head over subsampled frames of each channel's encoder output.
-    subsample: int = 4            # 4 x 20 ms = 80 ms per transducer frame
+    subsample: int = 4  # 4 x 20 ms = 80 ms per transducer frame
     transducer_dim: int = 256
     predictor_embed: int = 128
     predictor_hidden: int = 256

@@ -5,6 +5,7 @@ pseudo-label (marked as such in every example made from it), split by speaker so
 
 The Speech Accent Archive is evaluation material here (`test-human` and the fairness review): not trained on.
 """
+
 from __future__ import annotations
 
 import csv
@@ -57,8 +58,11 @@ def build_labels(path: Path | None = None) -> Path:
     for i, row in enumerate(tqdm(todo, desc="pseudo-labels", unit="file")):
         samples = audio.load(librispeech_dir() / row["file"])
         words = recognize(samples)
-        done[row["file"]] = {"speaker": row["speaker"], "duration_s": len(samples) / audio.SAMPLE_RATE,
-                             "words": [[w.text, w.start, w.end] for w in words]}
+        done[row["file"]] = {
+            "speaker": row["speaker"],
+            "duration_s": len(samples) / audio.SAMPLE_RATE,
+            "words": [[w.text, w.start, w.end] for w in words],
+        }
         if i % 25 == 24 or i == len(todo) - 1:
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(done))
@@ -76,8 +80,11 @@ def librispeech_utterances(split: str = "train") -> list[Utterance]:
         if split_of(row["speaker"]) != split or len(row["words"]) < MIN_WORDS:
             continue
         words = tuple((w, float(s), float(e)) for w, s, e in row["words"])
-        out.append(Utterance(librispeech_dir() / file, row["speaker"], " ".join(w for w, _, _ in words), words,
-                             row["duration_s"]))
+        out.append(
+            Utterance(
+                librispeech_dir() / file, row["speaker"], " ".join(w for w, _, _ in words), words, row["duration_s"]
+            )
+        )
     return out
 
 

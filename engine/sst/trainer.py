@@ -10,6 +10,7 @@ writes `DIR/<stage>/state.pt` every `checkpoint_every` updates, so a killed run 
 Run folder (default data/sst/runs/<recipe name>):  <stage>/state.pt, <stage>/final.pt, <stage>/best.pt
 (the update with the lowest dev loss), <stage>/curves.jsonl.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,11 @@ from engine.sst.package import load_package, save_package
 from engine.sst.pool import PoolSpec, build_pool, load_pool
 from engine.sst.settings import SSTSettings
 
-PARTS = {"separator": ("transcriber.separator",), "activity": ("activity",),
-         "transducer": ("frames", "predictor", "joiner")}
+PARTS = {
+    "separator": ("transcriber.separator",),
+    "activity": ("activity",),
+    "transducer": ("frames", "predictor", "joiner"),
+}
 
 
 @dataclass
@@ -72,13 +76,18 @@ class Recipe:
     @classmethod
     def load(cls, path: Path) -> "Recipe":
         data = json.loads(Path(path).read_text())
-        return cls(data["name"], SSTSettings.from_json(data.get("settings", {})),
-                   [Stage.from_json(s) for s in data["stages"]])
+        return cls(
+            data["name"], SSTSettings.from_json(data.get("settings", {})), [Stage.from_json(s) for s in data["stages"]]
+        )
 
 
 def pool_dir(spec: PoolSpec) -> Path:
-    return (config.data_dir() / "sst" / "pools" /
-            f"{spec.source}-{spec.voices}-{spec.window_s:g}s-after{spec.split_after}-seed{spec.seed}-{spec.windows}")
+    return (
+        config.data_dir()
+        / "sst"
+        / "pools"
+        / f"{spec.source}-{spec.voices}-{spec.window_s:g}s-after{spec.split_after}-seed{spec.seed}-{spec.windows}"
+    )
 
 
 def device() -> str:
@@ -111,8 +120,9 @@ def validate(model: SST, windows, stage: Stage) -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
     for i in range(0, len(windows), stage.batch_windows):
-        batch = make_batch(windows[i:i + stage.batch_windows], model.settings.channels,
-                           model.settings.subsample).to(device())
+        batch = make_batch(windows[i : i + stage.batch_windows], model.settings.channels, model.settings.subsample).to(
+            device()
+        )
         for key, value in objective(model, batch, stage.weights).items():
             sums[key] = sums.get(key, 0.0) + float(value)
     batches = math.ceil(len(windows) / stage.batch_windows)
@@ -121,8 +131,7 @@ def validate(model: SST, windows, stage: Stage) -> dict[str, float]:
 
 def _save_state(path: Path, model: SST, optimizer, step: int, best: float) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"trained": model.trained_state(), "optimizer": optimizer.state_dict(), "step": step,
-                "best": best}, tmp)
+    torch.save({"trained": model.trained_state(), "optimizer": optimizer.state_dict(), "step": step, "best": best}, tmp)
     os.replace(tmp, path)
 
 
@@ -131,8 +140,7 @@ def _log(path: Path, row: dict) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def run_stage(recipe: Recipe, stage: Stage, out: Path, previous: Path | None,
-              stop_after: int | None = None) -> Path:
+def run_stage(recipe: Recipe, stage: Stage, out: Path, previous: Path | None, stop_after: int | None = None) -> Path:
     """Train one stage (resuming its state.pt); returns its final.pt (or state so far when stopped early)."""
     folder = out / stage.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,8 +187,11 @@ def run_stage(recipe: Recipe, stage: Stage, out: Path, previous: Path | None,
         optimizer.step()
         step += 1
         done_here += 1
-        row = {"step": step, "seconds": round(time.perf_counter() - started, 2),
-               **{k: round(float(v), 4) for k, v in parts.items()}}
+        row = {
+            "step": step,
+            "seconds": round(time.perf_counter() - started, 2),
+            **{k: round(float(v), 4) for k, v in parts.items()},
+        }
         if step % stage.validate_every == 0 or step == stage.updates:
             scores = validate(model, dev, stage)
             row["dev"] = {k: round(v, 4) for k, v in scores.items()}
@@ -201,9 +212,14 @@ def run_stage(recipe: Recipe, stage: Stage, out: Path, previous: Path | None,
 
 
 def _card(recipe: Recipe, stage: Stage, step: int, dev: dict | None) -> dict:
-    return {"recipe": recipe.name, "stage": stage.name, "step": step, "dev_losses": dev,
-            "stage_config": json.loads(json.dumps(asdict(stage))),
-            "stages_before": [s.name for s in recipe.stages[:recipe.stages.index(stage)]]}
+    return {
+        "recipe": recipe.name,
+        "stage": stage.name,
+        "step": step,
+        "dev_losses": dev,
+        "stage_config": json.loads(json.dumps(asdict(stage))),
+        "stages_before": [s.name for s in recipe.stages[: recipe.stages.index(stage)]],
+    }
 
 
 def train(recipe_path: Path, out: Path | None = None, stop_after: int | None = None) -> Path:

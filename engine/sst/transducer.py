@@ -4,6 +4,7 @@ states (subsampled), a predictor over the emitted tokens (state in, state out) a
 Shapes: N channel-streams, T encoder frames (20 ms), S transducer frames (T / subsample), U tokens,
 J joiner width, V the character table (engine/sst/vocab.py).
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,11 @@ class FrameEncoder(nn.Module):
         super().__init__()
         self.subsample = settings.subsample
         self.net = nn.Sequential(
-            nn.Conv1d(width, settings.transducer_dim, settings.subsample, stride=settings.subsample), nn.GELU(),
-            nn.Conv1d(settings.transducer_dim, settings.transducer_dim, 5, padding=2), nn.GELU())
+            nn.Conv1d(width, settings.transducer_dim, settings.subsample, stride=settings.subsample),
+            nn.GELU(),
+            nn.Conv1d(settings.transducer_dim, settings.transducer_dim, 5, padding=2),
+            nn.GELU(),
+        )
         self.out = nn.Linear(settings.transducer_dim, settings.transducer_dim)
 
     def forward(self, states: Tensor) -> Tensor:

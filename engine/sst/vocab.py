@@ -1,5 +1,6 @@
 """The transducer head's token table: characters, with turn markers. Whisper's BPE (51,864 entries) would
 make the joiner's output layer the largest part of the model; the final words come from Whisper's decoder."""
+
 from __future__ import annotations
 
 from engine.text import normalize

