@@ -112,10 +112,10 @@ def main() -> int:
     os.environ["CROSSTALK_DATABASE_URL"] = args.database
     # Ray renices its workers by 15; keep them at this script's `nice -n 10`, like every heavy job here.
     os.environ.setdefault("RAY_worker_niceness", "0")
-    from db import init_db
+    from engine import persistence
     from engine.persistence import batches
 
-    init_db()
+    persistence.ensure_schema()
     clips = sorted((config.shared_data_dir() / "librispeech_excerpts" / "audio").glob("*/*.ogg"))[: args.recordings]
     if len(clips) < args.recordings:
         print(f"error: only {len(clips)} LibriSpeech clips found", file=sys.stderr)

@@ -1,9 +1,11 @@
-"""Engine creation, SQLite pragmas, migrations at start, and the one session scope.
+"""Engine creation, SQLite pragmas, migrations at start, and the one session scope, for a URL the caller gives.
 
 from db import init_db, session_scope
-init_db()                      # creates/upgrades the schema (Alembic), idempotent
-with session_scope() as s:     # commits on success, rolls back on any exception
+init_db(url)                   # creates/upgrades the schema (Alembic), idempotent
+with session_scope(url) as s:  # commits on success, rolls back on any exception
     s.add(...)
+
+The storage layer knows no defaults: the engine resolves the configured URL (engine.persistence.scope).
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
-
-from engine import config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -41,14 +41,9 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL per process (the app wraps this in st.cache_resource)."""
-    # Resolve the default before caching: the environment (data dir, URL) may change within a process.
-    return _engine_for(url or config.database_url())
-
-
 @lru_cache(maxsize=32)
-def _engine_for(url: str) -> Engine:
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process (the app wraps this in st.cache_resource)."""
     return make_engine(url)
 
 
@@ -59,7 +54,7 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def init_db(url: str | None = None) -> Engine:
+def init_db(url: str) -> Engine:
     """Bring the schema to the newest migration (a no-op when it is there already)."""
     engine = get_engine(url)
     command.upgrade(alembic_config(engine), "head")
@@ -72,7 +67,7 @@ def _sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
+def session_scope(url: str) -> Iterator[Session]:
     session = _sessionmaker(get_engine(url))()
     try:
         yield session

@@ -107,9 +107,9 @@ def _runner_options(p) -> None:
 
 
 def _database() -> None:
-    from db import init_db
+    from engine import persistence
 
-    init_db()
+    persistence.ensure_schema()
 
 
 def run_batch(args: argparse.Namespace) -> int:

@@ -98,9 +98,7 @@ def run(args) -> int:
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     if not args.no_db:
-        from db import init_db
-
-        init_db()
+        persistence.ensure_schema()
         run_id = persistence.save_evaluation_run(args.backend, args.set_dir.name, run_params(results), results)
         print(f"stored as evaluation run {run_id}")
     return 0

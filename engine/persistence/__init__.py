@@ -38,7 +38,6 @@ from engine.persistence.fairness import (
     EvaluationSetInfo,
     cohort_member_ids,
     delete_evaluation_set,
-    ensure_schema,
     get_evaluation_set,
     latest_analysis,
     list_evaluation_sets,
@@ -85,6 +84,7 @@ from engine.persistence.runs import (
     speaker_labels,
     speaker_names,
 )
+from engine.persistence.scope import ensure_schema, session_scope
 
 __all__ = [
     "ACTIVE_JOB_STATES",
@@ -128,6 +128,7 @@ __all__ = [
     "request_cancel",
     "fail_orphaned_jobs",
     "ensure_schema",
+    "session_scope",
     "save_evaluation_set",
     "list_evaluation_sets",
     "get_evaluation_set",

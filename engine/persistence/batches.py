@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 
-from db import session_scope
 from db.models import BatchItem, BatchShard, Job, utcnow
+from engine.persistence.scope import session_scope
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from db import session_scope
 from db.models import EvaluationRun
 from engine.errors import UserError
+from engine.persistence.scope import session_scope
 
 
 @dataclass(frozen=True)

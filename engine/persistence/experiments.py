@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import defer
 
-from db import session_scope
 from db.models import EvaluationSet, Experiment
 from engine.errors import UserError
+from engine.persistence.scope import session_scope
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import delete, func, insert, select
 
-from db import init_db, session_scope
 from db.models import Analysis, Cohort, CohortMember, EvaluationSet, Region, Speaker, Utterance
 from engine.errors import UserError
+from engine.persistence.scope import session_scope
 
 _INSERT_BATCH = 50_000  # rows per executemany: bounded memory, and a progress tick per batch
 IN_CHUNK = 10_000  # ids per IN (...) list
@@ -42,11 +42,6 @@ class AnalysisInfo:
     summary: dict[str, Any]
     rows: list[dict[str, Any]]  # regions (rank order) or cohorts, as plain dicts
     created_at: datetime
-
-
-def ensure_schema(url: str | None = None) -> None:
-    """Create or upgrade the schema (idempotent): for command-line tools that may meet a fresh database."""
-    init_db(url)
 
 
 def _present(value):

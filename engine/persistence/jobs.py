@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from db import session_scope
 from db.models import Job, TranscriptionRun, utcnow
 from engine.persistence.records import FINAL_JOB_STATES, JobInfo, _job_info
+from engine.persistence.scope import session_scope
 
 
 def enqueue_job(kind: str, params: dict[str, Any], url: str | None = None) -> int:

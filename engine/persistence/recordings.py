@@ -11,11 +11,11 @@ from typing import BinaryIO
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from db import session_scope
 from db.models import Job, Recording, RunSpeaker, TranscriptionRun, TurnRow, utcnow
 from engine import audio, config
 from engine.errors import UserError
 from engine.persistence.records import RecordingInfo, _recording_info
+from engine.persistence.scope import session_scope
 from engine.storage import AudioStore, default_store, sha256_of_file
 
 

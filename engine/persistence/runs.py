@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from db import session_scope
 from db.models import Recording, RunSpeaker, TranscriptionRun, TurnRow, utcnow
 from engine.errors import UserError
 from engine.persistence.records import RunInfo, _run_info
+from engine.persistence.scope import session_scope
 from engine.types import Turn, Word
 
 MAX_SPEAKER_NAME = 128
