@@ -117,7 +117,6 @@ def running_app(worker_idle_s: float = 120, timeout_s: float = 180):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-        sys.path.insert(0, str(REPO_ROOT))
         from engine.jobs import stop_worker
 
         stop_worker(data)

@@ -24,18 +24,16 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pyannote.core import Annotation, Segment, Timeline
+from pyannote.metrics.diarization import DiarizationErrorRate
 
-from pyannote.core import Annotation, Segment, Timeline  # noqa: E402
-from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
-
-from engine import config  # noqa: E402
-from engine.audio import probe  # noqa: E402
-from engine.backends import backend_for, get_backend  # noqa: E402
-from engine.cascade.recognisers import RECOGNISERS, recogniser  # noqa: E402
-from engine.errors import UserError  # noqa: E402
-from engine.speakers import DEFAULT_THRESHOLD  # noqa: E402
-from engine.transcribe import transcribe_file  # noqa: E402
+from engine import config
+from engine.audio import probe
+from engine.backends import backend_for, get_backend
+from engine.cascade.recognisers import RECOGNISERS, recogniser
+from engine.errors import UserError
+from engine.speakers import DEFAULT_THRESHOLD
+from engine.transcribe import transcribe_file
 
 COLLAR_TOTAL_S = 0.5  # ±0.25 s
 DOCS = config.REPO_ROOT / "docs" / "cascade.md"

@@ -17,16 +17,33 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.sst_voice_change_sweep import _row, _threshold  # noqa: E402
-
-from engine.backends import backend_for, get_backend  # noqa: E402
-from engine.cascade.recognisers import RECOGNISERS  # noqa: E402
-from engine.evaluate import evaluate  # noqa: E402
-from engine.speakers import DEFAULT_THRESHOLD  # noqa: E402
+from engine.backends import backend_for, get_backend
+from engine.cascade.recognisers import RECOGNISERS
+from engine.evaluate import evaluate
+from engine.speakers import DEFAULT_THRESHOLD
 
 THRESHOLDS = ("off", "0.3", "0.35", "0.45")
+
+
+def _threshold(text: str) -> str:
+    """argparse type: "off" or a number, kept as typed for the table."""
+    if text != "off":
+        try:
+            float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor off") from None
+    return text
+
+
+def _row(threshold: str, results: dict) -> str:
+    o = results["overall"]
+    turns, start, end = o["turns"], o["turns"]["start_latency"], o["turns"]["end_latency"]
+    return (
+        f"| {threshold} | {100 * o['orc_wer']['wer']:.1f} "
+        f"| {100 * o['cp_wer']['wer']:.1f} | {100 * o['tcp_wer']['wer']:.1f} "
+        f"| {turns['hyp_turns']} / {turns['ref_turns']} | {100 * turns['turn_count_accuracy']:.1f} "
+        f"| {start['p50']:+.2f} / {start['p90']:+.2f} | {end['p50']:+.2f} / {end['p90']:+.2f} | {o['rtf']:.3f} |"
+    )
 
 
 def main() -> None:

@@ -21,10 +21,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine import audio, config  # noqa: E402
-from engine.cascade.recognisers import RECOGNISERS  # noqa: E402
+from engine import audio, config
+from engine.cascade.recognisers import RECOGNISERS
 
 MEASURE = """
 import json, resource, sys, time

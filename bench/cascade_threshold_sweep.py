@@ -11,18 +11,15 @@ same the backend would produce (same merge rule); only the words are skipped.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from cascade_ami import COLLAR_TOTAL_S, read_rttm, read_uem
+from pyannote.core import Annotation, Segment
+from pyannote.metrics.diarization import DiarizationErrorRate
 
-from pyannote.core import Annotation, Segment  # noqa: E402
-from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
-
-from bench.cascade_ami import COLLAR_TOTAL_S, read_rttm, read_uem  # noqa: E402
-from engine import audio, config  # noqa: E402
-from engine.cascade import vad  # noqa: E402
-from engine.cascade.turns import merge_segments  # noqa: E402
-from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label  # noqa: E402
+from engine import audio, config
+from engine.cascade import vad
+from engine.cascade.turns import merge_segments
+from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label
 
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
 

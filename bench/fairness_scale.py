@@ -25,10 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine.fairness import cohorts, regions, stats  # noqa: E402
-from engine.fairness.synthetic import Plan, make_set  # noqa: E402
+from engine.fairness import cohorts, regions, stats
+from engine.fairness.synthetic import Plan, make_set
 
 BOX = (-100.0, 30.0, -90.0, 40.0)
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "regional_wer.py"

@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_harness import new_browser, running_app, wait_rendered  # noqa: E402
+from app_harness import new_browser, running_app, wait_rendered
 
 PAGES = ("Regional WER", "Cohorts")
 

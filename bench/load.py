@@ -26,9 +26,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from app_harness import PAGE_PATHS, percentile, running_app  # noqa: E402
+from app_harness import PAGE_PATHS, percentile, running_app
 
 FAIRNESS_PAGES = ("Regional WER", "Cohorts", "Mitigation")
 

@@ -8,18 +8,14 @@ utterance, on real archive readings (sentences 1–3 of four speakers, cut by Wh
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine import audio  # noqa: E402
-from engine.mitigation import saa  # noqa: E402
-from engine.mitigation.ewc import fine_tune  # noqa: E402
-from engine.mitigation.whisper_adapt import (  # noqa: E402
+from engine import audio
+from engine.mitigation import saa
+from engine.mitigation.ewc import fine_tune
+from engine.mitigation.whisper_adapt import (
     ADAPTS,
     WINDOW_SAMPLES,
     Adapter,
@@ -29,7 +25,7 @@ from engine.mitigation.whisper_adapt import (  # noqa: E402
     states_cache_key,
     transcribe,
 )
-from engine.whisper.model import Whisper  # noqa: E402
+from engine.whisper.model import Whisper
 
 SPEAKERS = ["saa66", "saa1119", "saa631", "saa824"]
 

@@ -9,13 +9,9 @@ bootstrap); then each λ's mean and range over the seeds.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine import persistence  # noqa: E402
-from engine.errors import UserError  # noqa: E402
+from engine import persistence
+from engine.errors import UserError
 
 GROUPS = (("targeted", "targeted"), ("untargeted", "untargeted"), ("overall", "overall"), ("general", "general"))
 CHANGES = (

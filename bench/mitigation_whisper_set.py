@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine import persistence  # noqa: E402
-from engine.fairness import analyses  # noqa: E402
-from engine.fairness.demo import ATTRIBUTION, DEMO_PARQUET, NOT_ATTRIBUTES  # noqa: E402
-from engine.fairness.importing import import_frame  # noqa: E402
-from engine.metrics.wer import edit_counts, total  # noqa: E402
-from engine.mitigation import saa, whisper_readings  # noqa: E402
+from engine import persistence
+from engine.fairness import analyses
+from engine.fairness.demo import ATTRIBUTION, DEMO_PARQUET, NOT_ATTRIBUTES
+from engine.fairness.importing import import_frame
+from engine.metrics.wer import edit_counts, total
+from engine.mitigation import saa, whisper_readings
 
 SET_NAME = "Speech Accent Archive sample (Whisper tiny.en)"
 SOURCE = (

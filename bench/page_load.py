@@ -20,10 +20,8 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_harness import PAGE_PATHS, RENDERED_JS, new_browser, percentile, running_app, wait_rendered  # noqa: E402
+from app_harness import PAGE_PATHS, RENDERED_JS, new_browser, percentile, running_app, wait_rendered
 
 # In-page clock of the app's script-state changes (data-test-script-state on stApp), so a run that starts
 # and ends between two polls is still seen.

@@ -21,10 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine import config  # noqa: E402
-from engine.errors import UserError  # noqa: E402
+from engine import config
+from engine.errors import UserError
 
 WRITE_SHARDS = 300  # shards per writer process in the database benchmark
 

@@ -16,10 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine.fairness import demo, stats  # noqa: E402
-from engine.fairness.evalset import score_utterances  # noqa: E402
+from engine.fairness import demo, stats
+from engine.fairness.evalset import score_utterances
 
 GROUPS = {
     "all speakers": lambda t: np.zeros(len(t), np.int64),

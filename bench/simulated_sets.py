@@ -11,9 +11,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
-
-from engine.simulate.sets import load_meetings  # noqa: E402
+from engine.simulate.sets import load_meetings
 
 
 def main(set_dir: Path) -> None:

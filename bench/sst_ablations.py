@@ -16,12 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine import config  # noqa: E402
-from engine.backends.sst import SSTBackend  # noqa: E402
-from engine.evaluate import evaluate  # noqa: E402
-from engine.sst.package import package_id  # noqa: E402
+from engine import config
+from engine.backends.sst import SSTBackend
+from engine.evaluate import evaluate
+from engine.sst.package import package_id
 
 VARIANTS = {"shipped": {}, "decoder_off": {"decoder_pass": False}, "transducer_turns": {"turn_source": "transducer"}}
 

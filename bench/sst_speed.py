@@ -17,10 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from cascade_speed import looped_recording
 
-from bench.cascade_speed import looped_recording  # noqa: E402
-from engine import config  # noqa: E402
+from engine import config
 
 MEASURE = """
 import json, resource, sys, tempfile, time

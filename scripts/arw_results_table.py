@@ -6,12 +6,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine import persistence  # noqa: E402
+from engine import persistence
 
 
 def pct(value) -> str:

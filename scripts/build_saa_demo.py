@@ -35,11 +35,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine import audio, config  # noqa: E402
-from engine.fairness import demo  # noqa: E402
-from engine.fairness.geocode import geocode_place  # noqa: E402
+from engine import audio, config
+from engine.fairness import demo
+from engine.fairness.geocode import geocode_place
 
 EMBEDDING = "embedding"
 

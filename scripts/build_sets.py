@@ -9,12 +9,10 @@ docs/simulation.md lists them. Resumable: an interrupted build continues where i
 
 from __future__ import annotations
 
+import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
-
-from engine.simulate.standard import STANDARD_SETS, build_standard_set  # noqa: E402
+from engine.simulate.standard import STANDARD_SETS, build_standard_set
 
 
 def main(names: list[str]) -> int:
@@ -28,4 +26,8 @@ def main(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "names", nargs="*", metavar="SET", help=f"sets to build (default: all of {', '.join(STANDARD_SETS)})"
+    )
+    sys.exit(main(parser.parse_args().names))

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine.errors import UserError  # noqa: E402
-from engine.evaluation_demo import DEMO_JSON, export_runs  # noqa: E402
+from engine.errors import UserError
+from engine.evaluation_demo import DEMO_JSON, export_runs
 
 
 def main() -> int:

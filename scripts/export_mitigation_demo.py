@@ -9,12 +9,8 @@ so name every experiment to ship (EWC and ARW alike).
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine.mitigation.demo import DEMO_JSON, export_experiments  # noqa: E402
+from engine.mitigation.demo import DEMO_JSON, export_experiments
 
 
 def main() -> None:

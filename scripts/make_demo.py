@@ -13,9 +13,9 @@ text give the same file. Writes, under engine/assets/:
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,12 +24,10 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from engine.demo import DEMO_AUDIO, DEMO_REFERENCE, DEMO_SPEAKERS, DEMO_TRANSCRIPT  # noqa: E402
-from engine.exports import render  # noqa: E402
-from engine.transcribe import transcribe_file  # noqa: E402
-from engine.types import Turn, Word  # noqa: E402
+from engine.demo import DEMO_AUDIO, DEMO_REFERENCE, DEMO_SPEAKERS, DEMO_TRANSCRIPT
+from engine.exports import render
+from engine.transcribe import transcribe_file
+from engine.types import Turn, Word
 
 RATE = 16000
 VOICES = {"Maya": "mb-us1", "Tom": "mb-en1", "Ewan": "en-gb-scotland"}
@@ -84,6 +82,7 @@ def build_meeting() -> tuple[np.ndarray, list[Turn]]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     mix, reference = build_meeting()
     DEMO_AUDIO.parent.mkdir(parents=True, exist_ok=True)
     sf.write(DEMO_AUDIO, mix, RATE, format="FLAC", subtype="PCM_16")

@@ -8,8 +8,8 @@ library needed). Overlapping turns show as lanes that are busy at the same time.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +74,14 @@ def draw(set_dir: Path, session: str, out: Path) -> None:
     image.save(out)
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("set_dir", type=Path, help="a simulated set (DIR/audio, DIR/meetings)")
+    parser.add_argument("session", help="the meeting's session id, e.g. OV20_0002")
+    parser.add_argument("out", type=Path, help="the PNG to write")
+    args = parser.parse_args()
+    draw(args.set_dir, args.session, args.out)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit(__doc__.split("\n\n")[1].strip())
-    draw(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))
+    main()

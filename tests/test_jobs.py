@@ -25,9 +25,10 @@ TEST_HANDLERS = {
     "crash": "jobs_for_tests:crash",
     "sleep_quietly": "jobs_for_tests:sleep_quietly",
 }
+TESTS_ON_PYTHONPATH = os.pathsep.join(filter(None, [str(REPO_ROOT / "tests"), os.environ.get("PYTHONPATH")]))
+# The worker runs with tests/ on PYTHONPATH (see `runner`), so `jobs_for_tests` imports in the worker.
 WORKER_WITH_TEST_HANDLERS = f"""
 import sys
-sys.path.insert(0, {str(REPO_ROOT / "tests")!r})
 from engine import jobs
 jobs.HANDLERS.update({TEST_HANDLERS!r})
 from engine.worker import run_worker
@@ -53,7 +54,7 @@ def runner(db_url, data_dir, monkeypatch):
     proc = subprocess.Popen(
         [sys.executable, "-c", WORKER_WITH_TEST_HANDLERS],
         cwd=REPO_ROOT,
-        env={**os.environ, "CROSSTALK_DATABASE_URL": db_url},
+        env={**os.environ, "CROSSTALK_DATABASE_URL": db_url, "PYTHONPATH": TESTS_ON_PYTHONPATH},
     )
     wait_for(lambda: jobs.running_worker_pid(data_dir) == proc.pid, 60, "the worker to take its lock")
     local = LocalJobRunner(data_dir)

@@ -3,15 +3,11 @@ sessions open the fairness pages, all at once; every row intact, every job done,
 
 from __future__ import annotations
 
-import sys
-
+import load  # bench/load.py (pytest.ini puts bench/ on the path, as running it as a script does)
 import pytest
 import soundfile as sf
 
-from tests.conftest import AMI_AUDIO, REPO_ROOT
-
-sys.path.insert(0, str(REPO_ROOT / "bench"))
-import load  # noqa: E402  (bench/load.py)
+from tests.conftest import AMI_AUDIO
 
 pytestmark = pytest.mark.browser  # needs the running app (the app_server fixture)
 
