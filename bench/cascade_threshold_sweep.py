@@ -1,15 +1,16 @@
 """Diarization-only sweep of the cascade's clustering threshold on the AMI excerpts (no ASR, so it is quick).
 
-    nice -n 10 .venv/bin/python bench/cascade_threshold_sweep.py
+    nice -n 10 .venv/bin/python bench/cascade_threshold_sweep.py [--thresholds 0.2 0.3 ...] [--files dev00 tst00 ...]
 
 Runs the cascade's VAD and speaker embeddings once per file, then re-clusters them for each threshold
 (and with the oracle number of speakers) and prints DER (pyannote.metrics, ±0.25 s collar, overlap scored,
-inside the UEM; Σ errors / Σ scored time) and the total number of hypothesis speakers. The turns are the
-same the backend would produce (same merge rule); only the words are skipped.
+inside the UEM; Σ errors / Σ scored time) and the total number of hypothesis speakers. The turns are those
+the backend would produce without its voice-change cuts (whole VAD segments, same merge rule); no words.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from cascade_ami import COLLAR_TOTAL_S, read_rttm, read_uem
@@ -25,9 +26,18 @@ THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--thresholds", type=float, nargs="+", default=THRESHOLDS, help="clustering distances")
+    parser.add_argument("--files", nargs="+", help="a subset of the excerpts (e.g. dev00 tst00); default all")
+    args = parser.parse_args()
     ami = config.shared_data_dir() / "ami_excerpts"
     references = read_rttm(sorted((ami / "reference").glob("*.rttm")))
     uems = read_uem(sorted((ami / "reference").glob("*.uem")))
+    if args.files:
+        unknown = sorted(set(args.files) - set(references))
+        if unknown:
+            parser.error(f"no AMI excerpt named {', '.join(unknown)}; choose from {', '.join(sorted(references))}")
+        references = {uri: references[uri] for uri in args.files}
     segmented = {}
     for uri in sorted(references):
         path = ami / "audio" / f"{uri}.flac"
@@ -40,7 +50,7 @@ def main() -> int:
         f"default threshold {DEFAULT_THRESHOLD:g}\n"
     )
     print("| threshold | hyp speakers | miss % | FA % | conf % | DER % |\n|---|---:|---:|---:|---:|---:|")
-    for threshold in (*THRESHOLDS, "oracle count"):
+    for threshold in (*args.thresholds, "oracle count"):
         metric = DiarizationErrorRate(collar=COLLAR_TOTAL_S, skip_overlap=False)
         n_speakers = 0
         for uri, (segments, embeddings) in segmented.items():
