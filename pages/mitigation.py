@@ -26,7 +26,7 @@ from pages._mitigation_shared import (
 )
 
 EWC_COMMAND = (
-    "nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py --limit 287  # the evaluation set\n"
+    "nice -n 10 .venv/bin/python scripts/mitigation_whisper_set.py --limit 287  # the evaluation set\n"
     "python -m engine mitigate ewc --regions flagged --lambda 0 1000 10000 --seeds 0 1 2"
 )
 ARW_COMMAND = "python -m engine mitigate arw --arms baseline arw arw_cluster"

@@ -58,7 +58,7 @@ from engine.mitigation.whisper_adapt import (
 from engine.whisper import weights as whisper_weights
 from engine.whisper.model import Whisper
 
-WHISPER_SET_NAME = "Speech Accent Archive sample (Whisper tiny.en)"  # bench/mitigation_whisper_set.py
+WHISPER_SET_NAME = "Speech Accent Archive sample (Whisper tiny.en)"  # scripts/mitigation_whisper_set.py
 TARGETS = ("regions", "cohort")
 DEFAULTS = {
     "eval_set": WHISPER_SET_NAME,
@@ -179,7 +179,7 @@ def _evaluation_set(name: str, url: str | None) -> persistence.EvaluationSetInfo
     if name not in {info.name for info in persistence.list_evaluation_sets(url)}:
         raise UserError(
             f"There is no evaluation set '{name}'; build it with "
-            "`nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py` (docs/mitigation.md)."
+            "`nice -n 10 .venv/bin/python scripts/mitigation_whisper_set.py` (docs/mitigation.md)."
         )
     return persistence.get_evaluation_set(name, url)
 

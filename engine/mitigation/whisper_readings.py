@@ -3,7 +3,7 @@
 between two sentences of the paragraph found from those word times.
 
 The words serve twice: joined, they are the hypothesis of the evaluation set the region tree is built on
-(bench/mitigation_whisper_set.py); aligned to the paragraph, their times say where sentence 4 begins, so
+(scripts/mitigation_whisper_set.py); aligned to the paragraph, their times say where sentence 4 begins, so
 fine-tuning and evaluation can read different sentences (engine/mitigation/saa.py).
 """
 

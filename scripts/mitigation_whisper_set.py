@@ -1,4 +1,4 @@
-"""nice -n 10 .venv/bin/python bench/mitigation_whisper_set.py --limit 400 [--import-only]
+"""nice -n 10 .venv/bin/python scripts/mitigation_whisper_set.py --limit 400 [--import-only]
 
 Whisper tiny.en (CTranslate2, greedy) over a fixed pseudo-random sample of Speech Accent Archive speakers,
 stored as the evaluation set the EWC experiments target: "Speech Accent Archive sample (Whisper tiny.en)".
@@ -28,7 +28,7 @@ from engine.mitigation import saa, whisper_readings
 SET_NAME = "Speech Accent Archive sample (Whisper tiny.en)"
 SOURCE = (
     "Speech Accent Archive, a sha256-ordered sample of speakers reading the 'Please call Stella' paragraph; "
-    "hypotheses from Whisper tiny.en (CTranslate2 int8, greedy; bench/mitigation_whisper_set.py)"
+    "hypotheses from Whisper tiny.en (CTranslate2 int8, greedy; scripts/mitigation_whisper_set.py)"
 )
 
 

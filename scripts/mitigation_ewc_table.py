@@ -1,4 +1,4 @@
-""".venv/bin/python bench/mitigation_ewc_table.py ID [ID ...]     # ids from `python -m engine mitigate list`
+""".venv/bin/python scripts/mitigation_ewc_table.py ID [ID ...]     # ids from `python -m engine mitigate list`
 
 Markdown tables of stored EWC experiments, as in docs/mitigation.md: per arm and seed the held-out WERs with
 their 95 % bootstrap CIs over speakers and n, the spread across regions and the forgetting check; then the

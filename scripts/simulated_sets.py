@@ -1,13 +1,13 @@
 """Describe a simulated set: per condition meetings, minutes, measured overlap, turns, words, talkers.
 
-    .venv/bin/python bench/simulated_sets.py data/sets/test
+    .venv/bin/python scripts/simulated_sets.py data/sets/test
 
 Reads only DIR/meetings/*.json (what `python -m engine simulate` wrote); prints a Markdown table.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -43,6 +43,6 @@ def main(set_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__.split("\n\n")[1].strip())
-    main(Path(sys.argv[1]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("set_dir", type=Path, help="a simulated set (what `python -m engine simulate` wrote)")
+    main(parser.parse_args().set_dir)
