@@ -6,8 +6,8 @@ and is given one speaker. Comparing resemblyzer embeddings of the 1.6 s just bef
 point of a turn finds those changes; the turn is cut at the word gap nearest to each one, and the pieces
 are attributed separately.
 
-Threshold and hop come from `bench/sst_voice_change_sweep.py` on the dev set (docs/sst.md, Session 6; the
-threshold was retuned for the shipped checkpoint in Session 9).
+The threshold was chosen on the dev set with `bench/cascade_change_sweep.py` (docs/cascade.md, "Voice-change
+threshold"); the SST backend uses the same value unless its file's card names another.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PIECE_S = 60.0  # a longer turn is searched piece by piece, so its audio is neve
 
 def threshold_for(card: dict) -> float | None:
     """The threshold a checkpoint was shipped with (its card, written at export; None: no splitting), else
-    CHANGE_THRESHOLD: training checkpoints and cards older than Session 10 name none."""
+    CHANGE_THRESHOLD: training checkpoints and older cards name none."""
     return card.get("voice_change_threshold", CHANGE_THRESHOLD)
 
 
