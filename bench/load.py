@@ -1,10 +1,12 @@
 """nice -n 10 .venv/bin/python bench/load.py [--uploads 10] [--browsers 20] [--visits 5] [--timeout 1800]
+    [--clip-seconds S]
 
 The real dashboard under load, on localhost only: `streamlit run app.py` on a free port with a temp data
 dir (bench/app_harness.py). At the same moment
 - --uploads sessions each upload a different AMI excerpt (30 s of a real meeting) and start its
   transcription through the code the Transcribe page calls (persistence.add_uploaded_recording,
-  transcription_for, the app's job runner and its one worker), then poll the job as the page does until it ends;
+  transcription_for, the app's job runner and its one worker), then poll the job as the page does until it ends
+  (--clip-seconds: only the excerpt's first S seconds, for a quick run);
 - --browsers sessions each open the fairness pages (Regional WER, Cohorts, Mitigation) --visits times in turn
   as websocket clients of the server (the protocol the browser speaks: a new session per visit, asking for
   the page, until the server says the script run finished), timing each visit.
@@ -105,6 +107,17 @@ def upload_and_transcribe(path: Path, timeout_s: float) -> dict:
     }
 
 
+def clip(path: Path, seconds: float, folder: Path) -> Path:
+    """The first `seconds` of a recording as a WAV file in `folder`."""
+    import soundfile as sf
+
+    samples, rate = sf.read(path, dtype="float32", frames=int(seconds * sf.info(path).samplerate))
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{path.stem}_first{seconds:g}s.wav"
+    sf.write(out, samples, rate)
+    return out
+
+
 def check_rows(uploads: list[dict]) -> list[str]:
     """Problems found in the database after the load: lost or duplicated rows, jobs that did not end well."""
     from engine import persistence
@@ -156,12 +169,16 @@ def main() -> int:
     parser.add_argument("--browsers", type=int, default=20)
     parser.add_argument("--visits", type=int, default=5, help="rounds of the fairness pages per browsing session")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds any one job or page may take")
+    parser.add_argument("--clip-seconds", type=float, help="upload only the first S seconds of each excerpt")
     args = parser.parse_args()
     from engine.config import shared_data_dir
 
     files = sorted((shared_data_dir() / "ami_excerpts" / "audio").glob("*.flac"))
     if not 1 <= args.uploads <= len(files) or args.browsers < 0 or args.visits < 1:
         parser.error(f"--uploads takes 1 to {len(files)} (one AMI excerpt each); --browsers ≥ 0, --visits ≥ 1.")
+    if args.clip_seconds is not None and args.clip_seconds <= 0:
+        parser.error("--clip-seconds must be positive.")
+    files = files[: args.uploads]
 
     print(
         f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs", flush=True
@@ -169,9 +186,11 @@ def main() -> int:
     with running_app(worker_idle_s=600) as app:
         os.environ["CROSSTALK_DATA_DIR"] = str(app.data_dir)  # this process submits to the app's database
         os.environ.pop("CROSSTALK_DATABASE_URL", None)
+        if args.clip_seconds:
+            files = [clip(path, args.clip_seconds, app.data_dir / "clips") for path in files]
         for page in ("Transcribe",) + FAIRNESS_PAGES:  # first visits (imports, caches) are not measured
             visit(app.url, page, args.timeout)
-        uploads, visits, wall = run_load(app.url, files[: args.uploads], args.browsers, args.visits, args.timeout)
+        uploads, visits, wall = run_load(app.url, files, args.browsers, args.visits, args.timeout)
         problems = check_rows(uploads)
         server_alive = Path(f"/proc/{app.pid}").exists()
         server_log = app.log.read_text(errors="replace")

@@ -1,4 +1,4 @@
-"""nice -n 10 .venv/bin/python bench/mitigation_adapt_cost.py [--updates 3 --batch 4]
+"""nice -n 10 .venv/bin/python bench/mitigation_adapt_cost.py [--updates 3 --batch 4] [--speakers 4]
 
 What each EWC adaptation set of Whisper tiny.en costs on this machine (one torch thread): moving weights, the
 seconds of one fine-tuning update (teacher-forced loss, forward + backward + Adam) and of one greedy decode per
@@ -34,9 +34,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=3)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument(
+        "--speakers", type=int, default=len(SPEAKERS), help=f"readings used, the first of {', '.join(SPEAKERS)}"
+    )
     args = parser.parse_args()
+    if not 1 <= args.speakers <= len(SPEAKERS) or args.updates < 1 or args.batch < 1:
+        parser.error(f"--speakers takes 1 to {len(SPEAKERS)}; --updates and --batch at least 1.")
+    speakers = SPEAKERS[: args.speakers]
     torch.set_num_threads(1)
-    readings = saa.Readings(saa.audio_paths(SPEAKERS), "halves", WINDOW_SAMPLES)
+    readings = saa.Readings(saa.audio_paths(speakers), "halves", WINDOW_SAMPLES)
     print("| adaptation set | moving weights | s per update (batch %d) | s per decoded utterance |" % args.batch)
     print("|---|---:|---:|---:|")
     for adapt in ADAPTS:
@@ -44,7 +50,7 @@ def main() -> None:
         moving = set_trainable(model, adapt)
         adapter = Adapter(adapt)
         utts = []
-        for key in SPEAKERS:
+        for key in speakers:
             samples, start, end, text = readings.fine_tuning(key)
             utts.append(
                 Utterance(key, adapter.memory(model, samples, states_cache_key(readings.paths[key], start, end)), text)
@@ -64,7 +70,7 @@ def main() -> None:
         per_decode = (time.process_time() - started) / len(utts)
         print(f"| {adapt} | {moving:,} | {per_update:.2f} | {per_decode:.2f} |")
     print(
-        f"(CPU seconds of one thread; {audio.SAMPLE_RATE // 1000} kHz audio, sentences 1–3 of {len(SPEAKERS)} readings)"
+        f"(CPU seconds of one thread; {audio.SAMPLE_RATE // 1000} kHz audio, sentences 1–3 of {len(speakers)} readings)"
     )
 
 

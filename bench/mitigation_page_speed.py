@@ -20,6 +20,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1.")
     os.environ["CROSSTALK_DATA_DIR"] = tempfile.mkdtemp()
     os.environ.pop("CROSSTALK_DATABASE_URL", None)
     from streamlit.testing.v1 import AppTest
@@ -37,9 +39,10 @@ def main() -> None:
         times.append(time.perf_counter() - started)
         if at.exception:
             raise SystemExit(f"the page failed: {at.exception[0].message}")
+    later = sorted(times[1:])
     print(
         f"| experiments | first render s | later renders s (median) |\n|---:|---:|---:|\n"
-        f"| {seeded} | {times[0]:.2f} | {sorted(times[1:])[len(times[1:]) // 2]:.2f} |"
+        f"| {seeded} | {times[0]:.2f} | {f'{later[len(later) // 2]:.2f}' if later else '–'} |"
     )
 
 
