@@ -1,4 +1,4 @@
-"""Crosstalk dashboard:  .venv/bin/python -m streamlit run app.py   (or: bash scripts/start.sh)
+"""Crosstalk dashboard:  bash scripts/start.sh   (serves it with scripts/serve.py, a wrapper of `streamlit run app.py`)
 
 Routes the pages with st.navigation and draws the shared sidebar (its page links too: the built-in list is
 off in .streamlit/config.toml, as it first shows pages/*.py by file name). The database schema is migrated

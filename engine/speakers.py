@@ -40,6 +40,8 @@ def embed_segments(audio: np.ndarray, segments: list[tuple[float, float]]) -> np
             piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
             if len(piece) == 0:
                 raise ValueError(f"segment {start:.2f}-{end:.2f} s lies outside the audio")
+            if not piece.any():
+                continue  # digital silence has no voice (and its level cannot be normalised): a zero embedding
             out[i] = encoder.embed_utterance(normalize_volume(piece, NORMALISE_DBFS, increase_only=True))
     return out
 

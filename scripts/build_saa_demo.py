@@ -38,8 +38,12 @@ from tqdm import tqdm
 from engine import audio, config
 from engine.fairness import demo
 from engine.fairness.geocode import geocode_place
+from engine.metrics.wer import edit_counts, wer
 
 EMBEDDING = "embedding"
+# A fresh run must come this close to a shipped row (WER of one against the other): CTranslate2's int8 kernels
+# differ between CPUs (AVX2, AVX-512 VNNI), so Whisper's text on another machine can differ by a word or two.
+RECHECK_WER = 0.05
 
 
 def stratified_order(meta: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -103,9 +107,10 @@ def seed_from_shipped(meta: pd.DataFrame, saa: Path, cache: Path, shipped: Path,
     """Cache the shipped parquet's hypotheses and embeddings that the cache lacks; returns how many files were
     seeded (per recogniser, summed).
 
-    For every recogniser, n_check shipped files are first re-recognised: the hypothesis must come out identical
-    (and, for the first, the embedding equal up to the 5 decimals stored), else nothing is seeded for any
-    recogniser (the build would mix two recognisers' versions).
+    For every recogniser, n_check shipped files are first re-recognised: the hypothesis must come out within
+    RECHECK_WER of the shipped one (and, for the first, the embedding equal up to the 5 decimals stored), else
+    nothing is seeded for any recogniser (the build would mix two recognisers' versions). The checked files keep
+    their fresh hypotheses.
     """
     rows = pd.read_parquet(shipped).set_index("utterance_id")
     plans = {}
@@ -123,8 +128,12 @@ def seed_from_shipped(meta: pd.DataFrame, saa: Path, cache: Path, shipped: Path,
         column = demo.RECOGNISERS[recogniser].column
         for file in files[:n_check]:
             fresh, row = recognise_file(recogniser, saa / file), rows.loc[Path(file).stem]
-            if fresh["hypothesis"] != row[column]:
-                raise SystemExit(f"{file}: a fresh {recogniser} run differs from the shipped row; not seeding")
+            apart = wer(edit_counts(row[column], fresh["hypothesis"]))
+            if apart > RECHECK_WER:
+                raise SystemExit(
+                    f"{file}: a fresh {recogniser} run differs from the shipped row ({apart:.0%} of its words); "
+                    "not seeding"
+                )
             checked.append((recogniser, file, fresh))
     if checked:
         file = checked[0][1]

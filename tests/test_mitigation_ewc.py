@@ -85,9 +85,7 @@ def test_batched_transcripts_equal_the_torch_greedy_decoder(whisper):
     for timestamps in (True, False):  # the experiments decode without timestamps, as the loss trains
         batched = transcribe(whisper, utts, adapter, timestamps, batch_size=2)
         single = [tok.decode(decode(whisper, f, timestamps=timestamps).text_tokens(tok)) for f in features]
-        assert batched == single and all(text.strip() for text in batched)
-        # without timestamps decode(beam_size=1) may end early (when <|endoftext|> is the second-best token)
-        assert all("station" in text for text in batched) or not timestamps
+        assert batched == single and all("station" in text for text in batched)
 
 
 def test_fisher_is_non_negative_and_zero_for_frozen_weights(whisper, stella):

@@ -149,8 +149,8 @@ def transcribe(
     """Greedy transcripts with the torch copy, Whisper's timestamp rules on by default (as the runtime decodes).
 
     engine.whisper.decoding.decode(beam_size=1) run on many utterances at once, one batch row each, with the
-    same suppression rules (its `_suppress`) and the same stopping rule: a row ends, without its best next
-    token, as soon as <|endoftext|> is one of its two best candidates (the test checks the two agree).
+    same suppression rules (its `_suppress`) and the same stopping rule: a row ends when <|endoftext|> is its
+    most likely token (the test checks the two agree).
     """
     tok = tokenizer()
     prompt = list(tok.sot_sequence) + ([] if timestamps else [tok.no_timestamps])
@@ -163,12 +163,11 @@ def transcribe(
         for _ in range(max_tokens):
             logits = model.decoder(step_input, cache)[:, -1].float()
             _suppress(logits, [sequences[i] for i in rows], tok, timestamps)
-            top = logits.log_softmax(dim=-1).topk(2)
+            best = logits.max(dim=-1)
             keep = []
             for row, i in enumerate(rows):
-                candidates = [t for v, t in zip(top.values[row].tolist(), top.indices[row].tolist()) if np.isfinite(v)]
-                if candidates and tok.eot not in candidates:
-                    sequences[i].append(candidates[0])
+                if np.isfinite(best.values[row].item()) and best.indices[row].item() != tok.eot:
+                    sequences[i].append(best.indices[row].item())
                     keep.append(row)
             if not keep:
                 break

@@ -2,10 +2,10 @@
 
 Per window: log-mel → transcriber → per channel an activity track (20 ms) and Whisper's decoding of that
 channel (greedy with timestamp tokens, and openai-whisper's temperature fallback on loops and improbable
-text; word times from the alignment heads). A channel whose activity never
-passes the threshold is not decoded. Words are kept where their channel is active; each window keeps the
-words whose middle lies in the part it owns (the overlap is split at its middle), so windows stitch
-without duplicates and memory stays flat in the recording's length.
+text; word times from the alignment heads). A channel whose activity never passes the threshold is not
+decoded, nor is a window without a sound above -80 dBFS. Words are kept where their channel is active; each
+window keeps the words whose middle lies in the part it owns (the overlap is split at its middle), so windows
+stitch without duplicates and memory stays flat in the recording's length.
 
 Turn boundaries: "activity" (spans of the activity track) or "transducer" (the head's <sot>/<eot>).
 `TransducerSearch` is the head's streaming greedy search: its state goes in and comes out, so frames fed in
@@ -32,6 +32,8 @@ ACTIVE = 0.5  # activity probability above which a channel speaks
 MIN_GAP_S = 0.3  # shorter silences inside a channel do not end its turn
 MIN_TURN_S = 0.2
 MAX_SYMBOLS_PER_FRAME = 5
+# A window with no sample above this (-80 dBFS) holds nothing to hear; Whisper would still write "you" there.
+SILENT_PEAK = 1e-4
 
 
 @dataclass
@@ -141,6 +143,8 @@ class WindowDecoder:
     @torch.no_grad()
     def window(self, samples: np.ndarray, offset_s: float) -> WindowResult:
         model = self.model
+        if not (np.abs(samples) > SILENT_PEAK).any():
+            return WindowResult(offset_s, [[] for _ in range(model.settings.channels)])
         channels = model.transcriber(window_mel(samples)[None])  # (1, C, T, D)
         activity, frames = model.heads(channels)
         probs = torch.sigmoid(activity[0]).numpy()

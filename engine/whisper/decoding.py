@@ -124,13 +124,17 @@ def decode(
                     candidates.append((score + logprob, row, seq + [token]))
         candidates.sort(key=lambda c: -c[0])
         beams, keep_rows = [], []
+        # As openai-whisper: an ending counts only when it ranks above the last beam kept, so greedy decoding
+        # (one beam) ends exactly when <|endoftext|> is the most likely token.
         for score, row, seq in candidates:
             if seq[-1] == tok.eot:
                 if len(finished) < beam_size:
                     finished.append((seq[:-1], score))
-            elif len(beams) < beam_size:
-                beams.append((seq, score))
-                keep_rows.append(row)
+                continue
+            beams.append((seq, score))
+            keep_rows.append(row)
+            if len(beams) == beam_size:
+                break
         if len(finished) >= beam_size or not beams:
             break
         cache = cache.select(torch.tensor(keep_rows))
