@@ -28,7 +28,7 @@ def open_page(driver, app, page: str, timeout_s: float = 60) -> tuple[float, flo
     started = time.perf_counter()
     driver.get(app.url)
     wait_rendered(driver, started, timeout_s=max(timeout_s, 300))
-    link = driver.find_element(By.XPATH, f"//a[@data-testid='stSidebarNavLink'][contains(., '{page}')]")
+    link = driver.find_element(By.XPATH, f"//*[@data-testid='stSidebar']//a[contains(., '{page}')]")  # app.py's links
     cpu, started = app.cpu_seconds(), time.perf_counter()
     link.click()
     time.sleep(0.1)  # the click starts a new script run; the render check must not see the old page
