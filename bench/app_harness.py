@@ -73,7 +73,7 @@ class App:
 
 @contextmanager
 def running_app(worker_idle_s: float = 120, timeout_s: float = 180):
-    """`streamlit run app.py` as scripts/start.sh serves it, on its own temp data dir; stopped (with the job
+    """scripts/serve.py as scripts/start.sh runs it, on its own temp data dir; stopped (with the job
     worker it started) on exit."""
     data = Path(tempfile.mkdtemp(prefix="crosstalk-bench-"))
     port = free_port()
@@ -83,10 +83,7 @@ def running_app(worker_idle_s: float = 120, timeout_s: float = 180):
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
+            "scripts/serve.py",
             "--server.port",
             str(port),
             "--server.address",

@@ -67,7 +67,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
-    """The real dashboard (`streamlit run app.py`) on a free localhost port with its own data directory."""
+    """The real dashboard (scripts/serve.py, as scripts/start.sh runs it) on a free localhost port with its own
+    data directory."""
     data = tmp_path_factory.mktemp("app-data")
     port = free_port()
     env = {**os.environ, "CROSSTALK_DATA_DIR": str(data), "CROSSTALK_WORKER_IDLE_S": "60"}
@@ -76,10 +77,7 @@ def app_server(tmp_path_factory):
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
+            "scripts/serve.py",
             "--server.port",
             str(port),
             "--server.address",
