@@ -67,21 +67,27 @@ def run_batch(manifest: Path, workers: int, args) -> dict:
 
 def _write_shards(url: str, job_id: int, first: int, count: int, rows, queue) -> None:
     os.environ["CROSSTALK_DATABASE_URL"] = url
+    from engine import persistence
     from engine.persistence import batches
 
     started = time.perf_counter()
-    for shard in range(first, first + count):
-        batches.save_shard(
-            job_id, shard, [r.__class__(f"{shard}:{r.key}", r.audio_s, r.compute_s, r.result) for r in rows]
+    for shard in range(first, first + count):  # one transaction per shard, as a worker writes them
+        persistence.transact(
+            batches.save_shard,
+            job_id,
+            shard,
+            [r.__class__(f"{shard}:{r.key}", r.audio_s, r.compute_s, r.result) for r in rows],
         )
     queue.put(time.perf_counter() - started)
 
 
 def rows_per_second(url: str, rows, writers: int, shards_each: int) -> float:
+    from engine import persistence
     from engine.persistence import batches
 
     total = writers * shards_each
-    job_id = batches.enqueue_batch("batch_transcribe", {}, [[f"{s}:{r.key}" for r in rows] for s in range(total)])
+    shards = [[f"{s}:{r.key}" for r in rows] for s in range(total)]
+    job_id = persistence.transact(batches.enqueue_batch, "batch_transcribe", {}, shards)
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [

@@ -32,9 +32,12 @@ def read_seglst(path: Path) -> list[Turn]:
 
 
 def seed_demo(url: str | None = None) -> persistence.RecordingInfo:
-    """Add the demo recording and its transcript unless they are there already; return the recording."""
+    """Add the demo recording and its transcript unless they are there already; return the recording.
+
+    The recording is stored first (a unit of work by itself); its run and turns then commit together."""
     rec = persistence.add_recording(DEMO_AUDIO, DEMO_AUDIO.name, is_demo=True, url=url)
     if persistence.latest_finished_run(rec.id, url) is None:
-        run = persistence.create_run(rec.id, "cascade", {"num_speakers": DEMO_SPEAKERS}, url=url)
-        persistence.save_turns(run.id, read_seglst(DEMO_TRANSCRIPT), url=url)
+        with persistence.session_scope(url) as s:
+            run = persistence.create_run(s, rec.id, "cascade", {"num_speakers": DEMO_SPEAKERS})
+            persistence.save_turns(s, run.id, read_seglst(DEMO_TRANSCRIPT))
     return rec

@@ -19,16 +19,18 @@ IDENTITY = ("backend", "set_name", "params")  # params carry the SST checkpoint 
 
 
 def seed_demo_runs(url: str | None = None, path: Path | None = None) -> int:
-    """Store each shipped run the database lacks (same backend, set and params); returns how many were stored.
+    """Store each shipped run the database lacks (same backend, set and params), all in one unit of work;
+    returns how many were stored.
 
     `path` defaults to DEMO_JSON, looked up at call time (tests point it elsewhere)."""
-    return seed_rows(
-        path or DEMO_JSON,
-        SECTION,
-        IDENTITY,
-        lambda: persistence.list_evaluation_runs(url=url),
-        lambda r: persistence.save_evaluation_run(r["backend"], r["set_name"], r["params"], r["results"], url=url),
-    )
+    with persistence.session_scope(url) as s:
+        return seed_rows(
+            path or DEMO_JSON,
+            SECTION,
+            IDENTITY,
+            lambda: persistence.list_evaluation_runs(url=url),
+            lambda r: persistence.save_evaluation_run(s, r["backend"], r["set_name"], r["params"], r["results"]),
+        )
 
 
 def export_runs(ids: list[int], path: Path | None = None, url: str | None = None) -> None:

@@ -1,7 +1,9 @@
 """Background jobs: the `JobRunner` interface the pages use, the handler registry, and the local runner.
 
     runner = get_runner()
-    job_id = runner.submit("transcribe", {"run_id": 7})
+    with persistence.session_scope() as s:        # the user action's unit of work
+        job_id = runner.enqueue(s, "transcribe", {"run_id": 7})   # the job row, beside the action's other rows
+    runner.start(job_id)    # once committed: get it going (a job that is the whole action: runner.submit(kind, params))
     runner.status(job_id)   # JobInfo: status queued|running|cancelling|done|failed|cancelled, progress, message, error
     runner.cancel(job_id)
     runner.result(job_id)   # the handler's result dict once done
@@ -23,9 +25,12 @@ import subprocess
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from engine import config, persistence
 from engine.errors import UserError
@@ -67,15 +72,36 @@ def warm_up_handlers() -> None:
             warm_up()
 
 
-class JobRunner(Protocol):
-    def submit(self, kind: str, params: dict[str, Any]) -> int: ...
+class JobRunner(ABC):
+    @abstractmethod
+    def enqueue(self, session: Session, kind: str, params: dict[str, Any]) -> int:
+        """Write the queued job (a batch: with its shards) in the caller's unit of work; returns its id.
 
+        Checks the kind and its parameters (UserError) first; nothing runs before the session commits."""
+
+    @abstractmethod
+    def start(self, job_id: int) -> None:
+        """Get a committed queued job going (the local worker, a Ray actor)."""
+
+    def submit(self, kind: str, params: dict[str, Any]) -> int:
+        """A job that is a user action by itself: queued in its own transaction, then started."""
+        with persistence.session_scope() as s:
+            job_id = self.enqueue(s, kind, params)
+        self.start(job_id)
+        return job_id
+
+    @abstractmethod
     def status(self, job_id: int) -> JobInfo | None: ...
 
-    def cancel(self, job_id: int) -> JobInfo | None: ...
+    def cancel(self, job_id: int) -> JobInfo | None:
+        with persistence.session_scope() as s:
+            return persistence.request_cancel(s, job_id)
 
-    def result(self, job_id: int) -> dict[str, Any] | None: ...
+    def result(self, job_id: int) -> dict[str, Any] | None:
+        job = persistence.get_job(job_id)
+        return job.result if job is not None and job.status == "done" else None
 
+    @abstractmethod
     def warm_up(self) -> None:
         """Get ready to run a job soon (the page a person may submit from calls it on every run)."""
 
@@ -193,20 +219,22 @@ def stop_worker(data_dir: Path | None = None, timeout_s: float = 10.0) -> None:
 
 
 def fail_orphaned_jobs() -> list[int]:
-    return persistence.fail_orphaned_jobs(pid_alive, STALE_AFTER_S)
+    with persistence.session_scope() as s:
+        return persistence.fail_orphaned_jobs(s, pid_alive, STALE_AFTER_S)
 
 
-class LocalJobRunner:
+class LocalJobRunner(JobRunner):
     """Jobs in the database, run by one detached worker process per data directory."""
 
     def __init__(self, data_dir: Path | None = None):
         self.data_dir = data_dir or config.data_dir()
 
-    def submit(self, kind: str, params: dict[str, Any]) -> int:
+    def enqueue(self, session: Session, kind: str, params: dict[str, Any]) -> int:
         check_kind(kind)
-        job_id = persistence.enqueue_job(kind, params)
+        return persistence.enqueue_job(session, kind, params)
+
+    def start(self, job_id: int) -> None:
         start_worker(self.data_dir)
-        return job_id
 
     def status(self, job_id: int) -> JobInfo | None:
         fail_orphaned_jobs()
@@ -214,13 +242,6 @@ class LocalJobRunner:
         if job is not None and job.status == "queued":
             start_worker(self.data_dir)  # the worker may have exited when idle, or been killed
         return job
-
-    def cancel(self, job_id: int) -> JobInfo | None:
-        return persistence.request_cancel(job_id)
-
-    def result(self, job_id: int) -> dict[str, Any] | None:
-        job = persistence.get_job(job_id)
-        return job.result if job is not None and job.status == "done" else None
 
     def warm_up(self) -> None:
         # A worker started while the person picks a file has loaded its models by the time they submit.

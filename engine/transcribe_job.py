@@ -16,10 +16,14 @@ PARTIAL_EVERY_S = 2.0  # how often partial turns are written for the page (it po
 def start_transcription(
     recording_id: int, backend: str, num_speakers: int | None = None, runner: JobRunner | None = None
 ) -> persistence.RunInfo:
-    """Create a queued run for the recording and submit the job that fills it."""
-    run = persistence.create_run(recording_id, backend, {"num_speakers": num_speakers})
-    job_id = (runner or get_runner()).submit("transcribe", {"run_id": run.id})
-    persistence.attach_job(run.id, job_id)
+    """Create a queued run for the recording and the job that fills it, linked, in one unit of work; then
+    start the job. A failure on the way leaves neither run nor job behind."""
+    runner = runner or get_runner()
+    with persistence.session_scope() as s:
+        run = persistence.create_run(s, recording_id, backend, {"num_speakers": num_speakers})
+        job_id = runner.enqueue(s, "transcribe", {"run_id": run.id})
+        persistence.attach_job(s, run.id, job_id)
+    runner.start(job_id)
     return persistence.get_run(run.id)
 
 
@@ -47,13 +51,13 @@ def warm_up() -> None:
 def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     from engine.transcribe import transcribe_file  # heavy (models): imported in the worker only
 
-    run = persistence.mark_run_running(params["run_id"])
+    run = persistence.transact(persistence.mark_run_running, params["run_id"])
     path = persistence.recording_audio_path(run.recording_id)
     last_published = [float("-inf")]
 
     def publish(partial: list[Turn]) -> None:
         if time.monotonic() - last_published[0] >= PARTIAL_EVERY_S:
-            persistence.save_partial_turns(run.id, partial)
+            persistence.transact(persistence.save_partial_turns, run.id, partial)
             last_published[0] = time.monotonic()
 
     try:
@@ -71,7 +75,7 @@ def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
             persistence.delete_recording(run.recording_id)
         raise
     progress(1.0, "Saving the transcript…")
-    n_turns = persistence.save_turns(run.id, result.turns, rtf=result.rtf)
+    n_turns = persistence.transact(persistence.save_turns, run.id, result.turns, rtf=result.rtf)
     return {
         "run_id": run.id,
         "recording_id": run.recording_id,

@@ -73,7 +73,7 @@ def run_worker(idle_exit_s: float, poll_s: float = 0.5, warm_up: bool = True) ->
         if time.monotonic() - last_orphan_check > ORPHAN_CHECK_S:
             fail_orphaned_jobs()
             last_orphan_check = time.monotonic()
-        job = persistence.claim_next_job(HANDLERS)
+        job = persistence.transact(persistence.claim_next_job, HANDLERS)
         if job is not None:
             run_job(job)
             idle_since = time.monotonic()
@@ -95,7 +95,7 @@ def run_job(job: JobInfo) -> None:
     def progress(fraction: float, message: str) -> None:
         now = time.monotonic()
         if now - last_write["at"] >= PROGRESS_WRITE_S or fraction >= 1.0:
-            remember(persistence.heartbeat(job.id, fraction, message))
+            remember(persistence.transact(persistence.heartbeat, job.id, fraction, message))
             last_write["at"] = now
         if status["value"] != "running":
             raise JobCancelled()
@@ -107,19 +107,19 @@ def run_job(job: JobInfo) -> None:
     try:
         result = resolve_handler(job.kind)(job.params, progress)
     except JobCancelled:
-        persistence.mark_cancelled(job.id)
+        persistence.transact(persistence.mark_cancelled, job.id)
         print(f"job {job.id} cancelled", flush=True)
     except UserError as exc:
-        persistence.fail_job(job.id, str(exc))
+        persistence.transact(persistence.fail_job, job.id, str(exc))
         print(f"job {job.id} failed: {exc}", flush=True)
     except Exception as exc:
         traceback.print_exc()
-        persistence.fail_job(job.id, crash_message(job.kind, exc))
+        persistence.transact(persistence.fail_job, job.id, crash_message(job.kind, exc))
     except BaseException:
-        persistence.fail_job(job.id, "The worker was stopped before this job finished.")
+        persistence.transact(persistence.fail_job, job.id, "The worker was stopped before this job finished.")
         raise
     else:
-        persistence.finish_job(job.id, result)
+        persistence.transact(persistence.finish_job, job.id, result)
         print(f"job {job.id} done", flush=True)
     finally:
         finished.set()
@@ -134,9 +134,9 @@ def crash_message(kind: str, exc: Exception) -> str:
 def _heartbeat_loop(job_id: int, remember, status: dict, finished: threading.Event) -> None:
     """Say we are alive every HEARTBEAT_S; end the worker if a cancelled handler ignores the request."""
     while not finished.wait(HEARTBEAT_S):
-        remember(persistence.heartbeat(job_id))
+        remember(persistence.transact(persistence.heartbeat, job_id))
         if status["value"] != "running" and time.monotonic() - status["changed_at"] > CANCEL_GRACE_S:
             if status["value"] == "cancelling":
-                persistence.mark_cancelled(job_id)
+                persistence.transact(persistence.mark_cancelled, job_id)
             print(f"job {job_id} did not stop when cancelled; ending the worker", flush=True)
             os._exit(3)

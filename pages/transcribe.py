@@ -113,9 +113,10 @@ def rename_form(run_id: int) -> None:
         }
         if st.form_submit_button("Save names"):
             try:
-                for label, name in new_names.items():
-                    if name != names[label]:
-                        persistence.rename_speaker(run_id, label, name)
+                with persistence.session_scope() as s:  # one unit of work: every changed name, or none
+                    for label, name in new_names.items():
+                        if name != names[label]:
+                            persistence.rename_speaker(s, run_id, label, name)
             except UserError as exc:
                 st.error(str(exc))
             else:

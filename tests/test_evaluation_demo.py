@@ -68,7 +68,8 @@ def test_sst_run_records_its_checkpoint_and_survives_export_and_seeding(tiny_sst
 
     other = fresh_database(tmp_path, "other.sqlite")
     older = {**run.params, "checkpoint": {"sha256": "0" * 12, "step": 100}}
-    persistence.save_evaluation_run("sst", "one", older, run.results, url=other)  # same set, another checkpoint
+    with persistence.session_scope(other) as s:  # same set, another checkpoint
+        persistence.save_evaluation_run(s, "sst", "one", older, run.results)
     assert seed_demo_runs(other, asset) == 1
     assert seed_demo_runs(other, asset) == 0
     seeded = next(r for r in persistence.list_evaluation_runs(url=other) if r.params == run.params)

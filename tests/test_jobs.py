@@ -167,7 +167,7 @@ def test_transcription_handler_publishes_partial_turns_then_the_final_ones(db_ur
     from engine.cascade.pipeline import UNATTRIBUTED
 
     rec = persistence.add_recording(speech_wav, "two_voices.wav")
-    run = persistence.create_run(rec.id, "cascade", {"num_speakers": 2})
+    run = persistence.transact(persistence.create_run, rec.id, "cascade", {"num_speakers": 2})
     seen_while_running = []
 
     def progress(fraction, message):

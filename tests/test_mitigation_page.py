@@ -100,7 +100,8 @@ def tiny_ewc(tmp_path_factory) -> tuple[dict, dict]:
 def _store(tiny_ewc, url: str) -> int:
     saa_set(url)
     params, results = tiny_ewc
-    return persistence.save_experiment("ewc", params["name"], params, results, set_name=SET_NAME, url=url)
+    with persistence.session_scope(url) as s:
+        return persistence.save_experiment(s, "ewc", params["name"], params, results, set_name=SET_NAME)
 
 
 def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tiny_ewc):
@@ -131,13 +132,13 @@ def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tiny_ewc):
     assert not at.exception
     assert any(m.value.startswith("**After: plain fine-tuning (λ = 0)") for m in at.markdown)
 
-    persistence.save_experiment("arw", "arw test", {"steps": 10}, ARW_RESULTS, url=db_url)
+    persistence.transact(persistence.save_experiment, "arw", "arw test", {"steps": 10}, ARW_RESULTS)
     at.run()
     assert not at.exception and not at.error
     assert at.dataframe[0].value["Kind"].tolist() == ["ARW", "EWC"]
     gaps = at.dataframe[-1].value
     assert gaps["Measure"].tolist() == ["Gender gap (EER points)", "Spread across countries"] * 2
-    persistence.save_experiment("arw", "arw seed 1", {"steps": 10, "seed": 1}, ARW_RESULTS, url=db_url)
+    persistence.transact(persistence.save_experiment, "arw", "arw seed 1", {"steps": 10, "seed": 1}, ARW_RESULTS)
     at.run()
     seeds = at.dataframe[-1].value  # every ARW experiment's models side by side
     assert seeds["Experiment"].nunique() == 2 and seeds["Model"].tolist() == ["baseline", "arw"] * 2
@@ -182,7 +183,7 @@ def test_shipped_experiments_are_seeded_once_and_render(db_url, tmp_path, tiny_e
     asset = tmp_path / "mitigation_demo.json"
     export_experiments([experiment_id], asset, url=db_url)
     assert seed_demo_experiments(db_url, asset) == 0  # already there (same kind and name)
-    persistence.delete_experiment(experiment_id, url=db_url)
+    persistence.transact(persistence.delete_experiment, experiment_id)
     assert seed_demo_experiments(db_url, asset) == 1
     assert seed_demo_experiments(db_url, asset) == 0
     [seeded] = persistence.list_experiments(url=db_url)

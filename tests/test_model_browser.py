@@ -25,11 +25,12 @@ def test_model_page_draws_sst_beside_the_cascade_in_a_real_browser(app_server, b
     url = f"sqlite:///{app_server['data_dir'] / 'crosstalk.sqlite'}"  # the app's own database
     init_db(url)
     shipped = {"set_dir": "browser", "checkpoint": {"sha256": checkpoint_id(config.models_dir() / "sst.pt"), "step": 1}}
-    persistence.save_evaluation_run("sst", "browser", shipped, _results(937, 1000), url=url)
-    persistence.save_evaluation_run("cascade", "browser", {"set_dir": "browser"}, _results(898, 1000), url=url)
-    persistence.save_evaluation_run(
-        "sst", "browser", {**shipped, "checkpoint": {"sha256": "0" * 12, "step": 0}}, _results(999, 1000), url=url
-    )
+    with persistence.session_scope(url) as s:
+        persistence.save_evaluation_run(s, "sst", "browser", shipped, _results(937, 1000))
+        persistence.save_evaluation_run(s, "cascade", "browser", {"set_dir": "browser"}, _results(898, 1000))
+        persistence.save_evaluation_run(
+            s, "sst", "browser", {**shipped, "checkpoint": {"sha256": "0" * 12, "step": 0}}, _results(999, 1000)
+        )
 
     browser.get(app_server["url"])
     open_page(browser, "Model")

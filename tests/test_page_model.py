@@ -82,10 +82,10 @@ def test_model_page_shows_card_curves_and_both_backends(db_url, models_dir):
             for s in range(1, 11)
         )
     )
-    persistence.save_evaluation_run(
-        "sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200), _results(60, 100)
-    )
-    persistence.save_evaluation_run("cascade", "test", {}, _results(40, 100))
+    with persistence.session_scope() as s:
+        sst = _sst_params(checkpoint_id(models_dir / "sst.pt"), 200)
+        persistence.save_evaluation_run(s, "sst", "test", sst, _results(60, 100))
+        persistence.save_evaluation_run(s, "cascade", "test", {}, _results(40, 100))
     app = _model_page()
     assert "cascade" in app.markdown[0].value.lower()  # the page opens with what the recognisers do
     assert any("Undertrained" in w.value for w in app.warning)
@@ -127,14 +127,15 @@ def test_seeded_runs_draw_bars_of_the_shipped_checkpoint_and_mark_an_older_one(
 ):
     source = f"sqlite:///{tmp_path / 'source.sqlite'}"  # where the shipped runs were made
     init_db(source)
-    ids = [
-        persistence.save_evaluation_run("cascade", "test", {"set_dir": "test"}, _results(40, 100), url=source),
-        persistence.save_evaluation_run(
-            "sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200), _results(60, 100), url=source
-        ),
-        # the newest SST run scored another checkpoint: listed and marked, but not drawn
-        persistence.save_evaluation_run("sst", "test", _sst_params("0123456789ab", 100), _results(90, 100), url=source),
-    ]
+    with persistence.session_scope(source) as s:
+        ids = [
+            persistence.save_evaluation_run(s, "cascade", "test", {"set_dir": "test"}, _results(40, 100)),
+            persistence.save_evaluation_run(
+                s, "sst", "test", _sst_params(checkpoint_id(models_dir / "sst.pt"), 200), _results(60, 100)
+            ),
+            # the newest SST run scored another checkpoint: listed and marked, but not drawn
+            persistence.save_evaluation_run(s, "sst", "test", _sst_params("0123456789ab", 100), _results(90, 100)),
+        ]
     evaluation_demo.export_runs(ids, shipped_runs, url=source)
     app = _model_page()  # the app seeds the shipped runs into the empty database on start
 

@@ -55,10 +55,12 @@ def test_user_text_is_shown_literally_never_as_markdown(db_url):
     run_app()  # seeds the demo
     name = "**Q3** <b>review [notes](http:\\example.com) :red[late] _x_.flac"  # a file name has no "/"
     rec = persistence.add_recording(AMI_AUDIO / "trn01.flac", name)
-    run = persistence.create_run(rec.id, "cascade")
-    persistence.save_turns(run.id, persistence.get_turns(persistence.list_runs()[-1].id))
     speaker = "*Al* :blue[ice] [me](javascript:alert(1)) :material/home:"
-    persistence.rename_speaker(run.id, "S1", speaker)
+    demo_turns = persistence.get_turns(persistence.list_runs()[-1].id)
+    with persistence.session_scope() as s:
+        run = persistence.create_run(s, rec.id, "cascade")
+        persistence.save_turns(s, run.id, demo_turns)
+        persistence.rename_speaker(s, run.id, "S1", speaker)
 
     app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=180)
     app.query_params["run"] = str(run.id)
@@ -111,8 +113,10 @@ def test_rename_a_speaker_on_the_transcribe_page(db_url):
 def test_library_deletes_after_confirmation(db_url):
     run_app()  # seeds the demo
     rec = persistence.add_recording(AMI_AUDIO / "trn01.flac", "trn01.flac")
-    run = persistence.create_run(rec.id, "cascade")
-    persistence.save_turns(run.id, persistence.get_turns(persistence.list_runs()[-1].id))
+    demo_turns = persistence.get_turns(persistence.list_runs()[-1].id)
+    with persistence.session_scope() as s:
+        run = persistence.create_run(s, rec.id, "cascade")
+        persistence.save_turns(s, run.id, demo_turns)
     audio = persistence.recording_audio_path(rec.id)
 
     app = run_app("pages/library.py")
@@ -135,11 +139,14 @@ def test_a_running_transcription_shows_its_partial_turns(db_url):
 
     run_app()  # migrations and the demo, as on a first visit
     rec = persistence.add_recording(AMI_AUDIO / "trn02.flac", "trn02.flac")
-    run = persistence.create_run(rec.id, "sst")
-    persistence.attach_job(run.id, persistence.enqueue_job("transcribe", {"run_id": run.id}))
-    assert persistence.claim_next_job(["transcribe"]).params == {"run_id": run.id}  # this process is the worker
-    persistence.mark_run_running(run.id)
-    persistence.save_partial_turns(
+    with persistence.session_scope() as s:
+        run = persistence.create_run(s, rec.id, "sst")
+        persistence.attach_job(s, run.id, persistence.enqueue_job(s, "transcribe", {"run_id": run.id}))
+    claimed = persistence.transact(persistence.claim_next_job, ["transcribe"])
+    assert claimed.params == {"run_id": run.id}  # this process is the worker
+    persistence.transact(persistence.mark_run_running, run.id)
+    persistence.transact(
+        persistence.save_partial_turns,
         run.id,
         [
             Turn("ch0", 0.5, 2.0, [Word("good", 0.6, 0.9), Word("morning", 1.0, 1.6)], 0),

@@ -102,10 +102,11 @@ def test_delete_removes_audio_and_every_derived_row_but_keeps_job_history(any_db
     keep = persistence.add_recording(AMI_AUDIO / "trn01.flac", "keep.flac")
     gone = persistence.add_recording(AMI_AUDIO / "trn00.flac", "gone.flac")
     for rec in (keep, gone):
-        run = persistence.create_run(rec.id, "cascade", {"num_speakers": 2})
-        persistence.attach_job(run.id, persistence.enqueue_job("transcribe", {"run_id": run.id}))
-        persistence.save_turns(run.id, two_speaker_turns(), rtf=0.5)
-        persistence.rename_speaker(run.id, "S1", "Alice")
+        with persistence.session_scope() as s:
+            run = persistence.create_run(s, rec.id, "cascade", {"num_speakers": 2})
+            persistence.attach_job(s, run.id, persistence.enqueue_job(s, "transcribe", {"run_id": run.id}))
+            persistence.save_turns(s, run.id, two_speaker_turns(), rtf=0.5)
+            persistence.rename_speaker(s, run.id, "S1", "Alice")
     before = row_counts(any_db_url)
     gone_path = persistence.recording_audio_path(gone.id)
 
@@ -126,9 +127,9 @@ def test_delete_removes_audio_and_every_derived_row_but_keeps_job_history(any_db
 
 def test_runs_turns_and_renamed_speakers(any_db_url):
     rec = persistence.add_recording(AMI_AUDIO / "trn02.flac", "trn02.flac")
-    run = persistence.create_run(rec.id, "cascade", {"num_speakers": None})
+    run = persistence.transact(persistence.create_run, rec.id, "cascade", {"num_speakers": None})
     assert run.status == "queued" and run.n_turns == 0
-    assert persistence.save_turns(run.id, two_speaker_turns(), rtf=0.25) == 3
+    assert persistence.transact(persistence.save_turns, run.id, two_speaker_turns(), rtf=0.25) == 3
     done = persistence.get_run(run.id)
     assert (done.status, done.rtf, done.n_turns) == ("done", 0.25, 3)
     assert persistence.latest_finished_run(rec.id) == persistence.list_runs(rec.id)[0]
@@ -138,55 +139,77 @@ def test_runs_turns_and_renamed_speakers(any_db_url):
     assert turns[0].words == [Word("hello", 0.5, 0.9), Word("there", 1.0, 1.4)]
     assert turns[1].text == "good morning"
 
-    persistence.rename_speaker(run.id, "S2", "  Bob   Smith ")
+    persistence.transact(persistence.rename_speaker, run.id, "S2", "  Bob   Smith ")
     assert persistence.speaker_names(run.id) == {"S1": "S1", "S2": "Bob Smith"}
+    assert persistence.speaker_labels(run.id) == ["S1", "S2"]
     assert [t.speaker for t in persistence.get_turns(run.id, display_names=True)] == ["S1", "Bob Smith", "S1"]
-    persistence.rename_speaker(run.id, "S2", "Robert")
+    persistence.transact(persistence.rename_speaker, run.id, "S2", "Robert")
     assert persistence.speaker_names(run.id)["S2"] == "Robert"
     with pytest.raises(UserError, match="already called"):
-        persistence.rename_speaker(run.id, "S1", "Robert")
+        persistence.transact(persistence.rename_speaker, run.id, "S1", "Robert")
     with pytest.raises(UserError, match="no speaker labelled"):
-        persistence.rename_speaker(run.id, "S9", "Carol")
-    persistence.rename_speaker(run.id, "S2", "")
+        persistence.transact(persistence.rename_speaker, run.id, "S9", "Carol")
+    persistence.transact(persistence.rename_speaker, run.id, "S2", "")
     assert persistence.speaker_names(run.id) == {"S1": "S1", "S2": "S2"}
     assert row_counts(any_db_url)["run_speakers"] == 0
 
 
+def test_renaming_several_speakers_is_one_unit_of_work(any_db_url):
+    # The Transcribe page saves all changed names in one session: a refused name keeps every name as it was.
+    rec = persistence.add_recording(AMI_AUDIO / "trn02.flac", "trn02.flac")
+    with persistence.session_scope() as s:
+        run = persistence.create_run(s, rec.id, "cascade")
+        persistence.save_turns(s, run.id, two_speaker_turns())
+    with pytest.raises(UserError, match="already called"), persistence.session_scope() as s:
+        persistence.rename_speaker(s, run.id, "S1", "Alice")  # fine by itself, and seen by the next check
+        persistence.rename_speaker(s, run.id, "S2", "Alice")
+    assert persistence.speaker_names(run.id) == {"S1": "S1", "S2": "S2"}
+    with persistence.session_scope() as s:  # a swap within one unit of work: each check sees the one before
+        persistence.rename_speaker(s, run.id, "S1", "Alice")
+        persistence.rename_speaker(s, run.id, "S2", "Bob")
+    with persistence.session_scope() as s:
+        persistence.rename_speaker(s, run.id, "S1", "Carol")
+        persistence.rename_speaker(s, run.id, "S2", "Alice")
+    assert persistence.speaker_names(run.id) == {"S1": "Carol", "S2": "Alice"}
+
+
 def test_partial_turns_are_shown_while_running_and_never_overwrite_a_finished_run(any_db_url):
     rec = persistence.add_recording(AMI_AUDIO / "trn02.flac", "trn02.flac")
-    run = persistence.create_run(rec.id, "sst")
-    assert not persistence.save_partial_turns(run.id, two_speaker_turns()[:1])  # queued: not yet
-    persistence.mark_run_running(run.id)
-    assert persistence.save_partial_turns(run.id, two_speaker_turns()[:1])
-    assert persistence.save_partial_turns(run.id, two_speaker_turns()[:2])  # replaces, never appends
+    run = persistence.transact(persistence.create_run, rec.id, "sst")
+    assert not persistence.transact(persistence.save_partial_turns, run.id, two_speaker_turns()[:1])  # queued
+    assert persistence.transact(persistence.mark_run_running, run.id).status == "running"
+    assert persistence.transact(persistence.save_partial_turns, run.id, two_speaker_turns()[:1])
+    assert persistence.transact(persistence.save_partial_turns, run.id, two_speaker_turns()[:2])  # replaces
     assert [t.text for t in persistence.get_turns(run.id)] == [t.text for t in two_speaker_turns()[:2]]
     assert persistence.get_run(run.id).status == "running"
-    persistence.save_turns(run.id, two_speaker_turns())
-    assert not persistence.save_partial_turns(run.id, [])  # a late partial result is ignored
+    persistence.transact(persistence.save_turns, run.id, two_speaker_turns())
+    assert not persistence.transact(persistence.save_partial_turns, run.id, [])  # a late partial result is ignored
     assert len(persistence.get_turns(run.id)) == 3
 
 
 def test_save_turns_is_one_transaction(any_db_url):
     rec = persistence.add_recording(AMI_AUDIO / "trn02.flac", "trn02.flac")
-    run = persistence.create_run(rec.id, "cascade")
-    persistence.save_turns(run.id, two_speaker_turns())
+    with persistence.session_scope() as s:
+        run = persistence.create_run(s, rec.id, "cascade")
+        persistence.save_turns(s, run.id, two_speaker_turns())
     broken = two_speaker_turns() + [Turn("S3", "not a time", 2.0)]
     with pytest.raises(ValueError):
-        persistence.save_turns(run.id, broken)
+        persistence.transact(persistence.save_turns, run.id, broken)
     assert [t.text for t in persistence.get_turns(run.id)] == [t.text for t in two_speaker_turns()]
 
 
 def test_jobs_are_claimed_once_in_order_and_orphans_fail(any_db_url):
-    first = persistence.enqueue_job("transcribe", {"n": 1})
-    second = persistence.enqueue_job("transcribe", {"n": 2})
-    other_kind = persistence.enqueue_job("train", {})
-    assert persistence.claim_next_job(["transcribe"]).id == first
+    with persistence.session_scope() as s:
+        first = persistence.enqueue_job(s, "transcribe", {"n": 1})
+        second = persistence.enqueue_job(s, "transcribe", {"n": 2})
+        other_kind = persistence.enqueue_job(s, "train", {})
+    assert persistence.transact(persistence.claim_next_job, ["transcribe"]).id == first
     assert persistence.get_job(first).worker_pid == os.getpid()
-    assert persistence.request_cancel(second).status == "cancelled"
-    assert persistence.claim_next_job(["transcribe"]) is None
+    assert persistence.transact(persistence.request_cancel, second).status == "cancelled"
+    assert persistence.transact(persistence.claim_next_job, ["transcribe"]) is None
     assert persistence.get_job(other_kind).status == "queued"
 
-    assert persistence.fail_orphaned_jobs(lambda host, pid: True, stale_after_s=60) == []
-    assert persistence.fail_orphaned_jobs(lambda host, pid: False, stale_after_s=60) == [first]
+    assert persistence.transact(persistence.fail_orphaned_jobs, lambda host, pid: True, stale_after_s=60) == []
+    assert persistence.transact(persistence.fail_orphaned_jobs, lambda host, pid: False, stale_after_s=60) == [first]
     failed = persistence.get_job(first)
     assert failed.status == "failed" and failed.error == "The worker process stopped before this job finished."

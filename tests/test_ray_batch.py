@@ -69,13 +69,14 @@ def loudness_kind(monkeypatch):
 
 
 def test_a_shard_written_twice_keeps_its_rows_once(any_db_url):
-    job_id = batches.enqueue_batch("loudness", {}, [["a", "b"], ["c"]])
-    assert batches.start_shard(job_id, 0, "host", 1) == 1
+    job_id = persistence.transact(batches.enqueue_batch, "loudness", {}, [["a", "b"], ["c"]])
+    assert persistence.transact(batches.start_shard, job_id, 0, "host", 1) == 1
     first = [ItemResult("a", 1.0, 0.1, {"v": 1}), ItemResult("b", 2.0, 0.2, {"v": 2})]
-    batches.save_shard(job_id, 0, first)
+    persistence.transact(batches.save_shard, job_id, 0, first)
     # the same shard again (a retry whose first run had written): replaced, not appended
-    assert batches.start_shard(job_id, 0, "host", 2) == 2
-    batches.save_shard(job_id, 0, [ItemResult("a", 1.0, 0.3, {"v": 10}), ItemResult("b", 2.0, 0.4, {"v": 20})])
+    assert persistence.transact(batches.start_shard, job_id, 0, "host", 2) == 2
+    second = [ItemResult("a", 1.0, 0.3, {"v": 10}), ItemResult("b", 2.0, 0.4, {"v": 20})]
+    persistence.transact(batches.save_shard, job_id, 0, second)
     items = batches.batch_items(job_id)
     assert [(i.key, i.result["v"]) for i in items] == [("a", 10), ("b", 20)]
     progress = batches.batch_progress(job_id)
@@ -90,17 +91,18 @@ def test_a_bad_batch_is_one_sentence_before_any_job_exists(db_url, tmp_path):
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"audio\n{LIBRISPEECH[0]}\n{tmp_path / 'missing.ogg'}\n")
     with pytest.raises(Exception, match=r"Row 2, column 'audio': .*missing.ogg does not exist"):
-        batch.enqueue("batch_transcribe", {"manifest": str(manifest)})
+        persistence.transact(batch.enqueue, "batch_transcribe", {"manifest": str(manifest)})
     manifest.write_text(f"audio\n{LIBRISPEECH[0]}\n{LIBRISPEECH[0]}\n")
     with pytest.raises(Exception, match="appears twice"):
-        batch.enqueue("batch_transcribe", {"manifest": str(manifest)})
+        persistence.transact(batch.enqueue, "batch_transcribe", {"manifest": str(manifest)})
     assert persistence.list_jobs() == []
 
 
 def test_the_local_runner_runs_the_shards_here(db_url, loudness_kind):
     paths = [str(p) for p in LIBRISPEECH[:5]]
-    job_id = batch.enqueue(loudness_kind, {"paths": paths, "shard_size": 2})
-    persistence.claim_job(job_id)
+    with persistence.session_scope() as s:
+        job_id = batch.enqueue(s, loudness_kind, {"paths": paths, "shard_size": 2})
+        persistence.claim_job(s, job_id)
     seen = []
     result = batch.run_here(job_id, lambda fraction, message: seen.append((fraction, message)))
     assert [f for f, _ in seen] == [0.4, 0.8, 1.0] and seen[0][1].startswith("2 of 5 items (1 of 3 shards")

@@ -138,8 +138,9 @@ def _run_here(kind: str, params: dict[str, Any]):
     from engine import persistence
     from engine.runners import batch
 
-    job_id = batch.enqueue(kind, params)
-    persistence.claim_job(job_id)
+    with persistence.session_scope() as s:  # queued and claimed at once: this process runs it
+        job_id = batch.enqueue(s, kind, params)
+        persistence.claim_job(s, job_id)
     print(f"batch job {job_id} (local, in this process)")
     with tqdm(
         total=100, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}", leave=False, disable=None

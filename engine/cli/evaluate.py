@@ -99,6 +99,8 @@ def run(args) -> int:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     if not args.no_db:
         persistence.ensure_schema()
-        run_id = persistence.save_evaluation_run(args.backend, args.set_dir.name, run_params(results), results)
+        run_id = persistence.transact(
+            persistence.save_evaluation_run, args.backend, args.set_dir.name, run_params(results), results
+        )
         print(f"stored as evaluation run {run_id}")
     return 0

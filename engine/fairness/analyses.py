@@ -97,9 +97,10 @@ def run_regions(
         "rules": {str(r.rank): r.path for r in found},
     }
     summary["min_speakers_used"] = params.min_speakers
-    persistence.save_analysis(
-        info.id, "regions", "tree", stored_params, REGION_DEFINITIONS, _jsonable(summary), _jsonable(rows), url
-    )
+    with persistence.session_scope(url) as s:
+        persistence.save_analysis(
+            s, info.id, "regions", "tree", stored_params, REGION_DEFINITIONS, _jsonable(summary), _jsonable(rows)
+        )
     return persistence.latest_analysis(info.id, "regions", params=stored_params, url=url)
 
 
@@ -183,9 +184,10 @@ def run_cohorts(
         "outside": [{"label": c.label, "n_speakers": c.n_speakers} for c in result.cohorts if not c.compared],
         **result.extras,
     }
-    persistence.save_analysis(
-        info.id, "cohorts", method, asdict(params), result.definitions, _jsonable(summary), _jsonable(rows), url
-    )
+    with persistence.session_scope(url) as s:
+        persistence.save_analysis(
+            s, info.id, "cohorts", method, asdict(params), result.definitions, _jsonable(summary), _jsonable(rows)
+        )
     return persistence.latest_analysis(info.id, "cohorts", method, asdict(params), url)
 
 

@@ -97,7 +97,8 @@ def seed_demo_set(url: str | None = None) -> bool:
     stored = {info.name: info for info in persistence.list_evaluation_sets(url)}
     legacy = stored.get(LEGACY_SET_NAME)
     if legacy is not None and legacy.source == LEGACY_SOURCE:
-        persistence.delete_evaluation_set(LEGACY_SET_NAME, url)
+        with persistence.session_scope(url) as s:
+            persistence.delete_evaluation_set(s, LEGACY_SET_NAME)
     imported = False
     for recogniser in recognisers_in(table):
         spec = RECOGNISERS[recogniser]

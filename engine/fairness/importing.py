@@ -34,7 +34,8 @@ def import_frame(
     on_stored: Callable[[int], None] | None = None,
     url: str | None = None,
 ) -> ImportResult:
-    """`frame` is checked here (UserError naming row and column); nothing is stored unless all of it is."""
+    """`frame` is checked here (UserError naming row and column); nothing is stored unless all of it is (one
+    unit of work)."""
     checked = tables.check_schema(frame)
     prepared = evalset.prepare(checked, on_scored)
     counts = prepared.utterances
@@ -44,15 +45,16 @@ def import_frame(
         "columns": list(frame.columns.drop("embedding", errors="ignore")),
         "geocoding": prepared.geocoding.as_dict(),
     }
-    info = persistence.save_evaluation_set(
-        name,
-        prepared.speakers,
-        prepared.utterances,
-        source=source,
-        attribution=attribution,
-        params=params,
-        replace=replace,
-        progress=on_stored,
-        url=url,
-    )
+    with persistence.session_scope(url) as s:
+        info = persistence.save_evaluation_set(
+            s,
+            name,
+            prepared.speakers,
+            prepared.utterances,
+            source=source,
+            attribution=attribution,
+            params=params,
+            replace=replace,
+            progress=on_stored,
+        )
     return ImportResult(info, prepared.geocoding, errors, ref_words)

@@ -181,7 +181,8 @@ def run(params: dict, url: str | None = None) -> int:
         },
         "notes": NOTES,
     }
-    return persistence.save_experiment("arw", p["name"], p, _json_safe(results), url=url)
+    with persistence.session_scope(url) as s:
+        return persistence.save_experiment(s, "arw", p["name"], p, _json_safe(results))
 
 
 NOTES = (

@@ -18,16 +18,18 @@ IDENTITY = ("kind", "name")
 
 
 def seed_demo_experiments(url: str | None = None, path: Path = DEMO_JSON) -> int:
-    """Store each shipped experiment that the database lacks (same kind and name); returns how many were stored."""
-    return seed_rows(
-        path,
-        SECTION,
-        IDENTITY,
-        lambda: persistence.list_experiments(url=url),
-        lambda e: persistence.save_experiment(
-            e["kind"], e["name"], e["params"], e["results"], set_name=e["set_name"], url=url
-        ),
-    )
+    """Store each shipped experiment that the database lacks (same kind and name), all in one unit of work;
+    returns how many were stored."""
+    with persistence.session_scope(url) as s:
+        return seed_rows(
+            path,
+            SECTION,
+            IDENTITY,
+            lambda: persistence.list_experiments(url=url),
+            lambda e: persistence.save_experiment(
+                s, e["kind"], e["name"], e["params"], e["results"], set_name=e["set_name"]
+            ),
+        )
 
 
 def export_experiments(ids: list[int], path: Path = DEMO_JSON, url: str | None = None) -> None:

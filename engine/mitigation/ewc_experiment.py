@@ -617,7 +617,8 @@ def run(params: dict, url: str | None = None) -> int:
         f"{'/'.join(f'{lam:g}' for lam in params['lambdas'])}, seeds "
         f"{','.join(map(str, params['seeds']))}, {params['updates']} updates"
     )
-    return persistence.save_experiment("ewc", name, dict(params), results, set_name=info.name, url=url)
+    with persistence.session_scope(url) as s:
+        return persistence.save_experiment(s, "ewc", name, dict(params), results, set_name=info.name)
 
 
 CHANGE_KEYS = ("targeted", "untargeted", "overall", "mean_region_wer", "max_region_wer", "var_region_wer", "general")

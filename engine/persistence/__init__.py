@@ -5,11 +5,16 @@ row is written only after its audio is safely in the AudioStore, and any failure
 neither row nor file behind. Functions return plain frozen dataclasses, never ORM objects, so callers
 cannot trip over detached sessions or lazy loads.
 
-Every function takes an optional `url` (default: config.database_url()) so tests and tools can point
-at any database.
+One unit of work per user action: a function that writes takes the caller's SQLAlchemy Session and
+never commits, and the function that carries out the action opens one `session_scope()` around all of
+its writes, which then commit together or not at all (engine/transcribe_job.py: a transcription's run,
+its job and their link). Storing and deleting a recording move audio files beside their rows, so each
+is a whole unit of work by itself. Readers take an optional `url` (default: config.database_url()) so
+tests and tools can point at any database.
 
 Callers import from here (`from engine import persistence`); which file holds what:
 
+    scope.py        session_scope(), transact() and ensure_schema() on the configured database
     records.py      the plain records (RecordingInfo, RunInfo, JobInfo) and the job states
     recordings.py   uploads: check, probe, dedupe by sha256, store, delete
     runs.py         transcription runs, their turns and speaker names
@@ -84,7 +89,7 @@ from engine.persistence.runs import (
     speaker_labels,
     speaker_names,
 )
-from engine.persistence.scope import ensure_schema, session_scope
+from engine.persistence.scope import ensure_schema, session_scope, transact
 
 __all__ = [
     "ACTIVE_JOB_STATES",
@@ -129,6 +134,7 @@ __all__ = [
     "fail_orphaned_jobs",
     "ensure_schema",
     "session_scope",
+    "transact",
     "save_evaluation_set",
     "list_evaluation_sets",
     "get_evaluation_set",

@@ -3,7 +3,7 @@
 A shard's results are written in one transaction that first deletes whatever that shard wrote before and
 marks the shard done, and (job, item) is unique in the schema: a shard that a killed worker left half-way
 wrote nothing, and a shard that runs twice (a retry after its first result was written) ends with its rows
-once.
+once. Writers take the caller's Session (its unit of work commits them); readers take an optional url.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.orm import Session
 
-from db.models import BatchItem, BatchShard, Job, utcnow
+from db.models import BatchItem, BatchShard, utcnow
+from engine.persistence.jobs import enqueue_job
 from engine.persistence.scope import session_scope
 
 
@@ -48,17 +50,15 @@ class BatchProgress:
     audio_s_done: float
 
 
-def enqueue_batch(kind: str, params: dict[str, Any], shards: Sequence[Sequence[str]], url: str | None = None) -> int:
-    """A queued job and its pending shards (lists of item keys), in one transaction; returns the job id."""
-    with session_scope(url) as s:
-        job = Job(kind=kind, params=dict(params), status="queued", message="Waiting for a worker…")
-        s.add(job)
-        s.flush()
-        s.add_all(
-            BatchShard(job_id=job.id, shard=i, items=list(keys), n_items=len(keys), status="pending")
-            for i, keys in enumerate(shards)
-        )
-        return job.id
+def enqueue_batch(s: Session, kind: str, params: dict[str, Any], shards: Sequence[Sequence[str]]) -> int:
+    """A queued job and its pending shards (lists of item keys); returns the job id."""
+    job_id = enqueue_job(s, kind, params)
+    s.add_all(
+        BatchShard(job_id=job_id, shard=i, items=list(keys), n_items=len(keys), status="pending")
+        for i, keys in enumerate(shards)
+    )
+    s.flush()
+    return job_id
 
 
 def _shard_info(row: BatchShard) -> ShardInfo:
@@ -81,58 +81,55 @@ def list_shards(job_id: int, url: str | None = None) -> list[ShardInfo]:
         return [_shard_info(r) for r in rows]
 
 
-def start_shard(job_id: int, shard: int, host: str, pid: int, url: str | None = None) -> int:
+def start_shard(s: Session, job_id: int, shard: int, host: str, pid: int) -> int:
     """Record that a worker (host, pid) starts the shard; returns which attempt this is (1 = the first)."""
-    with session_scope(url) as s:
-        s.execute(
-            update(BatchShard)
-            .where(BatchShard.job_id == job_id, BatchShard.shard == shard)
-            .values(
-                status="running",
-                attempts=BatchShard.attempts + 1,
-                worker_host=host,
-                worker_pid=pid,
-                started_at=utcnow(),
-                error=None,
-            )
+    s.execute(
+        update(BatchShard)
+        .where(BatchShard.job_id == job_id, BatchShard.shard == shard)
+        .values(
+            status="running",
+            attempts=BatchShard.attempts + 1,
+            worker_host=host,
+            worker_pid=pid,
+            started_at=utcnow(),
+            error=None,
         )
-        return s.scalar(select(BatchShard.attempts).where(BatchShard.job_id == job_id, BatchShard.shard == shard))
+    )
+    return s.scalar(select(BatchShard.attempts).where(BatchShard.job_id == job_id, BatchShard.shard == shard))
 
 
-def save_shard(job_id: int, shard: int, results: Sequence[ItemResult], url: str | None = None) -> None:
-    """Replace the shard's item rows with `results` and mark it done, in one transaction."""
-    with session_scope(url) as s:
-        s.execute(delete(BatchItem).where(BatchItem.job_id == job_id, BatchItem.shard == shard))
-        s.add_all(
-            BatchItem(
-                job_id=job_id,
-                shard=shard,
-                item_key=r.key,
-                audio_s=float(r.audio_s),
-                compute_s=float(r.compute_s),
-                result=r.result,
-            )
-            for r in results
+def save_shard(s: Session, job_id: int, shard: int, results: Sequence[ItemResult]) -> None:
+    """Replace the shard's item rows with `results` and mark it done."""
+    s.execute(delete(BatchItem).where(BatchItem.job_id == job_id, BatchItem.shard == shard))
+    s.add_all(
+        BatchItem(
+            job_id=job_id,
+            shard=shard,
+            item_key=r.key,
+            audio_s=float(r.audio_s),
+            compute_s=float(r.compute_s),
+            result=r.result,
         )
-        s.execute(
-            update(BatchShard)
-            .where(BatchShard.job_id == job_id, BatchShard.shard == shard)
-            .values(
-                status="done",
-                audio_s=sum(r.audio_s for r in results),
-                compute_s=sum(r.compute_s for r in results),
-                finished_at=utcnow(),
-            )
+        for r in results
+    )
+    s.execute(
+        update(BatchShard)
+        .where(BatchShard.job_id == job_id, BatchShard.shard == shard)
+        .values(
+            status="done",
+            audio_s=sum(r.audio_s for r in results),
+            compute_s=sum(r.compute_s for r in results),
+            finished_at=utcnow(),
         )
+    )
 
 
-def fail_shard(job_id: int, shard: int, error: str, url: str | None = None) -> None:
-    with session_scope(url) as s:
-        s.execute(
-            update(BatchShard)
-            .where(BatchShard.job_id == job_id, BatchShard.shard == shard)
-            .values(status="failed", error=error[:2000], finished_at=utcnow())
-        )
+def fail_shard(s: Session, job_id: int, shard: int, error: str) -> None:
+    s.execute(
+        update(BatchShard)
+        .where(BatchShard.job_id == job_id, BatchShard.shard == shard)
+        .values(status="failed", error=error[:2000], finished_at=utcnow())
+    )
 
 
 def batch_progress(job_id: int, url: str | None = None) -> BatchProgress:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from db.models import EvaluationRun
 from engine.errors import UserError
@@ -24,14 +25,13 @@ class EvaluationRunInfo:
 
 
 def save_evaluation_run(
-    backend: str, set_name: str, params: dict[str, Any], results: dict[str, Any], url: str | None = None
+    s: Session, backend: str, set_name: str, params: dict[str, Any], results: dict[str, Any]
 ) -> int:
     """Store one scored run (results hold counts beside rates); returns its id."""
-    with session_scope(url) as s:
-        row = EvaluationRun(backend=backend, set_name=set_name, params=params, results=results)
-        s.add(row)
-        s.flush()
-        return row.id
+    row = EvaluationRun(backend=backend, set_name=set_name, params=params, results=results)
+    s.add(row)
+    s.flush()
+    return row.id
 
 
 def _info(row: EvaluationRun) -> EvaluationRunInfo:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import Session, defer
 
 from db.models import EvaluationSet, Experiment
 from engine.errors import UserError
@@ -38,20 +38,14 @@ def _experiment_info(row: Experiment, set_name: str | None, with_results: bool =
 
 
 def save_experiment(
-    kind: str,
-    name: str,
-    params: dict[str, Any],
-    results: dict[str, Any],
-    set_name: str | None = None,
-    url: str | None = None,
+    s: Session, kind: str, name: str, params: dict[str, Any], results: dict[str, Any], set_name: str | None = None
 ) -> int:
-    """Store a finished experiment in one transaction (never half-written); returns its id."""
-    with session_scope(url) as s:
-        set_id = s.scalar(select(EvaluationSet.id).where(EvaluationSet.name == set_name)) if set_name else None
-        row = Experiment(kind=kind, name=name, set_id=set_id, params=params, results=results, status="done")
-        s.add(row)
-        s.flush()
-        return row.id
+    """Store a finished experiment (one row, never half-written); returns its id."""
+    set_id = s.scalar(select(EvaluationSet.id).where(EvaluationSet.name == set_name)) if set_name else None
+    row = Experiment(kind=kind, name=name, set_id=set_id, params=params, results=results, status="done")
+    s.add(row)
+    s.flush()
+    return row.id
 
 
 def list_experiments(
@@ -80,6 +74,5 @@ def get_experiment(experiment_id: int, url: str | None = None) -> ExperimentInfo
         return _experiment_info(row, set_name)
 
 
-def delete_experiment(experiment_id: int, url: str | None = None) -> None:
-    with session_scope(url) as s:
-        s.execute(delete(Experiment).where(Experiment.id == experiment_id))
+def delete_experiment(s: Session, experiment_id: int) -> None:
+    s.execute(delete(Experiment).where(Experiment.id == experiment_id))

@@ -1,4 +1,7 @@
-"""Fairness data: evaluation sets, their speakers and utterances, stored region and cohort analyses."""
+"""Fairness data: evaluation sets, their speakers and utterances, stored region and cohort analyses.
+
+Writers take the caller's Session (its unit of work commits them); readers take an optional url.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
 
 from db.models import Analysis, Cohort, CohortMember, EvaluationSet, Region, Speaker, Utterance
 from engine.errors import UserError
@@ -50,6 +54,7 @@ def _present(value):
 
 
 def save_evaluation_set(
+    s: Session,
     name: str,
     speakers: pd.DataFrame,
     utterances: pd.DataFrame,
@@ -59,9 +64,8 @@ def save_evaluation_set(
     params: dict[str, Any] | None = None,
     replace: bool = False,
     progress: Callable[[int], None] | None = None,
-    url: str | None = None,
 ) -> EvaluationSetInfo:
-    """Store a set in one transaction (a failure leaves nothing behind), with bulk core inserts.
+    """Store a set with bulk core inserts, in the caller's unit of work (a failure leaves nothing behind).
 
     `speakers`: speaker_key, lat, lon, place, zip, attributes, embedding. `utterances`: utterance_key,
     speaker_key, reference, hypothesis, substitutions, deletions, insertions, ref_words.
@@ -69,62 +73,61 @@ def save_evaluation_set(
     name = name.strip()
     if not name:
         raise UserError("An evaluation set needs a name.")
-    with session_scope(url) as s:
-        existing = s.scalar(select(EvaluationSet.id).where(EvaluationSet.name == name))
-        if existing is not None:
-            if not replace:
-                raise UserError(f"An evaluation set named '{name}' exists already; choose another name or replace it.")
-            s.execute(delete(EvaluationSet).where(EvaluationSet.id == existing))
-        # sets never change after import, so their sizes are stored once instead of counted on every listing
-        params = {**(params or {}), "n_speakers": len(speakers), "n_utterances": len(utterances)}
-        row = EvaluationSet(name=name, source=source, attribution=attribution, params=params)
-        s.add(row)
-        s.flush()
-        conn = s.connection()
-        speaker_rows = [
-            {
-                "set_id": row.id,
-                "speaker_key": str(key),
-                "lat": _present(lat),
-                "lon": _present(lon),
-                "place": _present(place) or None,
-                "zip": _present(zip_code) or None,
-                "attributes": attributes or {},
-                "embedding": embedding,
-            }
-            for key, lat, lon, place, zip_code, attributes, embedding in zip(
-                speakers["speaker_key"],
-                speakers["lat"],
-                speakers["lon"],
-                speakers["place"],
-                speakers["zip"],
-                speakers["attributes"],
-                speakers["embedding"],
-            )
-        ]
-        conn.execute(insert(Speaker), speaker_rows)
-        ids = dict(conn.execute(select(Speaker.speaker_key, Speaker.id).where(Speaker.set_id == row.id)).all())
-        utt = pd.DataFrame(
-            {
-                "set_id": row.id,
-                "speaker_id": utterances["speaker_key"].map(ids).astype(int),
-                "utterance_key": utterances["utterance_key"].astype(str),
-                "reference": utterances["reference"],
-                "hypothesis": utterances["hypothesis"],
-                **{c: utterances[c].astype(int) for c in ("substitutions", "deletions", "insertions", "ref_words")},
-            }
+    existing = s.scalar(select(EvaluationSet.id).where(EvaluationSet.name == name))
+    if existing is not None:
+        if not replace:
+            raise UserError(f"An evaluation set named '{name}' exists already; choose another name or replace it.")
+        s.execute(delete(EvaluationSet).where(EvaluationSet.id == existing))
+    # sets never change after import, so their sizes are stored once instead of counted on every listing
+    params = {**(params or {}), "n_speakers": len(speakers), "n_utterances": len(utterances)}
+    row = EvaluationSet(name=name, source=source, attribution=attribution, params=params)
+    s.add(row)
+    s.flush()
+    conn = s.connection()
+    speaker_rows = [
+        {
+            "set_id": row.id,
+            "speaker_key": str(key),
+            "lat": _present(lat),
+            "lon": _present(lon),
+            "place": _present(place) or None,
+            "zip": _present(zip_code) or None,
+            "attributes": attributes or {},
+            "embedding": embedding,
+        }
+        for key, lat, lon, place, zip_code, attributes, embedding in zip(
+            speakers["speaker_key"],
+            speakers["lat"],
+            speakers["lon"],
+            speakers["place"],
+            speakers["zip"],
+            speakers["attributes"],
+            speakers["embedding"],
         )
-        # plain lists and dicts: DataFrame.to_dict("records") costs several times more at a million rows
-        columns = {c: utt[c].tolist() for c in utt.columns}
-        for start in range(0, len(utt), _INSERT_BATCH):
-            values = zip(*(column[start : start + _INSERT_BATCH] for column in columns.values()))
-            rows = [dict(zip(columns, row)) for row in values]
-            conn.execute(insert(Utterance), rows)
-            if progress is not None:
-                progress(len(rows))
-        return EvaluationSetInfo(
-            row.id, row.name, row.source, row.attribution, dict(row.params), len(speakers), len(utt), row.created_at
-        )
+    ]
+    conn.execute(insert(Speaker), speaker_rows)
+    ids = dict(conn.execute(select(Speaker.speaker_key, Speaker.id).where(Speaker.set_id == row.id)).all())
+    utt = pd.DataFrame(
+        {
+            "set_id": row.id,
+            "speaker_id": utterances["speaker_key"].map(ids).astype(int),
+            "utterance_key": utterances["utterance_key"].astype(str),
+            "reference": utterances["reference"],
+            "hypothesis": utterances["hypothesis"],
+            **{c: utterances[c].astype(int) for c in ("substitutions", "deletions", "insertions", "ref_words")},
+        }
+    )
+    # plain lists and dicts: DataFrame.to_dict("records") costs several times more at a million rows
+    columns = {c: utt[c].tolist() for c in utt.columns}
+    for start in range(0, len(utt), _INSERT_BATCH):
+        values = zip(*(column[start : start + _INSERT_BATCH] for column in columns.values()))
+        rows = [dict(zip(columns, row)) for row in values]
+        conn.execute(insert(Utterance), rows)
+        if progress is not None:
+            progress(len(rows))
+    return EvaluationSetInfo(
+        row.id, row.name, row.source, row.attribution, dict(row.params), len(speakers), len(utt), row.created_at
+    )
 
 
 def list_evaluation_sets(url: str | None = None) -> list[EvaluationSetInfo]:
@@ -151,9 +154,8 @@ def get_evaluation_set(name: str, url: str | None = None) -> EvaluationSetInfo:
     return found
 
 
-def delete_evaluation_set(name: str, url: str | None = None) -> None:
-    with session_scope(url) as s:
-        s.execute(delete(EvaluationSet).where(EvaluationSet.name == name))
+def delete_evaluation_set(s: Session, name: str) -> None:
+    s.execute(delete(EvaluationSet).where(EvaluationSet.name == name))
 
 
 def speaker_totals(set_id: int, *, with_embeddings: bool = False, url: str | None = None) -> pd.DataFrame:
@@ -236,6 +238,7 @@ def worst_utterances(set_id: int, speaker_ids: Iterable[int], limit: int = 20, u
 
 
 def save_analysis(
+    s: Session,
     set_id: int,
     kind: str,
     method: str,
@@ -243,29 +246,25 @@ def save_analysis(
     definitions: dict[str, Any],
     summary: dict[str, Any],
     rows: list[dict[str, Any]],
-    url: str | None = None,
 ) -> int:
     """A regions or cohorts analysis with its rows; cohort rows carry `members` (speaker ids)."""
-    with session_scope(url) as s:
-        analysis = Analysis(
-            set_id=set_id, kind=kind, method=method, params=params, definitions=definitions, summary=summary
-        )
-        s.add(analysis)
-        s.flush()
-        conn = s.connection()
-        if kind == "regions":
-            conn.execute(insert(Region), [{**r, "analysis_id": analysis.id} for r in rows])
-        else:
-            for r in rows:
-                members = r.get("members", [])
-                cohort_id = conn.execute(
-                    insert(Cohort).values(analysis_id=analysis.id, **{k: v for k, v in r.items() if k != "members"})
-                ).inserted_primary_key[0]
-                if members:
-                    conn.execute(
-                        insert(CohortMember), [{"cohort_id": cohort_id, "speaker_id": int(m)} for m in members]
-                    )
-        return analysis.id
+    analysis = Analysis(
+        set_id=set_id, kind=kind, method=method, params=params, definitions=definitions, summary=summary
+    )
+    s.add(analysis)
+    s.flush()
+    conn = s.connection()
+    if kind == "regions":
+        conn.execute(insert(Region), [{**r, "analysis_id": analysis.id} for r in rows])
+    else:
+        for r in rows:
+            members = r.get("members", [])
+            cohort_id = conn.execute(
+                insert(Cohort).values(analysis_id=analysis.id, **{k: v for k, v in r.items() if k != "members"})
+            ).inserted_primary_key[0]
+            if members:
+                conn.execute(insert(CohortMember), [{"cohort_id": cohort_id, "speaker_id": int(m)} for m in members])
+    return analysis.id
 
 
 _REGION_FIELDS = (

@@ -1,4 +1,8 @@
-"""Recordings: content-addressed uploads; audio stored before its row, nothing left behind on failure."""
+"""Recordings: content-addressed uploads; audio stored before its row, nothing left behind on failure.
+
+Storing and deleting a recording each move an audio file beside its rows, so each is a whole unit of work
+that opens its own session (the file follows the commit); the rest read, with an optional url.
+"""
 
 from __future__ import annotations
 
@@ -24,26 +28,27 @@ def add_recording(
 ) -> RecordingInfo:
     """Check, probe and store an uploaded file; return its recording (the existing one for known bytes).
 
-    Raises UserError (one sentence) for bad input; nothing is stored then.
+    One unit of work: the audio goes into the store, then its row commits; any failure takes away the file
+    this call stored. Raises UserError (one sentence) for bad input; nothing is stored then.
     """
     src = Path(src)
     store = store or default_store()
     audio.check_size(src.stat().st_size)
     info = audio.probe(src)
     sha = sha256_of_file(src)
-    with session_scope(url) as s:
-        existing = s.scalar(select(Recording).where(Recording.sha256 == sha))
-        if existing is not None:
-            if not store.exists(sha):  # the row survived a lost file: restore the audio from this upload
-                store.put_file(src, Path(filename).suffix.lower())
-            return _recording_info(existing)
-
+    suffix = Path(filename).suffix.lower()
     file_was_there = store.exists(sha)
-    stored_sha = store.put_file(src, Path(filename).suffix.lower())
+    stored: str | None = None  # the file this call put into the store, taken away again on failure
     try:
-        if stored_sha != sha:
-            raise RuntimeError(f"audio store returned {stored_sha} for content {sha}")
         with session_scope(url) as s:
+            existing = s.scalar(select(Recording).where(Recording.sha256 == sha))
+            if existing is not None:
+                if not file_was_there:  # the row survived a lost file: restore the audio from this upload
+                    store.put_file(src, suffix)
+                return _recording_info(existing)
+            stored = store.put_file(src, suffix)
+            if stored != sha:
+                raise RuntimeError(f"audio store returned {stored} for content {sha}")
             row = Recording(
                 sha256=sha,
                 filename=Path(filename).name[:512],
@@ -58,16 +63,15 @@ def add_recording(
             return _recording_info(row)
     except IntegrityError:
         # Another process stored the same bytes a moment ago: theirs is our recording too.
-        with session_scope(url) as s:
-            existing = s.scalar(select(Recording).where(Recording.sha256 == sha))
-            if existing is not None:
-                return _recording_info(existing)
-        if not file_was_there:
-            store.delete(stored_sha)
+        theirs = find_recording_by_sha(sha, url)
+        if theirs is not None:
+            return theirs
+        if stored and not file_was_there:
+            store.delete(stored)
         raise
     except BaseException:
-        if not file_was_there:
-            store.delete(stored_sha)
+        if stored and not file_was_there:
+            store.delete(stored)
         raise
 
 
@@ -117,8 +121,9 @@ def recording_audio_path(recording_id: int, *, store: AudioStore | None = None, 
 def delete_recording(recording_id: int, *, store: AudioStore | None = None, url: str | None = None) -> None:
     """Delete a recording, its runs, turns and speaker names, then its audio file.
 
-    Rows go first, in one transaction: if that fails nothing changed. Its jobs stay as history but lose
-    their references to the deleted rows; a queued one is cancelled, a running one asked to stop.
+    One unit of work: the rows go first, in one transaction (if that fails nothing changed), then the file.
+    Its jobs stay as history but lose their references to the deleted rows; a queued one is cancelled, a
+    running one asked to stop.
     """
     store = store or default_store()
     with session_scope(url) as s:

@@ -1,4 +1,7 @@
-"""Transcription runs, their turns and speaker names."""
+"""Transcription runs, their turns and speaker names.
+
+Writers take the caller's Session (its unit of work commits them); readers take an optional url.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from db.models import Recording, RunSpeaker, TranscriptionRun, TurnRow, utcnow
 from engine.errors import UserError
@@ -16,36 +20,35 @@ from engine.types import Turn, Word
 MAX_SPEAKER_NAME = 128
 
 
-def create_run(
-    recording_id: int, backend: str, params: dict[str, Any] | None = None, url: str | None = None
-) -> RunInfo:
-    with session_scope(url) as s:
-        if s.get(Recording, recording_id) is None:
-            raise UserError("This recording no longer exists; it may have been deleted.")
-        row = TranscriptionRun(recording_id=recording_id, backend=backend, params=dict(params or {}), status="queued")
-        s.add(row)
-        s.flush()
-        return _run_info(row, 0)
+def create_run(s: Session, recording_id: int, backend: str, params: dict[str, Any] | None = None) -> RunInfo:
+    if s.get(Recording, recording_id) is None:
+        raise UserError("This recording no longer exists; it may have been deleted.")
+    row = TranscriptionRun(recording_id=recording_id, backend=backend, params=dict(params or {}), status="queued")
+    s.add(row)
+    s.flush()
+    return _run_info(row, 0)
 
 
-def attach_job(run_id: int, job_id: int, url: str | None = None) -> None:
-    with session_scope(url) as s:
-        s.execute(update(TranscriptionRun).where(TranscriptionRun.id == run_id).values(job_id=job_id))
+def attach_job(s: Session, run_id: int, job_id: int) -> None:
+    s.execute(update(TranscriptionRun).where(TranscriptionRun.id == run_id).values(job_id=job_id))
 
 
-def mark_run_running(run_id: int, url: str | None = None) -> RunInfo:
-    """Set by the job's handler itself: a worker may claim the job before the run learns its job id."""
-    with session_scope(url) as s:
-        s.execute(update(TranscriptionRun).where(TranscriptionRun.id == run_id).values(status="running"))
-    return get_run(run_id, url)
+def mark_run_running(s: Session, run_id: int) -> RunInfo:
+    """Set by the job's handler as it starts (the claim sets it too, through the run's job id); returns the run."""
+    s.execute(update(TranscriptionRun).where(TranscriptionRun.id == run_id).values(status="running"))
+    return _get_run(s, run_id)
+
+
+def _get_run(s: Session, run_id: int) -> RunInfo:
+    row = s.get(TranscriptionRun, run_id)
+    if row is None:
+        raise UserError("This transcription no longer exists; its recording may have been deleted.")
+    return _run_info(row, len(row.turns))
 
 
 def get_run(run_id: int, url: str | None = None) -> RunInfo:
     with session_scope(url) as s:
-        row = s.get(TranscriptionRun, run_id)
-        if row is None:
-            raise UserError("This transcription no longer exists; its recording may have been deleted.")
-        return _run_info(row, len(row.turns))
+        return _get_run(s, run_id)
 
 
 def list_runs(recording_id: int | None = None, url: str | None = None) -> list[RunInfo]:
@@ -65,7 +68,7 @@ def latest_finished_run(recording_id: int, url: str | None = None) -> RunInfo | 
     return next((r for r in list_runs(recording_id, url) if r.status == "done"), None)
 
 
-def _replace_turns(s, run_id: int, turns: list[Turn]) -> None:
+def _replace_turns(s: Session, run_id: int, turns: list[Turn]) -> None:
     s.execute(delete(TurnRow).where(TurnRow.run_id == run_id))
     s.add_all(
         TurnRow(
@@ -82,37 +85,36 @@ def _replace_turns(s, run_id: int, turns: list[Turn]) -> None:
     )
 
 
-def save_turns(run_id: int, turns: Iterable[Turn], *, rtf: float | None = None, url: str | None = None) -> int:
-    """Replace the run's turns with `turns` and mark it done, all in one transaction. Returns the count."""
+def save_turns(s: Session, run_id: int, turns: Iterable[Turn], *, rtf: float | None = None) -> int:
+    """Replace the run's turns with `turns` and mark it done. Returns the count."""
     turns = list(turns)
-    with session_scope(url) as s:
-        run = s.get(TranscriptionRun, run_id)
-        if run is None:
-            raise UserError("This transcription no longer exists; its recording may have been deleted.")
-        _replace_turns(s, run_id, turns)
-        run.status, run.rtf, run.finished_at = "done", rtf, utcnow()
+    run = s.get(TranscriptionRun, run_id)
+    if run is None:
+        raise UserError("This transcription no longer exists; its recording may have been deleted.")
+    _replace_turns(s, run_id, turns)
+    run.status, run.rtf, run.finished_at = "done", rtf, utcnow()
+    s.flush()  # a bad turn fails here, inside the caller's unit of work
     return len(turns)
 
 
-def save_partial_turns(run_id: int, turns: Iterable[Turn], url: str | None = None) -> bool:
+def save_partial_turns(s: Session, run_id: int, turns: Iterable[Turn]) -> bool:
     """Replace a running run's turns with the ones decoded so far (the page shows them while the job runs).
 
     Only a run that is still running is touched: a late call can never overwrite a finished transcript.
     Returns whether the turns were stored.
     """
     turns = list(turns)
-    with session_scope(url) as s:
-        run = s.get(TranscriptionRun, run_id)
-        if run is None or run.status != "running":
-            return False
-        _replace_turns(s, run_id, turns)
+    run = s.get(TranscriptionRun, run_id)
+    if run is None or run.status != "running":
+        return False
+    _replace_turns(s, run_id, turns)
     return True
 
 
 def get_turns(run_id: int, *, display_names: bool = False, url: str | None = None) -> list[Turn]:
     """The run's turns by start time; with display_names, speaker labels replaced by their given names."""
-    names = speaker_names(run_id, url) if display_names else {}
     with session_scope(url) as s:
+        names = _speaker_names(s, run_id) if display_names else {}
         rows = s.scalars(select(TurnRow).where(TurnRow.run_id == run_id).order_by(TurnRow.start, TurnRow.id))
         return [
             Turn(
@@ -127,34 +129,37 @@ def get_turns(run_id: int, *, display_names: bool = False, url: str | None = Non
         ]
 
 
-def speaker_labels(run_id: int, url: str | None = None) -> list[str]:
-    with session_scope(url) as s:
-        return sorted(set(s.scalars(select(TurnRow.speaker).where(TurnRow.run_id == run_id))))
+def _speaker_names(s: Session, run_id: int) -> dict[str, str]:
+    labels = set(s.scalars(select(TurnRow.speaker).where(TurnRow.run_id == run_id)))
+    given = dict(s.execute(select(RunSpeaker.label, RunSpeaker.name).where(RunSpeaker.run_id == run_id)).all())
+    return {label: given.get(label, label) for label in sorted(labels)}
 
 
 def speaker_names(run_id: int, url: str | None = None) -> dict[str, str]:
-    """label -> display name, for every label of the run (a label without a given name maps to itself)."""
+    """label -> display name, for every label of the run in label order (a label without a name maps to itself)."""
     with session_scope(url) as s:
-        given = dict(s.execute(select(RunSpeaker.label, RunSpeaker.name).where(RunSpeaker.run_id == run_id)).all())
-    return {label: given.get(label, label) for label in speaker_labels(run_id, url)}
+        return _speaker_names(s, run_id)
 
 
-def rename_speaker(run_id: int, label: str, name: str, url: str | None = None) -> None:
+def speaker_labels(run_id: int, url: str | None = None) -> list[str]:
+    return list(speaker_names(run_id, url))
+
+
+def rename_speaker(s: Session, run_id: int, label: str, name: str) -> None:
     """Give a speaker label of a run a display name; an empty name restores the label."""
     name = " ".join(name.split())
     if len(name) > MAX_SPEAKER_NAME:
         raise UserError(f"A speaker name can be at most {MAX_SPEAKER_NAME} characters long.")
-    if label not in speaker_labels(run_id, url):
+    names = _speaker_names(s, run_id)
+    if label not in names:
         raise UserError(f"This transcription has no speaker labelled '{label}'.")
-    others = {n for lab, n in speaker_names(run_id, url).items() if lab != label}
-    if name and name in others:
+    if name and name in {n for lab, n in names.items() if lab != label}:
         raise UserError(f"Another speaker of this transcription is already called '{name}'.")
-    with session_scope(url) as s:
-        row = s.scalar(select(RunSpeaker).where(RunSpeaker.run_id == run_id, RunSpeaker.label == label))
-        if not name or name == label:
-            if row is not None:
-                s.delete(row)
-        elif row is None:
-            s.add(RunSpeaker(run_id=run_id, label=label, name=name))
-        else:
-            row.name = name
+    row = s.scalar(select(RunSpeaker).where(RunSpeaker.run_id == run_id, RunSpeaker.label == label))
+    if not name or name == label:
+        if row is not None:
+            s.delete(row)
+    elif row is None:
+        s.add(RunSpeaker(run_id=run_id, label=label, name=name))
+    else:
+        row.name = name

@@ -26,6 +26,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from engine import persistence
 from engine.errors import UserError
 from engine.persistence import batches
@@ -67,11 +69,12 @@ def plan_shards(keys: list[str], shard_size: int) -> list[list[str]]:
     return [keys[i : i + shard_size] for i in range(0, len(keys), shard_size)]
 
 
-def enqueue(kind: str, params: dict[str, Any]) -> int:
-    """Check the batch (a bad manifest is one sentence here, before any job exists) and queue it."""
+def enqueue(session: Session, kind: str, params: dict[str, Any]) -> int:
+    """Check the batch (a bad manifest is one sentence here, before any job exists) and queue it in the
+    caller's unit of work."""
     batch = resolve(check_batch_kind(kind))
     shards = plan_shards(batch.keys(params), int(params.get("shard_size") or DEFAULT_SHARD_SIZE))
-    return batches.enqueue_batch(kind, params, shards)
+    return batches.enqueue_batch(session, kind, params, shards)
 
 
 @dataclass(frozen=True)
@@ -93,21 +96,21 @@ def crash_message(exc: Exception) -> str:
 
 
 def run_shard(work, job_id: int, shard: int, keys: list[str]) -> ShardReport:
-    attempt = batches.start_shard(job_id, shard, socket.gethostname(), os.getpid())
+    attempt = persistence.transact(batches.start_shard, job_id, shard, socket.gethostname(), os.getpid())
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         results = [work.run(key) for key in keys]
     except UserError as exc:
-        batches.fail_shard(job_id, shard, str(exc))
+        persistence.transact(batches.fail_shard, job_id, shard, str(exc))
         return ShardReport(shard, attempt, len(keys), 0.0, time.perf_counter() - started, 0.0, str(exc))
     except Exception as exc:
         traceback.print_exc()
-        batches.fail_shard(job_id, shard, crash_message(exc))
+        persistence.transact(batches.fail_shard, job_id, shard, crash_message(exc))
         return ShardReport(
             shard, attempt, len(keys), 0.0, time.perf_counter() - started, 0.0, crash_message(exc), retryable=True
         )
     worked, cpu_s = time.perf_counter(), time.process_time() - cpu_started
-    batches.save_shard(job_id, shard, results)
+    persistence.transact(batches.save_shard, job_id, shard, results)
     return ShardReport(
         shard,
         attempt,
@@ -160,19 +163,21 @@ def run_here(job_id: int, progress=None) -> dict[str, Any] | None:
             if report.error:
                 raise UserError(report.error)
             fraction, message = progress_message(job_id)
-            if persistence.heartbeat(job_id, fraction, message) != "running":
-                persistence.mark_cancelled(job_id)
+            if persistence.transact(persistence.heartbeat, job_id, fraction, message) != "running":
+                persistence.transact(persistence.mark_cancelled, job_id)
                 return None
             if progress:
                 progress(fraction, message)
         result = finish(job_id, target, job.params, {"workers": 1, "wall_s": time.perf_counter() - started})
     except UserError as exc:
-        persistence.fail_job(job_id, str(exc))
+        persistence.transact(persistence.fail_job, job_id, str(exc))
         raise
     except BaseException as exc:
-        persistence.fail_job(
-            job_id, crash_message(exc) if isinstance(exc, Exception) else "The batch was stopped before it finished."
+        persistence.transact(
+            persistence.fail_job,
+            job_id,
+            crash_message(exc) if isinstance(exc, Exception) else "The batch was stopped before it finished.",
         )
         raise
-    persistence.finish_job(job_id, result)
+    persistence.transact(persistence.finish_job, job_id, result)
     return result

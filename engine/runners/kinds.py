@@ -238,7 +238,9 @@ class EvaluateSet:
         )
         run_id = None
         if params.get("store", True):
-            run_id = persistence.save_evaluation_run(params["backend"], results["set"], run_params(results), results)
+            run_id = persistence.transact(
+                persistence.save_evaluation_run, params["backend"], results["set"], run_params(results), results
+            )
         overall = results["overall"]
         return {
             "evaluation_run_id": run_id,

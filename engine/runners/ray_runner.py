@@ -28,10 +28,11 @@ from typing import Any
 # (so import this module before ray, or set RAY_AUTH_MODE yourself).
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 import ray  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 from engine import config, persistence  # noqa: E402
 from engine.errors import UserError  # noqa: E402
-from engine.jobs import HANDLERS, STALE_AFTER_S, check_kind, pid_alive  # noqa: E402
+from engine.jobs import HANDLERS, JobRunner, check_kind, fail_orphaned_jobs  # noqa: E402
 from engine.persistence import JobInfo, batches  # noqa: E402
 from engine.runners import batch  # noqa: E402
 
@@ -105,7 +106,8 @@ class BatchCoordinator:
 
     def run(self, job_id: int, kind_target: str, workers: int) -> None:
         try:
-            job = persistence.claim_job(job_id)
+            with persistence.session_scope() as s:
+                job = persistence.claim_job(s, job_id)
             if job is not None:  # None: cancelled before it started, or taken by another runner
                 coordinate(job, kind_target, workers, self.env)
         finally:
@@ -125,7 +127,8 @@ class SingleJob:
 
         HANDLERS.setdefault(kind, handler)  # the submitter's registry names the handler
         try:
-            job = persistence.claim_job(job_id)
+            with persistence.session_scope() as s:
+                job = persistence.claim_job(s, job_id)
             if job is not None:
                 run_job(job)
         finally:
@@ -141,12 +144,12 @@ def coordinate(job: JobInfo, kind_target: str, workers: int, env: dict[str, str]
         starting = [a.pid.remote() for a in actors]
         while starting:  # workers load their models; meanwhile stay alive and cancellable
             _, starting = ray.wait(starting, num_returns=len(starting), timeout=POLL_S)
-            if persistence.heartbeat(job.id) != "running":
-                persistence.mark_cancelled(job.id)
+            if persistence.transact(persistence.heartbeat, job.id) != "running":
+                persistence.transact(persistence.mark_cancelled, job.id)
                 return
         ray.get([a.pid.remote() for a in actors])  # a worker that failed to start raises here
         ready_at = time.perf_counter()
-        persistence.heartbeat(job.id, 0.0, f"{len(actors)} workers started")
+        persistence.transact(persistence.heartbeat, job.id, 0.0, f"{len(actors)} workers started")
         idle, running, rounds = list(actors), {}, []
         while shards or running:
             while idle and shards:
@@ -164,8 +167,8 @@ def coordinate(job: JobInfo, kind_target: str, workers: int, env: dict[str, str]
                     continue
                 rounds.append((time.perf_counter() - sent, report.work_s, report.write_s, report.cpu_s))
             progress = batch.progress_message(job.id) if finished else (None, None)
-            if persistence.heartbeat(job.id, *progress) != "running":
-                persistence.mark_cancelled(job.id)
+            if persistence.transact(persistence.heartbeat, job.id, *progress) != "running":
+                persistence.transact(persistence.mark_cancelled, job.id)
                 return
         stats = {
             "workers": len(actors),
@@ -173,11 +176,11 @@ def coordinate(job: JobInfo, kind_target: str, workers: int, env: dict[str, str]
             "wall_s": time.perf_counter() - ready_at,
             **round_stats(rounds),
         }
-        persistence.finish_job(job.id, batch.finish(job.id, kind_target, job.params, stats))
+        persistence.transact(persistence.finish_job, job.id, batch.finish(job.id, kind_target, job.params, stats))
     except UserError as exc:
-        persistence.fail_job(job.id, str(exc))
+        persistence.transact(persistence.fail_job, job.id, str(exc))
     except Exception as exc:
-        persistence.fail_job(job.id, batch.crash_message(exc))
+        persistence.transact(persistence.fail_job, job.id, batch.crash_message(exc))
     finally:
         for actor in actors:
             ray.kill(actor, no_restart=True)
@@ -200,19 +203,21 @@ def round_stats(rounds: list[tuple[float, float, float, float]]) -> dict[str, fl
     }
 
 
-class RayJobRunner:
-    """JobRunner on Ray: submit() starts the job's detached actor; status/cancel/result read the database."""
+class RayJobRunner(JobRunner):
+    """JobRunner on Ray: start() starts the job's detached actor; status/cancel/result read the database."""
 
     def __init__(self, address: str | None = None, workers: int | None = None):
         self.address = address or ray_address()
         self.workers = workers
 
-    def submit(self, kind: str, params: dict[str, Any]) -> int:
+    def enqueue(self, session: Session, kind: str, params: dict[str, Any]) -> int:
         if kind in batch.BATCH_KINDS:
-            job_id = batch.enqueue(kind, params)  # a bad manifest fails here, before Ray is involved
-        else:
-            check_kind(kind)
-            job_id = persistence.enqueue_job(kind, params)
+            return batch.enqueue(session, kind, params)  # a bad manifest fails here, before Ray is involved
+        check_kind(kind)
+        return persistence.enqueue_job(session, kind, params)
+
+    def start(self, job_id: int) -> None:
+        kind = persistence.get_job(job_id).kind
         try:
             connect(self.address)
             options = {"name": f"job-{job_id}", "lifetime": "detached"}
@@ -224,21 +229,14 @@ class RayJobRunner:
             else:
                 SingleJob.options(**options).remote(_environment()).run.remote(job_id, kind, HANDLERS[kind])
         except BaseException as exc:
-            persistence.fail_job(job_id, str(exc) if isinstance(exc, UserError) else "Ray could not start this job.")
+            error = str(exc) if isinstance(exc, UserError) else "Ray could not start this job."
+            persistence.transact(persistence.fail_job, job_id, error)
             raise
-        return job_id
 
     def status(self, job_id: int) -> JobInfo | None:
         # A coordinator on this host is checked by pid, one elsewhere by its heartbeat.
-        persistence.fail_orphaned_jobs(pid_alive, STALE_AFTER_S)
+        fail_orphaned_jobs()
         return persistence.get_job(job_id)
-
-    def cancel(self, job_id: int) -> JobInfo | None:
-        return persistence.request_cancel(job_id)
-
-    def result(self, job_id: int) -> dict[str, Any] | None:
-        job = persistence.get_job(job_id)
-        return job.result if job is not None and job.status == "done" else None
 
     def warm_up(self) -> None:
         """Nothing to get ready: each job starts its own actors (and loads its models) on the cluster."""
