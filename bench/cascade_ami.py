@@ -33,7 +33,7 @@ from engine.backends import backend_for, get_backend
 from engine.cascade.recognisers import RECOGNISERS, recogniser
 from engine.errors import UserError
 from engine.speakers import DEFAULT_THRESHOLD
-from engine.transcribe import transcribe_file
+from engine.transcription import transcribe_file
 
 COLLAR_TOTAL_S = 0.5  # ±0.25 s
 DOCS = config.REPO_ROOT / "docs" / "cascade.md"

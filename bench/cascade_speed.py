@@ -28,7 +28,7 @@ MEASURE = """
 import json, resource, sys, time
 import numpy as np, soundfile as sf, tempfile
 from engine.errors import UserError
-from engine.transcribe import transcribe_file
+from engine.transcription import transcribe_file
 backend, path = sys.argv[1], sys.argv[2]
 with tempfile.NamedTemporaryFile(suffix=".wav") as warm:
     sf.write(warm.name, sf.read(path, frames=16000 * 3, dtype="float32")[0], 16000)

@@ -19,7 +19,7 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 
 from engine import audio, config
 from engine.cascade import vad
-from engine.cascade.turns import merge_segments
+from engine.cascade.segments_to_turns import merge_segments
 from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label
 
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)

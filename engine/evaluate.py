@@ -17,8 +17,7 @@ from pathlib import Path
 
 from engine.backends import get_backend
 from engine.errors import UserError
-from engine.metrics import multitalker
-from engine.metrics import turns as turn_metrics
+from engine.metrics import multitalker, turn_detection
 from engine.metrics.speed import SpeedMeter, peak_memory_mb
 from engine.metrics.wer import EditCounts, total, wer
 from engine.simulate.sets import load_meetings
@@ -74,7 +73,7 @@ def _counts_json(counts: EditCounts) -> dict:
 def _summary(
     session_ids: list[str],
     wers: dict[str, dict[str, EditCounts]],
-    turn_scores: dict[str, turn_metrics.SessionTurnScores],
+    turn_scores: dict[str, turn_detection.SessionTurnScores],
     speed: dict[str, tuple[float, float]],
 ) -> dict:
     audio_s = sum(speed[s][0] for s in session_ids)
@@ -82,7 +81,7 @@ def _summary(
     return {
         "meetings": len(session_ids),
         **{name: _counts_json(total(per_session[s] for s in session_ids)) for name, per_session in wers.items()},
-        "turns": turn_metrics.summarise([turn_scores[s] for s in session_ids]),
+        "turns": turn_detection.summarise([turn_scores[s] for s in session_ids]),
         "audio_s": audio_s,
         "compute_s": compute_s,
         "rtf": compute_s / audio_s if audio_s else None,
@@ -207,7 +206,7 @@ def evaluate(
         reference += meeting["reference"]
         for stream in by_stream:
             by_stream[stream] += hypothesis_segments(session, hyp, stream)
-        turn_scores[session] = turn_metrics.session_turn_scores(
+        turn_scores[session] = turn_detection.session_turn_scores(
             [(r["start_time"], r["end_time"]) for r in meeting["reference"]], [(t.start, t.end) for t in hyp]
         )
         conditions[meeting["spec"]["condition"]].append(session)

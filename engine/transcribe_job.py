@@ -40,7 +40,7 @@ def warm_up() -> None:
     from engine import audio
     from engine.backends import BACKENDS
     from engine.demo import DEMO_AUDIO
-    from engine.transcribe import transcribe_file
+    from engine.transcription import transcribe_file
 
     start, end = (round(t * audio.SAMPLE_RATE) for t in WARM_UP_SPAN_S)
     with tempfile.NamedTemporaryFile(suffix=".wav") as piece:
@@ -49,7 +49,7 @@ def warm_up() -> None:
 
 
 def handle(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    from engine.transcribe import transcribe_file  # heavy (models): imported in the worker only
+    from engine.transcription import transcribe_file  # heavy (models): imported in the worker only
 
     run = persistence.transact(persistence.mark_run_running, params["run_id"])
     path = persistence.recording_audio_path(run.recording_id)

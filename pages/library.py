@@ -10,7 +10,7 @@ import streamlit as st
 from engine import persistence
 from engine.backends import BACKENDS
 from engine.jobs import get_runner
-from engine.timeline import clock
+from engine.timeline_figure import clock
 from engine.transcribe_job import start_transcription
 from pages._literal import literal_markdown
 

@@ -14,7 +14,7 @@ from engine.backends import BACKENDS, backend_title
 from engine.errors import UserError
 from engine.exports import FORMATS, render
 from engine.jobs import get_runner
-from engine.timeline import clock, speaker_colours, timeline_figure
+from engine.timeline_figure import clock, speaker_colours, timeline_figure
 from engine.transcribe_job import transcription_for
 from engine.types import Turn
 from pages._literal import literal_markdown

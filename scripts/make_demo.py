@@ -26,7 +26,7 @@ import torchaudio.functional as AF
 
 from engine.demo import DEMO_AUDIO, DEMO_REFERENCE, DEMO_SPEAKERS, DEMO_TRANSCRIPT
 from engine.exports import render
-from engine.transcribe import transcribe_file
+from engine.transcription import transcribe_file
 from engine.types import Turn, Word
 
 RATE = 16000

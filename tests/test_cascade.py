@@ -18,7 +18,7 @@ from engine.cascade.segments import iter_segment_audio, recognition_windows, wor
 from engine.errors import UserError
 from engine.metrics.wer import edit_counts, wer
 from engine.speakers import cluster_speakers, embed_segments
-from engine.transcribe import transcribe_file
+from engine.transcription import transcribe_file
 from engine.types import Word
 
 AMI = config.shared_data_dir() / "ami_excerpts"
@@ -248,7 +248,7 @@ def test_long_recording_is_transcribed_in_bounded_memory(dialogue, tmp_path):
             f.write(block)
     script = textwrap.dedent(f"""
         import resource
-        from engine.transcribe import transcribe_file
+        from engine.transcription import transcribe_file
         transcribe_file({str(dialogue[0])!r})  # loads every model
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result = transcribe_file({str(path)!r})

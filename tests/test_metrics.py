@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.metrics import multitalker
-from engine.metrics.turns import LatencyStats, match_turns, session_turn_scores, summarise
+from engine.metrics.turn_detection import LatencyStats, match_turns, session_turn_scores, summarise
 from engine.metrics.wer import EditCounts, edit_counts, total, wer
 from engine.text import normalize
 

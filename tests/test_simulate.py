@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from engine.errors import UserError
-from engine.simulate import human, text_source, timeline
+from engine.simulate import human, text_source, turn_placement
 from engine.simulate.meetings import build_meeting, pick_voices, random_spec
 from engine.simulate.sets import SetRecipe, write_set
 from engine.simulate.synth import SAMPLE_RATE, _espeak, synthesize
@@ -79,7 +79,7 @@ def test_synthesis_is_deterministic_and_the_cache_returns_the_same_samples():
     )
 
 
-@pytest.mark.parametrize("condition", timeline.CONDITIONS)
+@pytest.mark.parametrize("condition", turn_placement.CONDITIONS)
 def test_reference_matches_audio_and_overlap_matches_condition(condition):
     meeting = build_meeting(random_spec(17, condition, (2, 3), "dev", duration_s=SHORT))
     ref = meeting.reference()
@@ -93,8 +93,8 @@ def test_reference_matches_audio_and_overlap_matches_condition(condition):
         assert turn.words and normalize(turn.words) == turn.words
         spans.append((turn.start / SAMPLE_RATE, turn.end / SAMPLE_RATE))
     assert [(r["start_time"], r["end_time"]) for r in ref] == spans
-    ratio, most = timeline.activity_ratios(spans)
-    assert abs(ratio - timeline.overlap_target(condition)) <= 0.03
+    ratio, most = turn_placement.activity_ratios(spans)
+    assert abs(ratio - turn_placement.overlap_target(condition)) <= 0.03
     assert most == (1 if condition in ("0S", "0L") else 2)
     assert len({r["speaker"] for r in ref}) == meeting.spec.num_speakers
 
@@ -126,7 +126,7 @@ def test_gaps_are_digital_silence_before_noise_and_noise_is_10_to_30_db_below_sp
 
 def test_three_talkers_only_when_allowed():
     most = [
-        timeline.activity_ratios(
+        turn_placement.activity_ratios(
             [
                 (r["start_time"], r["end_time"])
                 for r in build_meeting(
@@ -143,7 +143,7 @@ def test_human_voices_meeting_uses_the_paragraph():
     meeting = build_meeting(random_spec(3, "OV20", (2, 2), "human"))
     assert all(t.words == human.paragraph() for t in meeting.turns)
     assert all(s["speaker"].startswith("saa:") for s in meeting.speakers)
-    ratio, most = timeline.activity_ratios([(t.start, t.end) for t in meeting.turns])
+    ratio, most = turn_placement.activity_ratios([(t.start, t.end) for t in meeting.turns])
     assert most == 2 and abs(ratio - 0.2) <= 0.03
 
 

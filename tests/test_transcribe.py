@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from engine.errors import UserError
-from engine.transcribe import NO_SPEECH, transcribe_file
+from engine.transcription import NO_SPEECH, transcribe_file
 from tests.conftest import REPO_ROOT
 
 

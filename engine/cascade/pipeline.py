@@ -16,9 +16,10 @@ from typing import Callable
 import numpy as np
 
 from engine import audio
-from engine.cascade import turns, vad
+from engine.cascade import vad
 from engine.cascade.recognisers import DEFAULT_RECOGNISER, Recogniser, recogniser
 from engine.cascade.segments import iter_segment_audio, recognition_windows, words_by_segment
+from engine.cascade.segments_to_turns import merge_segments
 from engine.errors import UserError
 from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label
 from engine.threads import one_torch_thread
@@ -105,7 +106,7 @@ def _run(
     labels = cluster_speakers(np.stack(embeddings), num_speakers, threshold)
     labelled = [(speaker_label(label), p.start, p.end, p.words) for label, p in zip(labels, pieces)]
     report(1.0, "Done")
-    return turns.merge_segments(labelled)
+    return merge_segments(labelled)
 
 
 def _window_audio(path: Path, chunk_s: float, windows: list[tuple[tuple[float, float], list[int]]]):

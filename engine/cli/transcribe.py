@@ -20,7 +20,7 @@ from engine.cascade.recognisers import RECOGNISERS
 from engine.cli.progress import progress_bar
 from engine.errors import UserError
 from engine.exports import FORMATS, render, safe_name
-from engine.transcribe import transcribe_file
+from engine.transcription import transcribe_file
 
 
 def register(subparsers) -> None:

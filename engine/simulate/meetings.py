@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from engine.simulate import acoustics, human, text_source, timeline
+from engine.simulate import acoustics, human, text_source, turn_placement
 from engine.simulate.synth import SAMPLE_RATE, synthesize
 from engine.simulate.voices import Voice, voices
 
 VOICE_SETS = ("train", "dev", "test", "human")
-ALL_CONDITIONS = timeline.CONDITIONS + ("mixed",)
+ALL_CONDITIONS = turn_placement.CONDITIONS + ("mixed",)
 SENTENCES_PER_TURN = ((1, 0.55), (2, 0.3), (3, 0.15))
 PAUSE_IN_TURN_S = (0.15, 0.45)
 LEAD_IN_S = (0.3, 1.0)
@@ -34,7 +34,7 @@ MBROLA_SHARE = 0.3  # mbrola voices are few next to espeak's accent x variant gr
 class MeetingSpec:
     session_id: str
     seed: int
-    condition: str  # one of timeline.CONDITIONS (a "mixed" request is resolved before this)
+    condition: str  # one of turn_placement.CONDITIONS (a "mixed" request is resolved before this)
     num_speakers: int
     voices: str = "train"  # train | dev | test (synthetic voices and sentences) | human (accent archive)
     max_concurrent: int = 2
@@ -75,7 +75,7 @@ class Meeting:
         ]
 
     def info(self) -> dict:
-        ratio, most = timeline.activity_ratios(
+        ratio, most = turn_placement.activity_ratios(
             [(t.start / self.sample_rate, t.end / self.sample_rate) for t in self.turns]
         )
         return {
@@ -106,8 +106,10 @@ def random_spec(
 ) -> MeetingSpec:
     """Resolve "mixed" and the speaker count from the seed alone."""
     rng = np.random.default_rng([seed, 1])
-    resolved = timeline.CONDITIONS[rng.integers(len(timeline.CONDITIONS))] if condition == "mixed" else condition
-    if resolved not in timeline.CONDITIONS:
+    resolved = (
+        turn_placement.CONDITIONS[rng.integers(len(turn_placement.CONDITIONS))] if condition == "mixed" else condition
+    )
+    if resolved not in turn_placement.CONDITIONS:
         raise ValueError(f"unknown condition {condition!r}")
     num = int(rng.integers(speakers[0], speakers[1] + 1))
     return MeetingSpec(session_id or f"{resolved}_{seed}", seed, resolved, num, voices, **options)
@@ -155,7 +157,7 @@ def _synthetic_turns(spec: MeetingSpec, rng: np.random.Generator):
     target = rng.uniform(*spec.duration_s)
     for _ in range(MAX_DRAWS):
         turns = _draw_turns(spec, talkers, pool, target, rng)
-        if timeline.feasible([len(a) / SAMPLE_RATE for _, a, _ in turns], spec.condition):
+        if turn_placement.feasible([len(a) / SAMPLE_RATE for _, a, _ in turns], spec.condition):
             break  # else a long turn between short ones cannot be overlapped enough: draw again
     labels = [{"speaker": v.voice_id, "kind": "synthetic", **asdict(v)} for v in talkers]
     return labels, turns
@@ -165,8 +167,8 @@ def _draw_turns(
     spec: MeetingSpec, talkers: list[Voice], pool: list[str], target: float, rng: np.random.Generator
 ) -> list[tuple[int, np.ndarray, str]]:
     """(speaker index, audio, words) per turn until the meeting is about `target` seconds long."""
-    ratio = timeline.overlap_target(spec.condition)
-    mean_gap = float(np.mean(timeline.GAPS_S.get(spec.condition, (0.0, 0.0))))
+    ratio = turn_placement.overlap_target(spec.condition)
+    mean_gap = float(np.mean(turn_placement.GAPS_S.get(spec.condition, (0.0, 0.0))))
     counts, probs = zip(*SENTENCES_PER_TURN)
     turns, speech = [], 0.0
     for i, who in enumerate(_turn_order(spec.num_speakers, rng)):
@@ -204,7 +206,9 @@ def build_meeting(spec: MeetingSpec) -> Meeting:
     speakers = [who for who, _, _ in raw]
     durations = [len(a) for _, a, _ in raw]
     lead_in = int(rng.uniform(*LEAD_IN_S) * SAMPLE_RATE)
-    starts = timeline.place_turns(durations, spec.condition, SAMPLE_RATE, lead_in, rng, speakers, spec.max_concurrent)
+    starts = turn_placement.place_turns(
+        durations, spec.condition, SAMPLE_RATE, lead_in, rng, speakers, spec.max_concurrent
+    )
     tail = int(TAIL_S * SAMPLE_RATE) + (len(rirs[0]) if rirs else 0)
     total = max(s + d for s, d in zip(starts, durations)) + tail
     clean = np.zeros(total, np.float32)

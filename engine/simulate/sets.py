@@ -69,7 +69,7 @@ class SetRecipe:
 
 
 def meeting_specs(recipe: SetRecipe) -> list[MeetingSpec]:
-    from engine.simulate.timeline import CONDITIONS
+    from engine.simulate.turn_placement import CONDITIONS
 
     specs = []
     for i in range(recipe.meetings):

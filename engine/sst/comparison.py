@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.express as px
 from plotly.graph_objects import Figure
 
-from engine.simulate.timeline import CONDITIONS
+from engine.simulate.turn_placement import CONDITIONS
 
 CONDITION_ORDER = (*sorted(CONDITIONS), "overall")  # 0L, 0S, OV10 … OV40, as the harness stores them
 OLDER = "older checkpoint"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine import audio
-from engine.simulate import acoustics, timeline
+from engine.simulate import acoustics, turn_placement
 from engine.simulate.meetings import build_meeting, random_spec
 from engine.sst.heat import heat_assign
 from engine.sst.sources import Utterance
@@ -83,7 +83,7 @@ def sim_window(seed: int, window_s: float, voices: str = "train") -> Window:
 
 def libri_window(seed: int, window_s: float, pool: list[Utterance]) -> Window:
     rng = np.random.default_rng([seed, 5])
-    condition = timeline.CONDITIONS[rng.integers(len(timeline.CONDITIONS))]
+    condition = turn_placement.CONDITIONS[rng.integers(len(turn_placement.CONDITIONS))]
     speakers = sorted({u.speaker for u in pool})
     chosen = [speakers[i] for i in rng.choice(len(speakers), int(rng.integers(2, 4)), replace=False)]
     by_speaker = {s: [u for u in pool if u.speaker == s] for s in chosen}
@@ -102,7 +102,7 @@ def libri_window(seed: int, window_s: float, pool: list[Utterance]) -> Window:
         who.append(k)
         total += len(clip) / SAMPLE_RATE
     lead_in = int(rng.uniform(0.2, 1.0) * SAMPLE_RATE)
-    starts = timeline.place_turns([len(p) for p, _ in pieces], condition, SAMPLE_RATE, lead_in, rng, who)
+    starts = turn_placement.place_turns([len(p) for p, _ in pieces], condition, SAMPLE_RATE, lead_in, rng, who)
     length = max(s + len(p) for s, (p, _) in zip(starts, pieces)) + SAMPLE_RATE // 4
     clean, active = np.zeros(length, np.float32), np.zeros(length, bool)
     turns = []
