@@ -199,7 +199,8 @@ def main() -> int:
     if not server_alive:
         problems.append("the server crashed")
     if "Traceback" in server_log:
-        problems.append("the server log holds a traceback")
+        last = server_log[server_log.rindex("Traceback") :].splitlines()[:30]
+        problems.append("the server log holds a traceback; the last one:\n    " + "\n    ".join(last))
     print(
         f"\n{args.uploads} uploads + {args.browsers} browsing sessions × {args.visits} rounds of "
         f"{len(FAIRNESS_PAGES)} pages, all at once: {wall:.0f} s wall"

@@ -152,7 +152,7 @@ def test_bench_runs_tiny_and_prints_its_table(case, request, tmp_path):
     if any("{postgres}" in a for a in case.args):
         values["postgres"] = request.getfixturevalue("postgres_url")
     done = run(BENCH / case.script, [a.format(**values) for a in case.args], tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     missing = [line for line in case.expect if line not in done.stdout]
     assert not missing, done.stdout[-3000:]
 
