@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine import persistence
+from engine import config, persistence
 from engine.errors import UserError
 from engine.fairness import geocode, tables
 from engine.fairness.importing import import_frame
@@ -18,7 +18,7 @@ from engine.metrics.wer import edit_counts
 from engine.persistence import fairness as stored_fairness
 
 REPO = Path(__file__).resolve().parent.parent
-SAA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "saa"
+SAA = config.shared_data_dir() / "saa"
 
 
 def small_table() -> pd.DataFrame:
