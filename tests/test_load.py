@@ -24,6 +24,8 @@ def test_concurrent_uploads_and_fairness_visits_keep_every_row(app_server, tmp_p
         clips.append(tmp_path / f"load-{name}.wav")
         sf.write(clips[-1], samples[: CLIP_S * rate], rate)
 
+    # The uploads write to the app's database directly: a first session (app.py) migrates it before they start.
+    load.visit(app_server["url"], "Transcribe", 300)
     uploads, visits, _ = load.run_load(app_server["url"], clips, browsers=3, visits=1, timeout_s=300)
 
     assert [u["status"] for u in uploads] == ["done"] * 3, [u["error"] for u in uploads]
