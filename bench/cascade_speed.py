@@ -56,6 +56,22 @@ def looped_recording(minutes: float) -> Path:
     return path
 
 
+def measure_in_fresh_process(code: str, *args: str) -> dict:
+    """Run a MEASURE snippet in its own interpreter (so its peak RSS is its own); its last line is the JSON."""
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, cwd=config.REPO_ROOT
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def speed_cells(r: dict) -> str:
+    """minutes | turns | RTF wall | RTF CPU | peak RSS, the columns both speed tables share."""
+    return (
+        f"{r['audio_s'] / 60:.0f} | {r['turns']} | {r['wall_s'] / r['audio_s']:.3f} "
+        f"| {r['cpu_s'] / r['audio_s']:.3f} | {r['peak_rss_mb']:.0f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recognisers", nargs="+", choices=RECOGNISERS, default=list(RECOGNISERS))
@@ -65,18 +81,8 @@ def main() -> int:
     for recogniser in args.recognisers:
         backend = "cascade" if recogniser == "whisper" else f"cascade-{recogniser}"
         for minutes in args.minutes:
-            out = subprocess.run(
-                [sys.executable, "-c", MEASURE, backend, str(looped_recording(minutes))],
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=config.REPO_ROOT,
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            rows.append(
-                f"| {backend} | {r['audio_s'] / 60:.0f} | {r['turns']} | {r['wall_s'] / r['audio_s']:.3f} "
-                f"| {r['cpu_s'] / r['audio_s']:.3f} | {r['peak_rss_mb']:.0f} |"
-            )
+            r = measure_in_fresh_process(MEASURE, backend, str(looped_recording(minutes)))
+            rows.append(f"| {backend} | {speed_cells(r)} |")
             print(rows[-1], file=sys.stderr)
     print(f"AMI excerpts looped; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end\n")
     print("| backend | minutes | turns | RTF (wall) | RTF (CPU) | peak RSS MB |\n|---|---:|---:|---:|---:|---:|")

@@ -11,13 +11,11 @@ memory means the same peak RSS for every length. Don't time next to a training r
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from cascade_speed import looped_recording
+from cascade_speed import looped_recording, measure_in_fresh_process, speed_cells
 
 from engine import config
 
@@ -50,18 +48,8 @@ def main() -> int:
         sys.exit(f"{args.model} is not a file; pass --model with an SST file (e.g. models/sst.pt).")
     rows = []
     for minutes in args.minutes:
-        out = subprocess.run(
-            [sys.executable, "-c", MEASURE, str(args.model), str(looped_recording(minutes)), str(args.threads)],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=config.REPO_ROOT,
-        )
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append(
-            f"| {r['audio_s'] / 60:.0f} | {r['turns']} | {r['wall_s'] / r['audio_s']:.3f} "
-            f"| {r['cpu_s'] / r['audio_s']:.3f} | {r['peak_rss_mb']:.0f} |"
-        )
+        r = measure_in_fresh_process(MEASURE, str(args.model), str(looped_recording(minutes)), str(args.threads))
+        rows.append(f"| {speed_cells(r)} |")
         print(rows[-1], file=sys.stderr)
     print(f"{args.model}, {args.threads} threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     print("| minutes | turns | RTF (wall) | RTF (CPU) | peak RSS MB |\n|---:|---:|---:|---:|---:|")

@@ -12,7 +12,7 @@ from pydeck.bindings.json_tools import default_serialize
 
 from engine import persistence
 from engine.errors import UserError
-from engine.fairness import compare, places
+from engine.fairness import compare, mapdata, places
 from engine.fairness.demo import DEMO_SET_NAME, DEMO_SET_NAMES
 
 NO_COMPARISON = "(no comparison)"
@@ -137,3 +137,23 @@ class CompactDeck(pdk.Deck):
 
     def to_json(self) -> str:
         return json.dumps(self, default=default_serialize, separators=(",", ":"))
+
+
+@st.cache_resource(show_spinner=False)
+def _boundaries() -> dict:
+    """The bundled outlines, read once per server (they never change while it runs)."""
+    return mapdata.boundaries()
+
+
+def boundaries_layer() -> pdk.Layer:
+    """The grey country and state outlines every map draws under its regions."""
+    return pdk.Layer(
+        "GeoJsonLayer",
+        _boundaries(),
+        id="boundaries",
+        stroked=True,
+        filled=True,
+        get_fill_color=[235, 235, 228, 255],
+        get_line_color=[150, 150, 150, 255],
+        line_width_min_pixels=0.6,
+    )

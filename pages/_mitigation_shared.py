@@ -15,7 +15,7 @@ import streamlit as st
 
 from engine import config, persistence
 from engine.fairness import mapdata
-from pages._fairness_shared import CompactDeck
+from pages._fairness_shared import CompactDeck, boundaries_layer
 
 TARGETED_LINE = [20, 20, 20, 255]
 OTHER_LINE = [120, 120, 120, 160]
@@ -80,12 +80,6 @@ def region_layer_table(arm: dict, low: float, high: float) -> pd.DataFrame:
     return frame
 
 
-@st.cache_resource(show_spinner=False)
-def _boundaries() -> dict:
-    """The bundled outlines, read once per server (they never change while it runs)."""
-    return mapdata.boundaries()
-
-
 def region_deck(arm: dict, low: float, high: float) -> CompactDeck:
     """Regions coloured by held-out WER on the shared scale; targeted regions outlined in black."""
     table = region_layer_table(arm, low, high)
@@ -93,16 +87,7 @@ def region_deck(arm: dict, low: float, high: float) -> CompactDeck:
     view["zoom"] = max(0.0, view["zoom"] - 1)  # two maps side by side: each is half as wide as view_of assumes
     return CompactDeck(
         layers=[
-            pdk.Layer(
-                "GeoJsonLayer",
-                _boundaries(),
-                id="boundaries",
-                stroked=True,
-                filled=True,
-                get_fill_color=[235, 235, 228, 255],
-                get_line_color=[150, 150, 150, 255],
-                line_width_min_pixels=0.6,
-            ),
+            boundaries_layer(),
             pdk.Layer(
                 "PolygonLayer",
                 table[["polygon", "colour", "line", "tooltip"]],

@@ -15,6 +15,7 @@ from engine.fairness.alignment import align_words
 from engine.fairness.regions import RegionParams
 from pages._fairness_shared import (
     CompactDeck,
+    boundaries_layer,
     comparison_totals,
     literal,
     pick_systems,
@@ -125,16 +126,7 @@ low, high = (float(np.nanmin(regions["shown"])), float(np.nanmax(regions["shown"
 points = mapdata.speaker_points(located_totals, low, high, speaker_values, diverging=view == "diff")
 deck = CompactDeck(
     layers=[
-        pdk.Layer(
-            "GeoJsonLayer",
-            mapdata.boundaries(),
-            id="boundaries",
-            stroked=True,
-            filled=True,
-            get_fill_color=[235, 235, 228, 255],
-            get_line_color=[150, 150, 150, 255],
-            line_width_min_pixels=0.6,
-        ),
+        boundaries_layer(),
         pdk.Layer(
             "PolygonLayer",
             regions[["rank", "polygon", "colour", "tooltip"]],

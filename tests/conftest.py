@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -59,94 +56,26 @@ def postgres_url(monkeypatch) -> str:
     return url
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
+def app_server():
     """The real dashboard (scripts/serve.py, as scripts/start.sh runs it) on a free localhost port with its own
-    data directory."""
-    data = tmp_path_factory.mktemp("app-data")
-    port = free_port()
-    env = {**os.environ, "CROSSTALK_DATA_DIR": str(data), "CROSSTALK_WORKER_IDLE_S": "60"}
-    env.pop("CROSSTALK_DATABASE_URL", None)
-    log_path = data / "streamlit.log"  # a file, not a pipe nobody reads (a full pipe would stall the server)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "scripts/serve.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {log_path.read_text(errors='replace')}")
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not become healthy within 120 s")
-    yield {"url": url, "data_dir": data, "log": log_path}
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    from engine.jobs import stop_worker
+    data directory (bench/app_harness.py, which the load and page-time benchmarks share)."""
+    from app_harness import running_app
 
-    stop_worker(data)  # the app's detached job worker, if it started one
+    with running_app(worker_idle_s=60, timeout_s=120) as app:
+        yield {"url": app.url, "data_dir": app.data_dir, "log": app.log}
 
 
 @pytest.fixture
 def browser():
-    """Headless Debian Chromium driven by selenium through chromedriver."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    """Headless Debian Chromium driven by selenium through chromedriver; downloads land in
+    `driver.download_dir`."""
+    from app_harness import new_browser
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")) or not shutil.which("chromedriver"):
         pytest.fail("chromium and chromedriver are required (bash scripts/install_system.sh installs them)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    options.add_argument(
-        f"--user-data-dir={Path(os.environ.get('TMPDIR', '/tmp')) / f'chrome-{os.getpid()}-{time.time_ns()}'}"
-    )
-    download_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"downloads-{time.time_ns()}"
-    download_dir.mkdir()
-    options.add_experimental_option(
-        "prefs", {"download.default_directory": str(download_dir), "download.prompt_for_download": False}
-    )
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = new_browser(1400, 1000)
+    download_dir = Path(tempfile.mkdtemp(prefix="crosstalk-downloads-"))
     # headless Chromium ignores the download preference unless told through the DevTools protocol
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
     driver.download_dir = download_dir

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from app_harness import free_port
 from sqlalchemy.exc import IntegrityError
 
 from db import session_scope
@@ -25,7 +26,7 @@ from engine import config, persistence
 from engine.persistence import batches
 from engine.persistence.batches import ItemResult
 from engine.runners import batch
-from tests.conftest import REPO_ROOT, free_port
+from tests.conftest import REPO_ROOT
 
 TESTS_DIR = REPO_ROOT / "tests"
 LIBRISPEECH = sorted((config.shared_data_dir() / "librispeech_excerpts" / "audio").glob("*/*.ogg"))
@@ -112,10 +113,8 @@ def test_the_local_runner_runs_the_shards_here(db_url, loudness_kind):
 
 
 def test_a_page_thread_without_a_cluster_address_gets_one_sentence(monkeypatch):
-    import ray
-
     from engine.errors import UserError
-    from engine.runners.ray_runner import connect  # first: it sets Ray's auth mode, which ray reads on import
+    from engine.runners.ray_runner import connect, ray  # ray through the runner: it sets Ray's auth mode first
 
     assert not ray.is_initialized()  # this module's Ray tests come after this one
     monkeypatch.delenv("CROSSTALK_RAY_ADDRESS", raising=False)
