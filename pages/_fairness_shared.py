@@ -10,7 +10,7 @@ import pydeck as pdk
 import streamlit as st
 from pydeck.bindings.json_tools import default_serialize
 
-from engine import persistence
+from engine import config, persistence
 from engine.errors import UserError
 from engine.fairness import compare, mapdata, places
 from engine.fairness.demo import DEMO_SET_NAME, DEMO_SET_NAMES
@@ -35,21 +35,32 @@ def literal(text) -> str:
     return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+# Cached per database, set id and creation time: ids repeat across databases, and a replaced set may reuse one.
+
+
 def speaker_totals(set_id: int, created_at) -> pd.DataFrame:
-    """Per-speaker totals; `created_at` is in the key so a replaced set with a reused id is not served stale."""
-    return persistence.speaker_totals(set_id)
+    """Per-speaker totals of a stored set."""
+    return _speaker_totals(config.database_url(), set_id, created_at)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
+def _speaker_totals(url: str, set_id: int, created_at) -> pd.DataFrame:
+    return persistence.speaker_totals(set_id, url=url)
+
+
 def speaker_areas(set_id: int, created_at) -> list[tuple[str, str | None]]:
     """(country, US state) per speaker, in speaker_totals' order (for region names)."""
+    return _speaker_areas(config.database_url(), set_id, created_at)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _speaker_areas(url: str, set_id: int, created_at) -> list[tuple[str, str | None]]:
     totals = speaker_totals(set_id, created_at)
     return places.speaker_areas(list(totals["attributes"]), totals["lat"].to_numpy(), totals["lon"].to_numpy())
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def totals_of_b(set_a: tuple[int, object], set_b: tuple[int, object], name_b: str) -> pd.DataFrame:
+def _totals_of_b(url: str, set_a: tuple[int, object], set_b: tuple[int, object], name_b: str) -> pd.DataFrame:
     """System B's per-speaker errors and words in system A's speaker order (UserError: other speakers)."""
     return compare.aligned(speaker_totals(*set_a), speaker_totals(*set_b), name_b)
 
@@ -89,7 +100,9 @@ def comparison_totals(info_a, info_b) -> pd.DataFrame | None:
     if info_b is None:
         return None
     try:
-        return totals_of_b((info_a.id, info_a.created_at), (info_b.id, info_b.created_at), info_b.name)
+        return _totals_of_b(
+            config.database_url(), (info_a.id, info_a.created_at), (info_b.id, info_b.created_at), info_b.name
+        )
     except UserError as exc:
         st.warning(literal(exc))
         return None

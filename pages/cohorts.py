@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine import persistence
+from engine import config, persistence
 from engine.errors import UserError
 from engine.fairness import analyses, compare
 from engine.fairness.cohorts import CohortParams
@@ -45,10 +45,15 @@ def stored_or_computed(set_name: str, set_id: int, method: str, params: CohortPa
     return analysis
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def members_of(analysis_id: int) -> dict[int, list[int]]:
-    """Stored speaker ids of every cohort of an analysis (analyses never change once stored)."""
-    return cohort_members(analysis_id)
+    """Stored speaker ids of every cohort of an analysis (analyses never change once stored; their ids repeat
+    across databases, so the database is in the cache key)."""
+    return _members_of(config.database_url(), analysis_id)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _members_of(url: str, analysis_id: int) -> dict[int, list[int]]:
+    return cohort_members(analysis_id, url=url)
 
 
 def wrapped(label: str) -> str:
