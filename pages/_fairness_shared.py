@@ -35,11 +35,9 @@ def literal(text) -> str:
     return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
 
 
-# Cached per database, set id and creation time: ids repeat across databases, and a replaced set may reuse one.
-
-
 def speaker_totals(set_id: int, created_at) -> pd.DataFrame:
-    """Per-speaker totals of a stored set."""
+    """Per-speaker totals of a stored set. The cache key is the database, the set id and its creation time
+    (as for every cached reader here): ids repeat across databases, and a replaced set may reuse one."""
     return _speaker_totals(config.database_url(), set_id, created_at)
 
 
