@@ -23,35 +23,54 @@ import time
 
 from app_harness import PAGE_PATHS, RENDERED_JS, new_browser, percentile, running_app, wait_rendered
 
-# In-page clock of the app's script-state changes (data-test-script-state on stApp), so a run that starts
-# and ends between two polls is still seen.
-WATCH_RUNS_JS = """
-const app = document.querySelector('[data-testid="stApp"]');
-window.__runs = [];
-if (window.__watch) window.__watch.disconnect();
-window.__watch = new MutationObserver(() => window.__runs.push(app.dataset.testScriptState));
-window.__watch.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-return performance.now();
+# The server's messages, clocked in the page: wrapped before the app's own code opens its WebSocket. A fast
+# rerun (tens of ms) sends its "running" and "finished" states in one batch that React renders once, so the
+# app's script-state attribute never shows it running; the messages show that the run happened and when its
+# last one arrived.
+MESSAGE_CLOCK_JS = """
+window.__messages = 0;
+window.__lastMessage = 0;
+const Original = window.WebSocket;
+window.WebSocket = class extends Original {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', () => { window.__messages += 1; window.__lastMessage = performance.now(); });
+  }
+};
 """
-RUN_DONE_JS = (
-    "const done = (() => {"
+POLL_JS = (
+    "const rendered = (() => {"
     + RENDERED_JS
     + "})();"
-    + """
-return [done && window.__runs.includes('running') && window.__runs.at(-1) === 'notRunning', performance.now()];
-"""
+    + "return [rendered, window.__messages, window.__lastMessage, performance.now()];"
 )
+SETTLE_MS = 250  # no message for this long after the run's last one: the run is over
+
+
+def clocked_browser():
+    """A fresh headless Chromium whose pages clock the server's messages (MESSAGE_CLOCK_JS)."""
+    driver = new_browser()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": MESSAGE_CLOCK_JS})
+    return driver
 
 
 def timed_run(driver, action, timeout_s: float = 60) -> float:
-    """Seconds (in-page clock) from `action()` until the script run it causes has ended and rendered."""
-    started = driver.execute_script(WATCH_RUNS_JS)
+    """Seconds (in-page clock) from `action()` until the script run it causes has ended and rendered: the first
+    poll that finds the page rendered after the run's last message, once no message has followed for SETTLE_MS."""
+    _, messages_before, _, started = driver.execute_script(POLL_JS)
     action()
+    rendered_at, seen_last = None, None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        done, now = driver.execute_script(RUN_DONE_JS)
-        if done:
-            return (now - started) / 1000
+        rendered, messages, last, now = driver.execute_script(POLL_JS)
+        if last != seen_last:  # a new message: whatever was rendered before it is not the end
+            rendered_at, seen_last = None, last
+        if rendered and messages > messages_before:
+            rendered_at = rendered_at or now
+            if now - last >= SETTLE_MS:
+                return (rendered_at - started) / 1000
+        else:
+            rendered_at = None
         time.sleep(0.03)
     raise TimeoutError(f"{driver.current_url}: the run did not end within {timeout_s:.0f} s")
 
@@ -72,7 +91,7 @@ def click_page_link(driver, title: str):
 
 def first_visit(app, page: str, timeout_s: float = 120) -> tuple[float, float, float, float]:
     """(load s, load server CPU-s, rerun s, rerun server CPU-s) in a fresh browser."""
-    driver = new_browser()
+    driver = clocked_browser()
     try:
         cpu = app.cpu_seconds()
         started = time.perf_counter()
@@ -87,7 +106,7 @@ def first_visit(app, page: str, timeout_s: float = 120) -> tuple[float, float, f
 
 
 def long_session(app, pages: list[str], rounds: int) -> tuple[dict[str, list[float]], float, float]:
-    driver = new_browser()
+    driver = clocked_browser()
     try:
         started = time.perf_counter()
         driver.get(app.page_url(pages[0]))

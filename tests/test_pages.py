@@ -91,13 +91,13 @@ def test_every_page_renders(db_url, page):
     run_app(page)
 
 
-def test_choosing_sst_warns_that_it_fails_on_real_speech(db_url):
+def test_choosing_sst_warns_what_it_cannot_do(db_url):
     assert not [w for w in run_app().warning if "SST" in w.value]  # the cascade is the default
     app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=180)
     app.session_state["backend"] = "sst"  # as the sidebar's Backend box sets it
     app.run()
     assert app.selectbox(key="backend").value == "sst"
-    assert any("fails on real recordings" in w.value for w in app.warning)
+    assert any("does not separate overlapping talkers" in w.value for w in app.warning)
 
 
 def test_rename_a_speaker_on_the_transcribe_page(db_url):
