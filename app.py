@@ -73,8 +73,8 @@ with st.sidebar:
         == "sst"
     ):
         st.warning(
-            "SST ships with its separator off: it does not separate overlapping talkers, and its turns "
-            "start late and end early. Its numbers beside the cascade's are on the Model page.",
+            "SST ships with its separator off: it reads one channel with Whisper and does not separate "
+            "overlapping talkers. Its numbers beside the cascade's are on the Model page.",
             icon=":material/warning:",
         )
     st.caption("Database")

@@ -15,11 +15,12 @@ from engine.backends import BACKENDS, backend_for, get_backend
 from engine.backends.cascade import CascadeBackend
 from engine.cascade.pipeline import UNATTRIBUTED
 from engine.cascade.segments import iter_segment_audio, recognition_windows, words_by_segment
+from engine.cascade.segments_to_turns import merge_turns
 from engine.errors import UserError
 from engine.metrics.wer import edit_counts, wer
 from engine.speakers import cluster_speakers, embed_segments
 from engine.transcription import transcribe_file
-from engine.types import Word
+from engine.types import Turn, Word
 
 AMI = config.shared_data_dir() / "ami_excerpts"
 AMI_URI = "dev01"  # two reference speakers, 15.5 s of speech (a short one keeps the test fast)
@@ -160,6 +161,25 @@ def test_neighbouring_segments_share_a_recognition_window():
     assert recognition_windows(segments, 0.0) == [(s, [i]) for i, s in enumerate(segments)]
     words = [Word("a", 0.5, 1.0), Word("b", 4.2, 4.6), Word("c", 4.5, 5.4), Word("d", 13.0, 13.4)]
     assert words_by_segment(words, segments[:2]) == [words[:2], words[2:]]
+
+
+def test_a_speakers_pieces_join_into_one_turn_per_channel_and_pause():
+    w = [Word(x, t, t + 0.4) for x, t in (("a", 0.0), ("b", 2.0), ("c", 3.0), ("d", 6.0), ("e", 6.5))]
+    pieces = [
+        Turn("S1", 0.0, 1.5, [w[0]], channel=0),
+        Turn("S1", 2.0, 2.6, [w[1]], channel=0),  # 0.5 s later, same channel: the same turn
+        Turn("S1", 3.0, 3.4, [w[2]], channel=1),  # the other channel: a turn of its own
+        Turn("S1", 6.0, 6.4, [w[3]], channel=0),  # 3.4 s after channel 0's last: a new turn
+        Turn("S2", 6.5, 7.0, [w[4]], channel=0, unterminated=True),
+    ]
+    merged = merge_turns(pieces)
+    assert [(t.speaker, t.channel, t.start, t.end, t.text) for t in merged] == [
+        ("S1", 0, 0.0, 2.6, "a b"),
+        ("S1", 1, 3.0, 3.4, "c"),
+        ("S1", 0, 6.0, 6.4, "d"),
+        ("S2", 0, 6.5, 7.0, "e"),
+    ]
+    assert merged[-1].unterminated and pieces[0].words == [w[0]]  # the input is left as it was
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import soundfile as sf
 
 from engine import audio, config
 from engine.backends.sst import SSTBackend
+from engine.cascade.segments_to_turns import MAX_PAUSE_S
 from engine.errors import UserError
 from engine.sst.package import save_package
 from engine.whisper.decoding import decode_with_fallback, word_times
@@ -53,6 +54,11 @@ def test_passthrough_channels_read_what_whisper_alone_reads(mixture, tmp_path):
     duration = len(samples) / 16000
     assert all(t.words and 0 <= t.start <= t.end <= duration + 0.05 for t in turns)
     assert {t.speaker for t in turns} <= {"S1", "S2"}
+    for channel in (0, 1):  # a speaker's pieces (windows, Whisper's sentences) are joined into one turn
+        own = [t for t in turns if t.channel == channel]
+        assert all(a.speaker != b.speaker or b.start - a.end > MAX_PAUSE_S for a, b in zip(own, own[1:])), [
+            (t.speaker, t.start, t.end) for t in own
+        ]
     assert partials and fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
     assert backend.describe()["checkpoint"]["step"] == 0
 

@@ -1,7 +1,8 @@
 """The SST backend: models/sst.pt (the trained separator and heads on Whisper tiny.en) decodes the recording
 in overlapping 30 s windows, two channels each (engine/sst/inference.py; memory flat in length), then each
 turn is attributed to a speaker by clustering per-turn embeddings across the recording (engine/speakers.py),
-so a channel swap between windows costs nothing.
+so a channel swap between windows costs nothing, and a speaker's consecutive pieces (cut by windows and by
+Whisper's sentence segments) are joined into one turn.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 
 from engine import audio, config
 from engine.cascade.segments import iter_segment_audio
+from engine.cascade.segments_to_turns import merge_turns
 from engine.speakers import DEFAULT_THRESHOLD, cluster_speakers, embed_segments, speaker_label
 from engine.sst.inference import WindowDecoder, transcribe_chunks
 from engine.sst.package import load_package, package_id
@@ -84,6 +86,7 @@ class SSTBackend:
         if turns:
             report(DECODE_SHARE + (1 - DECODE_SHARE) / 2, "Attributing speakers")
             self._attribute(path, turns, num_speakers, info.duration_s)
+            turns = merge_turns(turns)
         report(1.0, "Done")
         return turns
 
