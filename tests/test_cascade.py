@@ -15,7 +15,7 @@ from engine.backends import BACKENDS, backend_for, get_backend
 from engine.backends.cascade import CascadeBackend
 from engine.cascade.pipeline import UNATTRIBUTED
 from engine.cascade.segments import iter_segment_audio, recognition_windows, words_by_segment
-from engine.cascade.segments_to_turns import merge_turns
+from engine.cascade.segments_to_turns import merge_segments, merge_turns
 from engine.errors import UserError
 from engine.metrics.wer import edit_counts, wer
 from engine.speakers import cluster_speakers, embed_segments
@@ -164,22 +164,26 @@ def test_neighbouring_segments_share_a_recognition_window():
 
 
 def test_a_speakers_pieces_join_into_one_turn_per_channel_and_pause():
-    w = [Word(x, t, t + 0.4) for x, t in (("a", 0.0), ("b", 2.0), ("c", 3.0), ("d", 6.0), ("e", 6.5))]
+    w = [Word(x, t, t + 0.4) for x, t in (("a", 0.0), ("b", 1.0), ("c", 2.0), ("d", 6.0), ("e", 6.5), ("f", 7.2))]
     pieces = [
         Turn("S1", 0.0, 1.5, [w[0]], channel=0),
-        Turn("S1", 2.0, 2.6, [w[1]], channel=0),  # 0.5 s later, same channel: the same turn
-        Turn("S1", 3.0, 3.4, [w[2]], channel=1),  # the other channel: a turn of its own
-        Turn("S1", 6.0, 6.4, [w[3]], channel=0),  # 3.4 s after channel 0's last: a new turn
-        Turn("S2", 6.5, 7.0, [w[4]], channel=0, unterminated=True),
+        Turn("S2", 1.0, 1.8, [w[1]], channel=1),  # the other talker, on the other channel
+        Turn("S1", 2.0, 2.6, [w[2]], channel=0),  # 0.5 s after channel 0's last: the same turn
+        Turn("S1", 6.0, 6.4, [w[3]], channel=0),  # 3.4 s later: a new turn
+        Turn("S2", 6.5, 7.0, [w[4]], channel=0),  # another speaker on channel 0...
+        Turn("S1", 7.2, 7.6, [w[5]], channel=0, unterminated=True),  # ...keeps S1's next piece apart
     ]
     merged = merge_turns(pieces)
     assert [(t.speaker, t.channel, t.start, t.end, t.text) for t in merged] == [
-        ("S1", 0, 0.0, 2.6, "a b"),
-        ("S1", 1, 3.0, 3.4, "c"),
+        ("S1", 0, 0.0, 2.6, "a c"),
+        ("S2", 1, 1.0, 1.8, "b"),
         ("S1", 0, 6.0, 6.4, "d"),
         ("S2", 0, 6.5, 7.0, "e"),
+        ("S1", 0, 7.2, 7.6, "f"),
     ]
     assert merged[-1].unterminated and pieces[0].words == [w[0]]  # the input is left as it was
+    cascade = merge_segments([("S1", 0.0, 1.0, []), ("S2", 1.2, 1.5, []), ("S1", 1.7, 2.0, []), ("S1", 2.5, 3.0, [])])
+    assert [(t.speaker, t.start, t.end) for t in cascade] == [("S1", 0.0, 1.0), ("S2", 1.2, 1.5), ("S1", 1.7, 3.0)]
 
 
 @pytest.fixture(scope="module")

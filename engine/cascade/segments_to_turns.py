@@ -16,17 +16,20 @@ def merge_segments(
 
 
 def merge_turns(turns: list[Turn], max_pause_s: float = MAX_PAUSE_S) -> list[Turn]:
-    """Turns sorted by start, each joined to the one before it when both have the same speaker and channel
+    """Turns sorted by start, each joined to the one before it on its channel when both have the same speaker
     and the pause between them is at most `max_pause_s` (the SST's windows and Whisper's sentence segments
-    cut one person's turn into pieces; the cascade's VAD segments do too)."""
+    cut one person's turn into pieces; the cascade's VAD segments do too). The cascade has one channel
+    (None), so there a turn of another speaker in between keeps the two apart."""
     merged: list[Turn] = []
+    latest: dict[int | None, int] = {}  # channel → index in `merged` of its latest turn
     for turn in sorted(turns, key=lambda t: (t.start, t.end)):
-        last = merged[-1] if merged else None
-        same_voice = last is not None and (last.speaker, last.channel) == (turn.speaker, turn.channel)
-        if same_voice and turn.start - last.end <= max_pause_s:
-            merged[-1] = replace(
+        i = latest.get(turn.channel)
+        if i is not None and merged[i].speaker == turn.speaker and turn.start - merged[i].end <= max_pause_s:
+            last = merged[i]
+            merged[i] = replace(
                 last, end=max(last.end, turn.end), words=last.words + turn.words, unterminated=turn.unterminated
             )
         else:
+            latest[turn.channel] = len(merged)
             merged.append(replace(turn, words=list(turn.words)))
     return merged
