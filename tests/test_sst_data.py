@@ -45,3 +45,22 @@ def test_overlapping_turns_go_to_two_channels_with_matching_targets():
     assert batch.eot_frames[1, 0] == int(4.0 / 0.08)
     assert batch.activity[0, 1, 100:200].all() and not batch.activity[0, 1, :99].any()  # 2.0-4.0 s on channel 1
     assert batch.frame_lengths.tolist() == [75, 75]
+
+
+def test_one_channel_reads_every_turn_in_order_of_start():
+    """Without a separator the single channel is the mixture: its decoder target is every turn, as Whisper
+    would write the recording, whatever channels HEAT chose."""
+    window = Window(
+        np.zeros(16000),
+        [WindowTurn(0.2, 3.0, "hello there", "x"), WindowTurn(2.0, 4.0, "yes", "y"), WindowTurn(3.5, 5.0, "fine", "x")],
+        "sim",
+        "OV20",
+    )
+    window.assign_channels()
+    pooled = PooledWindow(torch.zeros(300, 384, dtype=torch.float16), window.turns, "sim", "OV20", False)
+    batch = make_batch([pooled], channels=1, subsample=4)
+    tokens = batch.decoder_inputs[0].tolist()
+    tok = tokenizer()
+    assert tok.decode(tokens) == " Hello there. Yes. Fine."
+    assert [tok.seconds(t) for t in tokens if tok.is_timestamp(t)] == [0.2, 3.0, 2.0, 4.0, 3.5, 5.0]
+    assert batch.activity[0, 0, 10:250].all()

@@ -19,6 +19,7 @@ from engine.sst.inference import (
     stitch,
     words_into_turns,
 )
+from engine.sst.network import build
 from engine.sst.package import MAX_MB, load_package, read_package, save_package
 from engine.sst.settings import SSTSettings
 from engine.types import Turn, Word
@@ -45,6 +46,35 @@ def test_separator_that_passes_the_mixture_gives_whispers_own_encoder_output():
         channels = model.transcriber(mel)
         whole = model.whisper.encoder(mel)
     assert torch.equal(channels[0, 0], whole[0]) and torch.equal(channels[0, 1], whole[0])
+
+
+def test_an_adapted_copy_starts_as_whisper_and_trains_without_touching_the_shared_one(tmp_path):
+    from dataclasses import replace
+
+    from engine.sst.trainer import trainable
+
+    model = build(replace(TINY, separator=False, channels=1, adapt_upper=True))
+    mel = torch.randn(1, 80, 600)
+    with torch.no_grad():
+        before = model.whisper.encoder(mel)
+        assert torch.equal(model.transcriber(mel)[0, 0], before[0])
+    parameters = trainable(model, ("upper",))
+    assert sum(p.numel() for p in parameters) == sum(
+        p.numel() for p in [*model.whisper.encoder.blocks[2:].parameters(), *model.whisper.encoder.ln_post.parameters()]
+    )
+    loss = model.transcriber(mel).square().mean()
+    loss.backward()
+    torch.optim.SGD(parameters, lr=0.1).step()
+    with torch.no_grad():
+        assert torch.equal(model.whisper.encoder(mel), before)  # the cascade's Whisper is unchanged
+        assert not torch.allclose(model.transcriber(mel)[0, 0], before[0])
+    path = save_package(tmp_path / "adapted.pt", model, {})
+    assert any(k.startswith("transcriber.adapted.") for k in read_package(path)["trained"])
+    loaded, _ = load_package(path)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.transcriber(mel), model.transcriber(mel))
+    with pytest.raises(ValueError, match="does not have"):
+        trainable(tiny_model(), ("upper",))
 
 
 def test_only_trained_parts_are_saved_and_whisper_is_named_by_sha256(tmp_path):

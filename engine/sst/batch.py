@@ -71,7 +71,8 @@ def make_batch(windows: list[PooledWindow], channels: int, subsample: int) -> Ba
     dec, trans = [], []
     for b, w in enumerate(windows):
         for c in range(channels):
-            mine = [turn for turn in w.turns if turn.channel == c]
+            # one channel (no separator) holds every turn, in order of start, as Whisper writes a mixture
+            mine = [turn for turn in w.turns if channels == 1 or turn.channel == c]
             for turn in mine:
                 first, last = (int(t / SECONDS_PER_ENCODER_FRAME) for t in (turn.start, turn.end))
                 activity[b, c, first : last + 1] = 1

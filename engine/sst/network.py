@@ -10,6 +10,8 @@ Only the trained parts are in `trained_state()`; Whisper's weights are named by 
 
 from __future__ import annotations
 
+import copy
+
 from torch import Tensor, nn
 
 from engine.sst.separator import Separator
@@ -22,13 +24,18 @@ WHISPER_PREFIX = "whisper."
 
 class Transcriber(nn.Module):
     """Mixture → per-channel encoder output: Whisper's stem and lower blocks (frozen), the separator,
-    Whisper's upper blocks and final norm (frozen, tied across channels: one batched pass)."""
+    the upper blocks and final norm (tied across channels: one batched pass). The upper blocks are Whisper's
+    own (frozen, shared) or, with `adapt_upper`, the SST's copy of them, which training may adapt."""
 
     def __init__(self, settings: SSTSettings, whisper: Whisper):
         super().__init__()
         self.split = settings.split_after
         self.whisper = whisper
         self.separator = Separator(settings, whisper.dims.width) if settings.separator else None
+        self.adapted = None
+        if settings.adapt_upper:  # a copy: the shared Whisper (the cascade's recogniser) never changes
+            upper = {"blocks": whisper.encoder.blocks[self.split :], "norm": whisper.encoder.ln_post}
+            self.adapted = nn.ModuleDict({name: copy.deepcopy(part) for name, part in upper.items()})
 
     def lower(self, mel: Tensor) -> Tensor:
         """mel (B, M, F) → the mixture's states after block `split` (B, T, D): what the training pool caches."""
@@ -39,9 +46,14 @@ class Transcriber(nn.Module):
         """(B, T, D) → (B, C, T, D) per-channel encoder output (Whisper's decoder reads this)."""
         channels = self.separator(mixture_states) if self.separator is not None else mixture_states[:, None]
         b, c = channels.shape[:2]
-        encoder = self.whisper.encoder
-        out = encoder.ln_post(encoder.run_blocks(channels.flatten(0, 1), self.split, len(encoder.blocks)))
-        return out.unflatten(0, (b, c))
+        if self.adapted is not None:
+            blocks, norm = self.adapted["blocks"], self.adapted["norm"]
+        else:
+            blocks, norm = self.whisper.encoder.blocks[self.split :], self.whisper.encoder.ln_post
+        x = channels.flatten(0, 1)
+        for block in blocks:
+            x = block(x)[0]
+        return norm(x).unflatten(0, (b, c))
 
     def forward(self, mel: Tensor) -> Tensor:
         return self.upper(self.lower(mel))

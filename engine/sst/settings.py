@@ -11,6 +11,9 @@ class SSTSettings:
     split_after: int = 2  # the separator sits after this Whisper encoder block (1..3 of 4)
     channels: int = 2  # output channels (talkers at once)
     separator: bool = True  # False: the ablation "Whisper alone" (one channel, the mixture itself)
+    # True: the SST owns a copy of Whisper's blocks after the split (and the final norm) and may train it;
+    # False: they are Whisper's own, frozen and shared with the cascade.
+    adapt_upper: bool = False
     # Separator (Conv-TasNet-style temporal convolution stack over the block's 20 ms frames).
     bottleneck: int = 192
     hidden: int = 384

@@ -36,6 +36,7 @@ PARTS = {
     "separator": ("transcriber.separator",),
     "activity": ("activity",),
     "transducer": ("frames", "predictor", "joiner"),
+    "upper": ("transcriber.adapted",),  # the SST's copy of Whisper's upper blocks (settings.adapt_upper)
 }
 
 
@@ -112,6 +113,8 @@ def trainable(model: SST, parts: tuple[str, ...]) -> list[torch.nn.Parameter]:
         parameter.requires_grad_(wanted)
         if wanted:
             chosen.append(parameter)
+    if not chosen:
+        raise ValueError(f"the stage trains {', '.join(parts)}, which this model does not have")
     return chosen
 
 
