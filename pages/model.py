@@ -63,8 +63,10 @@ else:
     cols[2].metric("Training updates", card.get("step", "—"))
     cols[3].metric("Separator", f"after block {settings['split_after']}" if settings.get("separator", True) else "off")
     turn_source = card.get("decoding", {}).get("turn_source", "activity")
+    upper = "fine-tuned here (its own copy)" if settings.get("adapt_upper") else "Whisper's own, frozen"
     st.caption(
-        f"Turn boundaries from: {turn_source}. Base weights: Whisper tiny.en, sha256 "
+        f"Turn boundaries from: {turn_source}. Encoder blocks after block {settings['split_after']}: {upper}. "
+        f"Base weights: Whisper tiny.en, sha256 "
         f"{card['base_sha256'][:12]}…; file id {card['checkpoint_id']}."
     )
     curves = curves_frame(config.data_dir() / "sst" / "runs" / card.get("recipe", "") / card.get("stage", ""))
