@@ -23,7 +23,8 @@ def test_a_crop_keeps_whole_turns_and_silences_what_it_cannot_label():
     assert cut[: 3 * 16000].all() and not cut[3 * 16000 :].any()
 
 
-def test_overlapping_turns_go_to_two_channels_with_matching_targets():
+def _overlapped_window() -> Window:
+    """Three turns, the second overlapping both others, put on channels by HEAT."""
     window = Window(
         np.zeros(16000),
         [WindowTurn(0.2, 3.0, "hello there", "x"), WindowTurn(2.0, 4.0, "yes", "y"), WindowTurn(3.5, 5.0, "fine", "x")],
@@ -31,6 +32,11 @@ def test_overlapping_turns_go_to_two_channels_with_matching_targets():
         "OV20",
     )
     window.assign_channels()
+    return window
+
+
+def test_overlapping_turns_go_to_two_channels_with_matching_targets():
+    window = _overlapped_window()
     assert [t.channel for t in window.turns] == [0, 1, 0]
     pooled = PooledWindow(torch.zeros(300, 384, dtype=torch.float16), window.turns, "sim", "OV20", False)
     batch = make_batch([pooled], channels=2, subsample=4)
@@ -50,13 +56,7 @@ def test_overlapping_turns_go_to_two_channels_with_matching_targets():
 def test_one_channel_reads_every_turn_in_order_of_start():
     """Without a separator the single channel is the mixture: its decoder target is every turn, as Whisper
     would write the recording, whatever channels HEAT chose."""
-    window = Window(
-        np.zeros(16000),
-        [WindowTurn(0.2, 3.0, "hello there", "x"), WindowTurn(2.0, 4.0, "yes", "y"), WindowTurn(3.5, 5.0, "fine", "x")],
-        "sim",
-        "OV20",
-    )
-    window.assign_channels()
+    window = _overlapped_window()
     pooled = PooledWindow(torch.zeros(300, 384, dtype=torch.float16), window.turns, "sim", "OV20", False)
     batch = make_batch([pooled], channels=1, subsample=4)
     tokens = batch.decoder_inputs[0].tolist()

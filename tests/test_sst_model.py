@@ -3,6 +3,8 @@ search's streaming state, windows and stitching, and the shipped file (trained p
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -73,8 +75,20 @@ def test_an_adapted_copy_starts_as_whisper_and_trains_without_touching_the_share
     loaded, _ = load_package(path)
     with torch.no_grad():
         torch.testing.assert_close(loaded.transcriber(mel), model.transcriber(mel))
-    with pytest.raises(ValueError, match="does not have"):
-        trainable(tiny_model(), ("upper",))
+
+
+def test_a_recipe_that_trains_a_part_its_settings_leave_out_is_refused(tmp_path):
+    from engine.sst.trainer import Recipe
+
+    dev = {"source": "sim", "windows": 1, "seed": 1}
+    recipe = {"name": "r", "settings": {}, "stages": [{"name": "s", "updates": 1, "pools": [], "dev_pool": dev}]}
+    recipe["stages"][0]["train"] = ["upper"]
+    (tmp_path / "r.json").write_text(json.dumps(recipe))
+    with pytest.raises(ValueError, match="trains upper, which these settings leave out"):
+        Recipe.load(tmp_path / "r.json")
+    recipe["settings"] = {"adapt_upper": True}
+    (tmp_path / "r.json").write_text(json.dumps(recipe))
+    assert Recipe.load(tmp_path / "r.json").settings.adapt_upper
 
 
 def test_only_trained_parts_are_saved_and_whisper_is_named_by_sha256(tmp_path):

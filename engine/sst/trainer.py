@@ -77,9 +77,14 @@ class Recipe:
     @classmethod
     def load(cls, path: Path) -> "Recipe":
         data = json.loads(Path(path).read_text())
-        return cls(
-            data["name"], SSTSettings.from_json(data.get("settings", {})), [Stage.from_json(s) for s in data["stages"]]
-        )
+        settings = SSTSettings.from_json(data.get("settings", {}))
+        stages = [Stage.from_json(s) for s in data["stages"]]
+        missing = {"separator": not settings.separator, "upper": not settings.adapt_upper}
+        for stage in stages:  # refused before any pool is built, not after
+            absent = [part for part in stage.train if missing.get(part)]
+            if absent:
+                raise ValueError(f"stage {stage.name!r} trains {', '.join(absent)}, which these settings leave out")
+        return cls(data["name"], settings, stages)
 
 
 def pool_dir(spec: PoolSpec) -> Path:
@@ -113,8 +118,6 @@ def trainable(model: SST, parts: tuple[str, ...]) -> list[torch.nn.Parameter]:
         parameter.requires_grad_(wanted)
         if wanted:
             chosen.append(parameter)
-    if not chosen:
-        raise ValueError(f"the stage trains {', '.join(parts)}, which this model does not have")
     return chosen
 
 
