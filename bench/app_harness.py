@@ -30,14 +30,14 @@ PAGE_PATHS = {
 }
 
 # True once the script run is over (the app's script state, nothing stale from the previous run, no spinner or
-# skeleton) and the charts have drawn (plotly svg, deck.gl canvas). Evaluated in the page.
+# skeleton) and the charts have drawn (Vega-Lite svg, deck.gl canvas). Evaluated in the page.
 RENDERED_JS = """
 const q = s => document.querySelectorAll(s);
 const app = document.querySelector('[data-testid="stApp"]');
 if (!app || app.dataset.testScriptState !== 'notRunning') return false;
 if (!document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]')) return false;
 if (q('[data-stale="true"], [data-testid="stSkeleton"], [data-testid="stSpinner"]').length) return false;
-for (const plot of q('[data-testid="stPlotlyChart"]')) if (!plot.querySelector('.main-svg')) return false;
+for (const chart of q('[data-testid="stVegaLiteChart"]')) if (!chart.querySelector('svg.marks, canvas')) return false;
 for (const deck of q('[data-testid="stDeckGlJsonChart"]')) if (!deck.querySelector('canvas')) return false;
 return true;
 """
@@ -143,18 +143,25 @@ def new_browser(width: int = 1600, height: int = 1200):
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
 
-def wait_rendered(driver, started: float, timeout_s: float = 60, poll_s: float = 0.05, settle_polls: int = 2) -> float:
-    """Seconds from `started` (a time.perf_counter()) until the page is fully rendered: RENDERED_JS true for
-    `settle_polls` polls in a row, the time reported is the first of them."""
-    first_true, streak = None, 0
+BUSY_POLL_S = 0.2  # a poll that takes longer than this waited for the page's main thread: it was still working
+
+
+def wait_rendered(driver, started: float, timeout_s: float = 60, poll_s: float = 0.05, quiet_s: float = 0.3) -> float:
+    """Seconds from `started` (a time.perf_counter()) until the page is fully rendered: RENDERED_JS true on
+    every poll for `quiet_s`, each poll answered at once; the time reported is the first of them. The quiet
+    window matters for maps: deck.gl creates its canvas first and then blocks the page for seconds while it
+    compiles its shaders and draws (software WebGL here), and a poll cannot run until that is over."""
+    first_true = None
     while time.perf_counter() - started < timeout_s:
-        if driver.execute_script(RENDERED_JS):
-            first_true = first_true or time.perf_counter()
-            streak += 1
-            if streak >= settle_polls:
-                return first_true - started
-        else:
-            first_true, streak = None, 0
+        asked = time.perf_counter()
+        rendered = driver.execute_script(RENDERED_JS)
+        answered = time.perf_counter()
+        if not rendered or answered - asked > BUSY_POLL_S:
+            first_true = None
+        elif first_true is None:
+            first_true = asked
+        elif answered - first_true >= quiet_s:
+            return first_true - started
         time.sleep(poll_s)
     raise TimeoutError(f"{driver.current_url} did not finish rendering within {timeout_s:.0f} s")
 

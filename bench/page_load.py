@@ -4,7 +4,7 @@ Every page of the real dashboard (`streamlit run app.py` on a free localhost por
 shipped demo data) in headless Debian Chromium at 1600×1200:
 
 - first visit: a fresh browser (own profile, empty cache) opens the page's URL; seconds until it is fully
-  rendered (the script run is over, nothing stale or pending, plotly/deck.gl charts drawn; see
+  rendered (the script run is over, nothing stale or pending, Vega-Lite/deck.gl charts drawn; see
   bench/app_harness.py) and the server process's CPU-seconds (user + system, /proc) over that time;
 - rerun: the same tab presses R (Streamlit's rerun key); seconds until rendered again, and server CPU;
 - long session: one tab walks the sidebar's page links for --long-rounds rounds; each page's time in the

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import html
+import textwrap
 
-import plotly.graph_objects as go
+import altair as alt
 
+from engine.charts import svg
 from engine.types import Turn
 
 # Streamlit's named markdown colours with their hex values, so a speaker has the same colour in the
-# timeline (plotly) and in the transcript.
+# timeline and in the transcript.
 SPEAKER_COLOURS = [
     ("blue", "#1c83e1"),
     ("orange", "#ffa421"),
@@ -18,6 +19,8 @@ SPEAKER_COLOURS = [
     ("red", "#ff2b2b"),
     ("gray", "#808495"),
 ]
+MARKERS = {"start of turn": "triangle-right", "end of turn": "triangle-left", "open at end of audio": "cross"}
+TOOLTIP_CHARS = 240  # longer turns are cut (with …) so the tooltip stays readable and the spec small
 
 
 def clock(seconds: float) -> str:
@@ -36,67 +39,55 @@ def speaker_colours(turns: list[Turn]) -> dict[str, tuple[str, str]]:
     return {sp: SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)] for i, sp in enumerate(speaker_order(turns))}
 
 
-def timeline_figure(turns: list[Turn], duration_s: float | None = None) -> go.Figure:
-    """Speaker names and words are escaped: plotly reads <b>, <a href> and the like in its labels, and a
-    name a person typed is shown as written."""
+def timeline_figure(turns: list[Turn], duration_s: float | None = None) -> alt.LayerChart:
+    """Vega draws names and words as text (never HTML), so they show exactly as written, unescaped."""
     speakers = speaker_order(turns)
     colours = speaker_colours(turns)
-    shown = {speaker: html.escape(speaker) for speaker in speakers}
-    fig = go.Figure()
-    for speaker in speakers:
-        own = [t for t in turns if t.speaker == speaker]
-        fig.add_bar(
-            y=[shown[speaker]] * len(own),
-            base=[t.start for t in own],
-            x=[t.end - t.start for t in own],
-            orientation="h",
-            name=shown[speaker],
-            marker_color=colours[speaker][1],
-            opacity=0.8,
-            hovertext=[f"{clock(t.start)}–{clock(t.end)} · {shown[speaker]}<br>{_wrap(t.text)}" for t in own],
-            hoverinfo="text",
-        )
-    ordered = sorted(turns, key=lambda t: t.start)
-    fig.add_scatter(
-        x=[t.start for t in ordered],
-        y=[shown[t.speaker] for t in ordered],
-        mode="markers",
-        name="start of turn",
-        hoverinfo="skip",
-        marker=dict(symbol="triangle-right", size=11, color="#1d2433"),
+    rows = [
+        {
+            "speaker": t.speaker,
+            "start": t.start,
+            "end": t.end,
+            "time": f"{clock(t.start)}–{clock(t.end)}",
+            "words": textwrap.shorten(t.text, TOOLTIP_CHARS, placeholder=" …") or "…",
+            "open": t.unterminated,
+        }
+        for t in sorted(turns, key=lambda t: t.start)
+    ]
+    end = duration_s or max((t.end for t in turns), default=1.0)
+    x_scale = alt.Scale(domain=[0, end], nice=False)
+    base = alt.Chart().encode(
+        y=alt.Y("speaker:N", sort=speakers, title=None, axis=alt.Axis(labelLimit=400, labelFontSize=13)),
+        tooltip=["speaker:N", "time:N", "words:N"],
     )
-    fig.add_scatter(
-        x=[t.end for t in ordered],
-        y=[shown[t.speaker] for t in ordered],
-        mode="markers",
-        name="end of turn",
-        hoverinfo="skip",
-        marker=dict(
-            symbol=["x-thin-open" if t.unterminated else "triangle-left" for t in ordered],
-            size=11,
-            color="#1d2433",
-            line=dict(width=2, color="#1d2433"),
+    bars = base.mark_bar(opacity=0.8, clip=True).encode(
+        x=alt.X("start:Q", scale=x_scale, title="time (s)"),
+        x2="end:Q",
+        color=alt.Color(
+            "speaker:N",
+            scale=alt.Scale(domain=speakers, range=[colours[s][1] for s in speakers]),
+            legend=None,  # the y axis names the rows
         ),
     )
-    end = duration_s or max((t.end for t in turns), default=1.0)
-    fig.update_layout(
-        barmode="overlay",
-        height=140 + 45 * len(speakers),
-        margin=dict(l=10, r=10, t=10, b=40),
-        xaxis=dict(title="time (s)", range=[0, end], showgrid=True),
-        yaxis=dict(categoryorder="array", categoryarray=[shown[s] for s in reversed(speakers)], title=None),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-        plot_bgcolor="#ffffff",
+    kinds = [k for k in MARKERS if k != "open at end of audio" or any(t.unterminated for t in turns)]
+    markers = (
+        base.transform_fold(["start", "end"], as_=["edge", "t"])
+        .transform_calculate(
+            kind="datum.edge == 'start' ? 'start of turn' : datum.open ? 'open at end of audio' : 'end of turn'"
+        )
+        .mark_point(filled=True, size=110, color="#1d2433", opacity=1)
+        .encode(
+            x=alt.X("t:Q", scale=x_scale),
+            shape=alt.Shape(
+                "kind:N",
+                scale=alt.Scale(domain=kinds, range=[MARKERS[k] for k in kinds]),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+        )
     )
-    return fig
-
-
-def _wrap(text: str, width: int = 60) -> str:
-    lines, line = [], ""
-    for word in html.escape(text).split():
-        if line and len(line) + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return "<br>".join(lines + [line])
+    chart = alt.layer(bars, markers, data=alt.Data(values=rows)).properties(
+        height=45 * max(1, len(speakers)),
+        # Streamlit's default ("fit") squeezes axes and legend into `height` too, leaving the rows a sliver
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+    )
+    return svg(chart)

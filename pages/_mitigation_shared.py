@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import shlex
 
+import altair as alt
+import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import pydeck as pdk
 import streamlit as st
 
 from engine import config, persistence
+from engine.charts import svg
 from engine.fairness import mapdata
 from pages._fairness_shared import CompactDeck, boundaries_layer
 
@@ -21,7 +23,6 @@ TARGETED_LINE = [20, 20, 20, 255]
 OTHER_LINE = [120, 120, 120, 160]
 
 
-SEED_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
 LAMBDA_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 
 
@@ -59,32 +60,41 @@ def shared_scale(arms: list[dict]) -> tuple[float, float]:
     return (min(wer), max(wer)) if wer else (0.0, 1.0)
 
 
-def region_layer_table(arm: dict, low: float, high: float) -> pd.DataFrame:
-    rows = arm["regions"]
+MAP_VIEWS = ("Before", "After", "Change")
+
+
+def region_layer_table(before: dict, after: dict, view: str, low: float, high: float) -> pd.DataFrame:
+    """Region polygons coloured by the `view`'s held-out WER on the shared (low, high) scale, or, for
+    "Change", by after − before on a diverging scale (blue: lower after, red: higher)."""
+    pairs = list(zip(before["regions"], after["regions"]))
     frame = pd.DataFrame(
         {
-            "rank": [r["rank"] for r in rows],
-            "polygon": [r["polygon"]["coordinates"][0] for r in rows],
-            "wer": [r["wer"] for r in rows],
-            "targeted": [r["targeted"] for r in rows],
+            "rank": [b["rank"] for b, _ in pairs],
+            "polygon": [b["polygon"]["coordinates"][0] for b, _ in pairs],
+            "targeted": [b["targeted"] for b, _ in pairs],
         }
     )
-    frame["colour"] = mapdata.colour_scale(frame["wer"].to_numpy(float), low, high, 170)
+    wer_before = np.array([b["wer"] for b, _ in pairs], float)
+    wer_after = np.array([a["wer"] for _, a in pairs], float)
+    if view == "Change":
+        change = wer_after - wer_before
+        frame["colour"] = mapdata.diverging_scale(change, float(np.nanmax(np.abs(change), initial=0.0)), 170)
+    else:
+        frame["colour"] = mapdata.colour_scale(wer_before if view == "Before" else wer_after, low, high, 170)
     frame["line"] = [TARGETED_LINE if t else OTHER_LINE for t in frame["targeted"]]
     frame["tooltip"] = [
-        f"<b>Region {r['rank']}</b>{' ◎ targeted' if r['targeted'] else ''}<br/>WER {100 * r['wer']:.1f} % "
-        f"(95 % CI {100 * r['ci_low']:.1f}–{100 * r['ci_high']:.1f})<br/>n = {r['n_speakers']} held-out speakers, "
-        f"{r['ref_words']} words"
-        for r in rows
+        f"<b>Region {b['rank']}</b>{' ◎ targeted' if b['targeted'] else ''}<br/>before {100 * b['wer']:.1f} % "
+        f"({_ci(b)}), after {100 * a['wer']:.1f} % ({_ci(a)})<br/>change {100 * (a['wer'] - b['wer']):+.1f} "
+        f"points<br/>n = {b['n_speakers']} held-out speakers, {b['ref_words']} words"
+        for b, a in pairs
     ]
     return frame
 
 
-def region_deck(arm: dict, low: float, high: float) -> CompactDeck:
-    """Regions coloured by held-out WER on the shared scale; targeted regions outlined in black."""
-    table = region_layer_table(arm, low, high)
-    view = mapdata.view_of([r["bounds"] for r in arm["regions"]])
-    view["zoom"] = max(0.0, view["zoom"] - 1)  # two maps side by side: each is half as wide as view_of assumes
+def region_deck(before: dict, after: dict, view: str, low: float, high: float) -> CompactDeck:
+    """One map (a second WebGL map on the page cost a first visit ~3 s in headless Chromium on 2 cores):
+    the regions in the chosen view; targeted regions outlined in black."""
+    table = region_layer_table(before, after, view, low, high)
     return CompactDeck(
         layers=[
             boundaries_layer(),
@@ -100,7 +110,7 @@ def region_deck(arm: dict, low: float, high: float) -> CompactDeck:
                 auto_highlight=True,
             ),
         ],
-        initial_view_state=pdk.ViewState(**view),
+        initial_view_state=pdk.ViewState(**mapdata.view_of([r["bounds"] for r in before["regions"]])),
         map_style=None,
         tooltip={"html": "{tooltip}"},
     )
@@ -154,105 +164,99 @@ def arms_summary(arms: list[dict]) -> pd.DataFrame:
     )
 
 
-def _legend_below(fig: go.Figure, height: int) -> go.Figure:
-    """Legend in a row under the plot, so it never sits beneath the chart's toolbar (top right)."""
-    fig.update_layout(
-        height=height,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0},
-    )
-    return fig
+LEGEND_BELOW = alt.Legend(orient="bottom", direction="horizontal", columns=4, labelLimit=0)
 
 
-def tradeoff_figure(arms: list[dict]) -> go.Figure:
+def tradeoff_figure(arms: list[dict]) -> alt.LayerChart:
     """Targeted-group WER against overall WER on the held-out speakers: one colour per λ, one marker per seed
     (95 % CIs over speakers as error bars), no text on the points (labels are in the legend and on hover)."""
-    fig = go.Figure()
     names = list(dict.fromkeys(lambda_name(a) for a in arms))
-    for index, name in enumerate(names):
-        group = [a for a in arms if lambda_name(a) == name and a["targeted"]["wer"] is not None]
-        if not group:
-            continue
-        x = [100 * a["overall"]["wer"] for a in group]
-        y = [100 * a["targeted"]["wer"] for a in group]
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=y,
-                mode="markers",
-                name=name,
-                marker={
-                    "size": 11,
-                    "color": "#555555" if name == "no fine-tuning" else LAMBDA_COLOURS[index % 7],
-                    "symbol": [SEED_SYMBOLS[(a.get("seed") or 0) % len(SEED_SYMBOLS)] for a in group],
-                    "line": {"width": 1, "color": "white"},
-                },
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "thickness": 1,
-                    "array": [100 * a["overall"]["ci_high"] - v for a, v in zip(group, x)],
-                    "arrayminus": [v - 100 * a["overall"]["ci_low"] for a, v in zip(group, x)],
-                },
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "thickness": 1,
-                    "array": [100 * a["targeted"]["ci_high"] - v for a, v in zip(group, y)],
-                    "arrayminus": [v - 100 * a["targeted"]["ci_low"] for a, v in zip(group, y)],
-                },
-                customdata=[arm_label(a) for a in group],
-                hovertemplate="%{customdata}<br>overall %{x:.2f} %<br>targeted %{y:.2f} %<extra></extra>",
-            )
-        )
-    fig.update_layout(xaxis_title="Overall WER % on held-out speakers", yaxis_title="Targeted WER %")
-    return _legend_below(fig, 420)
+    colours = [
+        "#555555" if n == "no fine-tuning" else LAMBDA_COLOURS[i % len(LAMBDA_COLOURS)] for i, n in enumerate(names)
+    ]
+    frame = pd.DataFrame(
+        [
+            {
+                "λ": lambda_name(a),
+                "seed": "—" if a.get("seed") is None else str(a["seed"]),
+                "arm": arm_label(a),
+                "overall": 100 * a["overall"]["wer"],
+                "overall_low": 100 * a["overall"]["ci_low"],
+                "overall_high": 100 * a["overall"]["ci_high"],
+                "targeted": 100 * a["targeted"]["wer"],
+                "targeted_low": 100 * a["targeted"]["ci_low"],
+                "targeted_high": 100 * a["targeted"]["ci_high"],
+            }
+            for a in arms
+            if a["targeted"]["wer"] is not None
+        ]
+    )
+    colour = alt.Color("λ:N", scale=alt.Scale(domain=names, range=colours), legend=LEGEND_BELOW, title=None)
+    base = alt.Chart(frame).encode(colour)
+    x = alt.X("overall:Q", scale=alt.Scale(zero=False), title="Overall WER % on held-out speakers")
+    y = alt.Y("targeted:Q", scale=alt.Scale(zero=False), title="Targeted WER %")
+    chart = alt.layer(
+        base.mark_rule(strokeWidth=1).encode(alt.X("overall_low:Q"), alt.X2("overall_high:Q"), alt.Y("targeted:Q")),
+        base.mark_rule(strokeWidth=1).encode(alt.X("overall:Q"), alt.Y("targeted_low:Q"), alt.Y2("targeted_high:Q")),
+        base.mark_point(size=110, filled=True, stroke="white", strokeWidth=1, opacity=1).encode(
+            x,
+            y,
+            alt.Shape("seed:N", legend=alt.Legend(orient="bottom", title="seed")),
+            tooltip=[
+                alt.Tooltip("arm:N", title="arm"),
+                alt.Tooltip("overall:Q", title="overall WER %", format=".2f"),
+                alt.Tooltip("targeted:Q", title="targeted WER %", format=".2f"),
+            ],
+        ),
+    )
+    return svg(chart.properties(height=420))
 
 
-def seeds_figure(arms: list[dict]) -> go.Figure:
+def seeds_figure(arms: list[dict]) -> alt.LayerChart:
     """The paired change (arm − no fine-tuning, points) of the targeted WER and of the forgetting check, for
     every λ and seed, with each change's 95 % bootstrap CI: the seeds' spread beside the speakers' sampling."""
-    fig = go.Figure()
     tuned = [a for a in arms if a.get("changes")]
-    for key, name, colour, shift in (
-        ("targeted", "targeted WER", "#2166ac", -0.12),
-        ("general", "forgetting (general WER)", "#b2182b", 0.12),
-    ):
-        rows = [a for a in tuned if key in a["changes"]]
-        lambdas = sorted({a["lambda"] for a in rows})
-        x = [lambdas.index(a["lambda"]) + shift + 0.05 * ((a.get("seed") or 0) - 1) for a in rows]
-        y = [100 * a["changes"][key]["value"] for a in rows]
-        symbols = [SEED_SYMBOLS[(a.get("seed") or 0) % len(SEED_SYMBOLS)] for a in rows]
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=y,
-                mode="markers",
-                name=name,
-                marker={"size": 9, "color": colour, "symbol": symbols},
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "thickness": 1,
-                    "array": [100 * a["changes"][key]["ci_high"] - v for a, v in zip(rows, y)],
-                    "arrayminus": [v - 100 * a["changes"][key]["ci_low"] for a, v in zip(rows, y)],
-                },
-                customdata=[arm_label(a) for a in rows],
-                hovertemplate="%{customdata}<br>change %{y:+.2f} points<extra>" + name + "</extra>",
-            )
-        )
-    lambdas = sorted({a["lambda"] for a in tuned})
-    fig.add_hline(y=0, line={"color": "#999999", "width": 1})
-    fig.update_layout(
-        xaxis={
-            "tickmode": "array",
-            "tickvals": list(range(len(lambdas))),
-            "ticktext": [f"λ = {lam:g}" for lam in lambdas],
-            "title": "EWC strength (seeds side by side)",
-        },
-        yaxis_title="Change vs no fine-tuning (points, 95 % CI)",
+    lambdas = [f"λ = {lam:g}" for lam in sorted({a["lambda"] for a in tuned})]
+    measures = {"targeted": "targeted WER", "general": "forgetting (general WER)"}
+    frame = pd.DataFrame(
+        [
+            {
+                "λ": f"λ = {a['lambda']:g}",
+                "measure": name,
+                "seed": "—" if a.get("seed") is None else str(a["seed"]),
+                "slot": f"{name} {a.get('seed')}",
+                "arm": arm_label(a),
+                "change": 100 * a["changes"][key]["value"],
+                "low": 100 * a["changes"][key]["ci_low"],
+                "high": 100 * a["changes"][key]["ci_high"],
+            }
+            for key, name in measures.items()
+            for a in tuned
+            if key in a["changes"]
+        ]
     )
-    return _legend_below(fig, 380)
+    x = alt.X("λ:N", sort=lambdas, title="EWC strength (seeds side by side)", axis=alt.Axis(labelAngle=0))
+    colour = alt.Color(
+        "measure:N",
+        scale=alt.Scale(domain=list(measures.values()), range=["#2166ac", "#b2182b"]),
+        legend=LEGEND_BELOW,
+        title=None,
+    )
+    base = alt.Chart(frame).encode(x, alt.XOffset("slot:N"), colour)
+    chart = alt.layer(
+        alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#999999").encode(y="zero:Q"),
+        base.mark_rule(strokeWidth=1).encode(alt.Y("low:Q"), alt.Y2("high:Q")),
+        base.mark_point(size=80, filled=True, opacity=1).encode(
+            alt.Y("change:Q", title="Change vs no fine-tuning (points, 95 % CI)"),
+            alt.Shape("seed:N", legend=alt.Legend(orient="bottom", title="seed")),
+            tooltip=[
+                alt.Tooltip("arm:N", title="arm"),
+                alt.Tooltip("measure:N", title="measure"),
+                alt.Tooltip("change:Q", title="change (points)", format="+.2f"),
+            ],
+        ),
+    )
+    return svg(chart.properties(height=380))
 
 
 def changes_table(arms: list[dict]) -> pd.DataFrame:
@@ -290,44 +294,48 @@ def _pct(value) -> float:
     return float("nan") if value is None else 100 * value
 
 
-def arw_figure(results: dict) -> go.Figure:
+def arw_figure(results: dict) -> alt.LayerChart:
     """EER by group, baseline beside ARW, with bootstrap CIs over speakers (an unscorable group has no bar)."""
-    fig = go.Figure()
-    for model, colour in zip(results["models"], ("#888888", "#4575b4", "#d73027")):
-        groups = sorted(
-            model["groups"],
-            key=lambda g: (
+    models = [m["model"] for m in results["models"]]
+    rows = [
+        {
+            "model": model["model"],
+            "group": f"{g['group_kind']}: {g['group']}",
+            "order": (
                 ARW_GROUP_KINDS.index(g["group_kind"]) if g["group_kind"] in ARW_GROUP_KINDS else 9,
                 str(g["group"]),
             ),
-        )
-        eer = [_pct(g["eer"]) for g in groups]
-        fig.add_trace(
-            go.Bar(
-                name=model["model"],
-                x=[f"{g['group_kind']}: {g['group']}" for g in groups],
-                y=eer,
-                marker_color=colour,
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [_pct(g["ci_high"]) - e for g, e in zip(groups, eer)],
-                    "arrayminus": [e - _pct(g["ci_low"]) for g, e in zip(groups, eer)],
-                },
-                customdata=[g["n_speakers"] for g in groups],
-                hovertemplate="%{x}<br>EER %{y:.1f} %<br>n = %{customdata} speakers<extra>"
-                + model["model"]
-                + "</extra>",
-            )
-        )
-    fig.update_layout(
-        barmode="group",
-        height=360,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        yaxis_title="EER % (95 % CI)",
-        xaxis={"tickangle": -20},
+            "eer": _pct(g["eer"]),
+            "low": _pct(g["ci_low"]),
+            "high": _pct(g["ci_high"]),
+            "speakers": g["n_speakers"],
+        }
+        for model in results["models"]
+        for g in model["groups"]
+    ]
+    groups = [r["group"] for r in sorted(rows, key=lambda r: r["order"])]
+    frame = pd.DataFrame(rows).drop(columns="order")
+    x = alt.X("group:N", sort=list(dict.fromkeys(groups)), title=None, axis=alt.Axis(labelAngle=-20, labelLimit=0))
+    colour = alt.Color(
+        "model:N",
+        scale=alt.Scale(domain=models, range=["#888888", "#4575b4", "#d73027"][: len(models)]),
+        legend=LEGEND_BELOW,
+        title=None,
     )
-    return fig
+    base = alt.Chart(frame).encode(x, alt.XOffset("model:N", sort=models), colour)
+    chart = alt.layer(
+        base.mark_bar().encode(
+            alt.Y("eer:Q", title="EER % (95 % CI)"),
+            tooltip=[
+                alt.Tooltip("model:N"),
+                alt.Tooltip("group:N"),
+                alt.Tooltip("eer:Q", title="EER %", format=".1f"),
+                alt.Tooltip("speakers:Q", title="n speakers"),
+            ],
+        ),
+        base.mark_rule(color="#333333").encode(alt.Y("low:Q"), alt.Y2("high:Q")),
+    )
+    return svg(chart.properties(height=360))
 
 
 def arw_gaps(results: dict) -> pd.DataFrame:

@@ -3,15 +3,15 @@ each bottom cohort stated beside its numbers; a second system can be measured on
 
 from __future__ import annotations
 
-import html
 import textwrap
 from dataclasses import asdict
 
+import altair as alt
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from engine import config, persistence
+from engine.charts import svg
 from engine.errors import UserError
 from engine.fairness import analyses, compare
 from engine.fairness.cohorts import CohortParams
@@ -56,44 +56,54 @@ def _members_of(url: str, analysis_id: int) -> dict[int, list[int]]:
     return cohort_members(analysis_id, url=url)
 
 
-def wrapped(label: str) -> str:
-    """A bar label as plotly text: escaped (plotly reads <b>, <a href>), wrapped so it never runs off."""
-    return "<br>".join(html.escape(line) for line in textwrap.wrap(label, 30)) or " "
+LABEL_CHARS = 28  # cohort names wrap at this width: the label column stays narrow in a half-width column
 
 
-def bar_chart(rows: list[dict], side: pd.DataFrame | None) -> go.Figure:
-    labels = [wrapped(("▼ " if r["is_bottom"] else "") + r["label"]) for r in rows]
-    series = [("A", [r["wer"] for r in rows], [r["ci_low"] for r in rows], [r["ci_high"] for r in rows])]
-    if side is not None:
-        series.append(("B", side["wer_b"][: len(rows)], side["ci_low_b"][: len(rows)], side["ci_high_b"][: len(rows)]))
-    fig = go.Figure()
-    for name, wer, low, high in series:
-        x = [100 * w for w in wer]
-        fig.add_bar(
-            y=labels,
-            x=x,
-            orientation="h",
-            name=f"system {name}",
-            marker_color=COLOURS[name],
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": [100 * h - v for h, v in zip(high, x)],
-                "arrayminus": [v - 100 * lo for lo, v in zip(low, x)],
-            },
-            hovertemplate=f"system {name}: WER %{{x:.1f}} %<extra></extra>",
-        )
-    lines = sum(label.count("<br>") + 1 for label in labels)
-    fig.update_layout(
-        height=90 + 26 * lines * len(series),
-        barmode="group",
-        margin={"l": 8, "r": 8, "t": 8, "b": 8},
-        xaxis={"title": {"text": "WER % (95 % CI)"}, "automargin": True},
-        yaxis={"autorange": "reversed", "automargin": True},
-        legend={"orientation": "h", "y": -0.25, "x": 0},
-        showlegend=side is not None,
+def bar_chart(rows: list[dict], side: pd.DataFrame | None) -> alt.LayerChart:
+    """WER and its 95 % CI per cohort, horizontal so long cohort names read whole down the y axis; system B
+    beside A when compared. Vega draws labels as text, so user names need no escaping."""
+    given = pd.DataFrame(rows)
+    frame = pd.DataFrame(
+        {
+            "cohort": given["is_bottom"].map({True: "▼ ", False: ""}) + given["label"],
+            "speakers": given["n_speakers"],
+            "words": given["ref_words"],
+        }
     )
-    return fig
+    systems = [frame.assign(system="A", wer=given["wer"], low=given["ci_low"], high=given["ci_high"])]
+    if side is not None:
+        b = side.iloc[: len(rows)].reset_index(drop=True)
+        systems.append(frame.assign(system="B", wer=b["wer_b"], low=b["ci_low_b"], high=b["ci_high_b"]))
+    data = pd.concat(systems, ignore_index=True)
+    data[["wer", "low", "high"]] *= 100
+    # the y field is the name in lines ("\n"), which the axis draws one under the other; Vega's default
+    # labelLimit (180 px) would cut a line short, 0 lifts it
+    wrapped = {c: "\n".join(textwrap.wrap(c, LABEL_CHARS)) or " " for c in frame["cohort"]}
+    data["lines"] = data["cohort"].map(wrapped)
+    n_lines = max(w.count("\n") + 1 for w in wrapped.values())
+    y = alt.Y("lines:N", sort=None, title=None, axis=alt.Axis(labelExpr="split(datum.label, '\\n')", labelLimit=0))
+    colour = alt.Color(
+        "system:N",
+        scale=alt.Scale(domain=list(COLOURS), range=list(COLOURS.values())),
+        legend=alt.Legend(title="system", orient="bottom") if side is not None else None,
+    )
+    tooltip = [
+        alt.Tooltip("cohort:N", title="Cohort"),
+        alt.Tooltip("system:N", title="System"),
+        alt.Tooltip("wer:Q", title="WER %", format=".1f"),
+        alt.Tooltip("low:Q", title="95 % CI from", format=".1f"),
+        alt.Tooltip("high:Q", title="95 % CI to", format=".1f"),
+        alt.Tooltip("speakers:Q", title="Speakers"),
+        alt.Tooltip("words:Q", title="Words", format=","),
+    ]
+    base = alt.Chart(data).encode(y=y, yOffset=alt.YOffset("system:N"), tooltip=tooltip)
+    title = "WER % (95 % CI)"  # on both layers, or Vega-Lite joins the two titles
+    bars = base.mark_bar().properties(name="cohort_bars").encode(x=alt.X("wer:Q", title=title), color=colour)
+    errors = base.mark_errorbar(ticks=True, color="#333").encode(x=alt.X("low:Q", title=title), x2="high:Q")
+    # a step per bar (the offset's), so a cohort's band holds every line of its name; a fixed height would
+    # also have to hold the axis and legend, which Streamlit's fit-to-width sizing squeezes into it
+    step = max(20, (14 * n_lines + 10) / len(systems))
+    return svg(alt.layer(bars, errors).properties(height=alt.Step(step)))
 
 
 def headline(s: dict, params: CohortParams, method: str) -> None:
@@ -167,7 +177,7 @@ def overview(method: str, analysis, params: CohortParams, side: pd.DataFrame | N
             f"compared-with WER {100 * side['wer_b'].iloc[-1]:.1f} %, gap "
             f"{float(gap_pct(side['wer_b'][i], side['wer_b'].iloc[-1])):+.1f} %."
         )
-    st.plotly_chart(bar_chart(rows, side), width="stretch", key=f"cohort-bars-{method}")
+    st.altair_chart(bar_chart(rows, side), width="stretch", key=f"cohort-bars-{method}")
     return True
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from engine import persistence
 from pages._fairness_shared import literal
 from pages._mitigation_shared import (
+    MAP_VIEWS,
     arm_label,
     arms_summary,
     arw_figure,
@@ -63,23 +64,26 @@ def show_ewc(chosen: persistence.ExperimentInfo) -> None:
         if results.get("target", "regions") == "regions"
         else f"fine-tuned on the bottom automatic cohort ({cohort})"
     )
-    st.caption(
-        f"Held-out speakers of every region of '{literal(chosen.set_name or '')}'; {target}. One colour scale "
-        f"for both maps: green {100 * low:.1f} % → red {100 * high:.1f} % WER."
+    view = st.radio("Map", MAP_VIEWS, horizontal=True, key="ewc-map-view")
+    shown = {"Before": arm_label(before), "After": arm_label(after), "Change": f"after − before, {arm_label(after)}"}
+    scale = (
+        "blue: lower WER after fine-tuning, red: higher"
+        if view == "Change"
+        else f"before and after share one colour scale, green {100 * low:.1f} % → red {100 * high:.1f} % WER"
     )
-    left, right = st.columns(2)
-    for column, arm, key in ((left, before, "ewc-map-before"), (right, after, "ewc-map-after")):
-        with column:
-            st.markdown(f"**Before: {arm_label(arm)}**" if arm is before else f"**After: {arm_label(arm)}**")
-            st.pydeck_chart(region_deck(arm, low, high), key=key, height=380)
+    st.caption(
+        f"{view}: {shown[view]}. Held-out speakers of every region of '{literal(chosen.set_name or '')}'; "
+        f"{target}; {scale}."
+    )
+    st.pydeck_chart(region_deck(before, after, view, low, high), key="ewc-map", height=460)
     st.markdown("#### Per region (held-out speakers; 95 % CIs by bootstrap over speakers)")
     st.dataframe(region_comparison(before, after), hide_index=True, width="stretch")
     st.markdown("#### Trade-off across λ")
-    st.plotly_chart(tradeoff_figure(arms), width="stretch", key="ewc-tradeoff")
+    st.altair_chart(tradeoff_figure(arms), width="stretch", key="ewc-tradeoff")
     st.dataframe(arms_summary(arms), hide_index=True, width="stretch")
     if any(a.get("changes") for a in arms):
         st.markdown("#### The seeds' spread: paired changes against no fine-tuning")
-        st.plotly_chart(seeds_figure(arms), width="stretch", key="ewc-seeds")
+        st.altair_chart(seeds_figure(arms), width="stretch", key="ewc-seeds")
         st.dataframe(changes_table(arms), hide_index=True, width="stretch")
     st.info(results["notes"])
     with st.expander("Split, Fisher and training"):
@@ -98,7 +102,7 @@ def show_ewc(chosen: persistence.ExperimentInfo) -> None:
 
 def show_arw(chosen: persistence.ExperimentInfo, of_kind: list[persistence.ExperimentInfo]) -> None:
     results = chosen.results
-    st.plotly_chart(arw_figure(results), width="stretch", key="arw-bars")
+    st.altair_chart(arw_figure(results), width="stretch", key="arw-bars")
     gaps = arw_gaps(results)
     if not gaps.empty:
         st.dataframe(gaps, hide_index=True, width="stretch")

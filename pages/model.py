@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import plotly.express as px
+import altair as alt
 import streamlit as st
 
 from engine import config, persistence
+from engine.charts import svg
 from engine.errors import UserError
 from engine.sst.card import curves_frame, shipped_card
-from engine.sst.comparison import comparison_figure, comparison_frame, evaluation_table
+from engine.sst.comparison import comparison_figures, comparison_frame, evaluation_table
 
 
 @st.cache_resource(show_spinner=False)
@@ -40,9 +41,8 @@ table = evaluation_table(runs, shipped_id)
 if table.empty:
     st.info("No evaluation runs stored yet: `python -m engine evaluate --backend sst --set data/sets/test`.")
 else:
-    bars = comparison_frame(runs, shipped_id)
-    if not bars.empty:
-        st.plotly_chart(comparison_figure(bars))
+    for chart in comparison_figures(comparison_frame(runs, shipped_id)):
+        st.altair_chart(chart, width="stretch")
     st.caption(
         "Bars: ORC-WER of the newest run per backend and set (hover for errors / words and meetings). "
         "SST runs of another file than the shipped one stay in the table, marked, but not in the bars."
@@ -72,7 +72,13 @@ else:
     curves = curves_frame(config.data_dir() / "sst" / "runs" / card.get("recipe", "") / card.get("stage", ""))
     if not curves.empty:
         losses = [c for c in ("total", "decoder", "activity", "rnnt") if c in curves]
-        st.plotly_chart(px.line(curves, x="step", y=losses, labels={"value": "training loss"}))
+        long = curves.melt(id_vars="step", value_vars=losses, var_name="loss", value_name="training loss")
+        line = (
+            alt.Chart(long)
+            .mark_line()
+            .encode(x="step:Q", y="training loss:Q", color=alt.Color("loss:N", sort=losses), tooltip=list(long))
+        )
+        st.altair_chart(svg(line), width="stretch")
     with st.expander("Settings"):
         st.json(settings)
 

@@ -95,7 +95,7 @@ def follow_job(job_id: int, run_id: int, duration_s: float) -> None:
             "Partial turns as the audio is decoded; speakers are attributed when decoding ends "
             "(until then a label is an output channel, or … for not yet known)."
         )
-        st.plotly_chart(timeline_figure(partial, duration_s), key=f"partial-{run_id}", width="stretch")
+        st.altair_chart(timeline_figure(partial, duration_s), key=f"partial-{run_id}", width="stretch")
         st.html(turn_lines(partial[-PARTIAL_LINES:]))
 
 
@@ -140,7 +140,7 @@ def show_transcript(run: persistence.RunInfo, rec: persistence.RecordingInfo) ->
         "(n/a: a precomputed transcript, such as the demo's).",
     )
 
-    st.plotly_chart(timeline_figure(turns, rec.duration_s), key="timeline", width="stretch")
+    st.altair_chart(timeline_figure(turns, rec.duration_s), key="timeline", width="stretch")
 
     left, right = st.columns([3, 2])
     with left:

@@ -1,5 +1,5 @@
 """The Transcribe page in real headless Chromium against the running app: demo, bad upload, a real AMI
-recording (under a Markdown-laden file name) transcribed by the background worker, the plotly timeline, a
+recording (under a Markdown-laden file name) transcribed by the background worker, the Vega-Lite timeline, a
 download, renaming a speaker (to a Markdown-laden name), both names shown literally, and the run kept in the
 URL through Library → Transcribe and a reload."""
 
@@ -43,8 +43,18 @@ def button(browser, label: str):
     return browser.find_element(By.XPATH, f"//button[.//p[normalize-space(.)='{label}']]")
 
 
+TIMELINE = '[data-testid="stVegaLiteChart"] svg.marks'  # the page's one chart, drawn as SVG
+
+
 def drawn_bars(browser) -> int:
-    return browser.execute_script("return document.querySelectorAll('.js-plotly-plot .barlayer path').length")
+    return browser.execute_script(f"return document.querySelectorAll('{TIMELINE} g.mark-rect path').length")
+
+
+def chart_texts(browser, role: str) -> list[str]:
+    """The timeline's drawn texts of a Vega role: axis-label (time ticks, speaker rows), legend-label."""
+    return browser.execute_script(
+        f"return [...document.querySelectorAll('{TIMELINE} g.role-{role} text')].map(t => t.textContent)"
+    )
 
 
 def upload(browser, path) -> None:
@@ -120,7 +130,7 @@ def test_upload_transcribe_timeline_download_rename(app_server, browser, tmp_pat
     assert_literal(browser, FILE_NAME)
     assert "Traceback" not in page_text(browser)
     WebDriverWait(browser, 30).until(lambda b: drawn_bars(b) > 0, "the timeline was not drawn")
-    assert browser.find_elements(By.XPATH, "//*[contains(@class,'legendtext') and text()='start of turn']")
+    assert {"start of turn", "end of turn"} <= set(chart_texts(browser, "legend-label"))
 
     clicked_at = time.time() - 1
     click(seglst_button)
@@ -128,6 +138,8 @@ def test_upload_transcribe_timeline_download_rename(app_server, browser, tmp_pat
     assert rows and {r["session_id"] for r in rows} == {SESSION_PREFIX}
     assert all(r["end_time"] > r["start_time"] for r in rows)
     first_speaker = rows[0]["speaker"]
+    assert drawn_bars(browser) == len(rows)  # a bar per turn
+    assert {r["speaker"] for r in rows} <= set(chart_texts(browser, "axis-label"))  # a row per speaker
 
     field = browser.find_element(By.CSS_SELECTOR, f"input[aria-label='Speaker {first_speaker}']")
     field.send_keys(Keys.CONTROL, "a")  # clear() does not reach React's state; typing over a selection does
@@ -136,10 +148,7 @@ def test_upload_transcribe_timeline_download_rename(app_server, browser, tmp_pat
     wait_text(browser, SPEAKER_NAME + ":", 30)  # the transcript uses the new name, exactly as typed
     settled(browser)
     assert_literal(browser, SPEAKER_NAME)
-    ticks = browser.execute_script(
-        "return [...document.querySelectorAll('.js-plotly-plot .ytick text')].map(t => t.textContent)"
-    )
-    assert SPEAKER_NAME in ticks  # the timeline's row label too
+    assert SPEAKER_NAME in chart_texts(browser, "axis-label")  # the timeline's row label too, as typed
     clicked_at = time.time() - 1
     click(download_button(browser, ".seglst.json"))
     renamed = json.loads(downloaded(browser, SESSION_PREFIX, clicked_at).read_text())

@@ -50,9 +50,11 @@ def test_regional_map_and_cohort_comparison_in_a_real_browser(app_server, browse
     )
     text = page_text(browser)
     assert "Geodemographic partition" in text and "Automatic (k-means on speaker embeddings)" in text
+    # Vega-Lite draws into SVG; the bar layer is named in pages/cohorts.py (the CI whiskers are rects too)
+    bars = '[data-testid="stVegaLiteChart"] svg.marks g.mark-rect.cohort_bars_marks path'
     wait_for(
         browser,
-        lambda b: len(b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .barlayer path")) >= 4,
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, bars)) >= 4,
         "the cohort bar charts were never drawn",
         60,
     )

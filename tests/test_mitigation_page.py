@@ -1,5 +1,5 @@
 """The Mitigation page: AppTest over an empty database and over real stored experiments, and the real app in
-headless Chromium (the seeded demo experiment: both maps, the trade-off plot and the seeds' spread drawn)."""
+headless Chromium (the seeded demo experiment: the map, the trade-off plot and the seeds' spread drawn)."""
 
 from __future__ import annotations
 
@@ -128,9 +128,13 @@ def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tiny_ewc):
     )
     assert "No ARW experiment yet" in [i.value for i in at.info][-1]
 
+    assert at.caption[0].value.startswith("Before: no fine-tuning.")
     at.selectbox(key="ewc-after").set_value(0).run()  # plain fine-tuning as the "after" arm
+    at.radio(key="ewc-map-view").set_value("After").run()
     assert not at.exception
-    assert any(m.value.startswith("**After: plain fine-tuning (λ = 0)") for m in at.markdown)
+    assert at.caption[0].value.startswith("After: plain fine-tuning (λ = 0)")
+    at.radio(key="ewc-map-view").set_value("Change").run()
+    assert not at.exception and "blue: lower WER after fine-tuning" in at.caption[0].value
 
     persistence.transact(persistence.save_experiment, "arw", "arw test", {"steps": 10}, ARW_RESULTS)
     at.run()
@@ -145,34 +149,32 @@ def test_page_shows_a_stored_ewc_experiment_and_an_arw_one(db_url, tiny_ewc):
 
 
 @pytest.mark.browser
-def test_mitigation_page_draws_both_maps_and_the_tradeoff_plot(app_server, browser):
+def test_mitigation_page_draws_the_map_and_the_plots(app_server, browser):
     browser.get(app_server["url"])  # the app seeds the shipped demo experiment on its first run
     open_page(browser, "Mitigation")
     wait_for(browser, lambda b: "Trade-off across λ" in page_text(b), "the EWC experiment never appeared")
     wait_for(
         browser,
-        lambda b: (
-            b.execute_script(
-                "return [...document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"] canvas')]"
-                ".filter(c => c.width > 100 && c.height > 100).length;"
-            )
-            >= 2
+        lambda b: b.execute_script(
+            "const maps = document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"]');"
+            "return maps.length === 1 && [...maps[0].querySelectorAll('canvas')].some(c => c.width > 100);"
         ),
-        "the two maps were never drawn",
+        "the map was never drawn (or more than one)",
         60,
     )
+    charts = '[data-testid="stVegaLiteChart"] svg.marks'
     wait_for(
         browser,
-        lambda b: len(b.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .scatterlayer .point")) >= 2,
-        "the trade-off plot was never drawn",
+        lambda b: len(b.find_elements(By.CSS_SELECTOR, f"{charts} .mark-symbol path")) >= 4,
+        "the trade-off plot and the seeds' spread were never drawn",
         60,
     )
     wait_for(browser, lambda b: "The seeds' spread" in page_text(b), "the seeds' spread was never shown")
-    # the legend sits under the plot area, not under the toolbar at the top right
+    # every legend sits under its plot area, not over it
     assert browser.execute_script(
-        "const p = document.querySelector('.js-plotly-plot'); const l = p.querySelector('.legend');"
-        "const a = p.querySelector('.bglayer rect, .nsewdrag'); return l.getBoundingClientRect().top >= "
-        "a.getBoundingClientRect().bottom - 1;"
+        f"return [...document.querySelectorAll('{charts}')].every(svg => {{"
+        "const legend = svg.querySelector('.role-legend'); const frame = svg.querySelector('.role-frame path');"
+        "return !legend || legend.getBoundingClientRect().top >= frame.getBoundingClientRect().bottom - 1; });"
     )
     text = page_text(browser)
     assert "mitigate rerun" in text and "Traceback" not in text

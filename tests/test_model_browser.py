@@ -35,7 +35,7 @@ def test_model_page_draws_sst_beside_the_cascade_in_a_real_browser(app_server, b
     browser.get(app_server["url"])
     open_page(browser, "Model")
     wait_for(browser, lambda b: "How well: SST beside the cascade" in page_text(b), "no evaluation section")
-    bar_css = ".js-plotly-plot .barlayer .point path"
+    bar_css = '[data-testid="stVegaLiteChart"] svg.marks g.mark-rect path'  # Vega draws each bar as an SVG path
     wait_for(
         browser,
         lambda b: len(b.find_elements(By.CSS_SELECTOR, bar_css)) >= 6,  # 2 backends x 3 parts
@@ -48,9 +48,7 @@ def test_model_page_draws_sst_beside_the_cascade_in_a_real_browser(app_server, b
     ActionChains(browser).move_to_element(bar).perform()
     wait_for(
         browser,
-        lambda b: (
-            "errors / words" in " ".join(e.text for e in b.find_elements(By.CSS_SELECTOR, ".hoverlayer .hovertext"))
-        ),
+        lambda b: "errors / words" in " ".join(e.text for e in b.find_elements(By.CSS_SELECTOR, "#vg-tooltip-element")),
         "no hover on a bar",
         20,
     )

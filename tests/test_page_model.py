@@ -3,10 +3,10 @@ the database, including runs the app seeds from a shipped asset on start, where 
 
 from __future__ import annotations
 
-import base64
 import json
 
-import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -55,11 +55,10 @@ def shipped_runs(tmp_path, monkeypatch):
     return path
 
 
-def _numbers(values) -> list[float]:
-    """A plotly array from a chart's JSON spec: plotly 6 writes numeric arrays as base64 typed arrays."""
-    if isinstance(values, dict):
-        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
-    return list(values)
+def _chart(element) -> tuple[dict, pd.DataFrame]:
+    """A Vega-Lite chart's spec and its data: Streamlit moves the one dataset out of the spec, as Arrow IPC."""
+    (dataset,) = element.proto.datasets
+    return json.loads(element.proto.spec), pa.ipc.open_stream(dataset.data.data).read_pandas()
 
 
 def _model_page() -> AppTest:
@@ -92,7 +91,12 @@ def test_model_page_shows_card_curves_and_both_backends(db_url, models_dir):
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Training updates"] == "200" and metrics["Trained parameters"].endswith(" M")
     assert metrics["Separator"] == "after block 2"
-    assert len(app.get("plotly_chart")) == 2  # SST beside the cascade, training losses
+    bars, curves = app.get("vega_lite_chart")  # SST beside the cascade (one set), training losses
+    assert set(_chart(bars)[1]["backend"]) == {"sst", "cascade"}
+    curves_spec, lines = _chart(curves)
+    assert curves_spec["encoding"]["color"]["field"] == "loss" and curves_spec["mark"]["type"] == "line"
+    assert lines.groupby("loss")["step"].count().to_dict() == {"total": 10, "decoder": 10, "activity": 10, "rnnt": 10}
+    assert lines[lines["loss"] == "total"]["training loss"].iloc[-1] == pytest.approx(2.9)
     table = app.dataframe[0].value
     assert set(table["backend"]) == {"sst", "cascade"}
     assert len(table) == 6  # two conditions + overall, per backend
@@ -139,13 +143,17 @@ def test_seeded_runs_draw_bars_of_the_shipped_checkpoint_and_mark_an_older_one(
     evaluation_demo.export_runs(ids, shipped_runs, url=source)
     app = _model_page()  # the app seeds the shipped runs into the empty database on start
 
-    bars = json.loads(app.get("plotly_chart")[0].proto.spec)
-    drawn = {trace["name"]: trace for trace in bars["data"]}
-    assert set(drawn) == {"sst", "cascade"} and all(trace["type"] == "bar" for trace in drawn.values())
-    assert drawn["sst"]["x"] == ["0S", "OV20", "overall"] and _numbers(drawn["sst"]["y"]) == [60.0] * 3
-    assert _numbers(drawn["cascade"]["y"]) == [40.0] * 3
-    assert "errors / words" in drawn["sst"]["hovertemplate"]
-    hover = [row[:3] for row in drawn["sst"]["customdata"]]  # errors / words, meetings, run (then the set)
+    spec, frame = _chart(app.get("vega_lite_chart")[0])  # one set: one bar chart
+    bars, labels = spec["layer"]
+    assert spec["title"] == "set: test" and bars["mark"]["type"] == "bar"
+    assert bars["encoding"]["xOffset"]["field"] == bars["encoding"]["color"]["field"] == "backend"  # grouped
+    assert labels["encoding"]["text"]["field"] == bars["encoding"]["y"]["field"] == "ORC-WER %"
+    assert [t["field"] for t in bars["encoding"]["tooltip"]][-3:] == ["errors / words", "meetings", "run"]
+    drawn = dict(list(frame.groupby("backend")))  # (a groupby has a .keys attribute)
+    assert set(drawn) == {"sst", "cascade"}
+    assert drawn["sst"]["condition"].tolist() == ["0S", "OV20", "overall"]
+    assert drawn["sst"]["ORC-WER %"].tolist() == [60.0] * 3 and drawn["cascade"]["ORC-WER %"].tolist() == [40.0] * 3
+    hover = drawn["sst"][["errors / words", "meetings", "run"]].values.tolist()
     assert hover == [["60 / 100", 2, ids[1]]] * 2 + [["60 / 100", 4, ids[1]]]
 
     table = app.dataframe[0].value

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import persistence
 from engine.exports import FORMATS, render
+from engine.timeline_figure import speaker_colours, speaker_order
 from tests.conftest import AMI_AUDIO, REPO_ROOT
 
 # The pages app.py routes (one `st.Page("pages/….py", …)` line each); files starting with "_" are helpers.
@@ -37,13 +40,26 @@ def transcript_lines(app: AppTest) -> list[str]:
     return [line for block in html_blocks(app) for line in block.splitlines() if line.startswith("<div class='turn'>")]
 
 
+def timeline(app: AppTest) -> tuple[dict, list[dict]]:
+    """The page's one Vega-Lite chart, the timeline: its spec, and its rows (Streamlit sends them as Arrow)."""
+    (chart,) = app.get("vega_lite_chart")
+    return json.loads(chart.proto.spec), pa.ipc.open_stream(chart.proto.data.data).read_all().to_pylist()
+
+
 def test_first_visit_shows_the_demo_transcript(db_url):
     app = run_app()
     assert "<h3>demo_meeting.flac</h3>" in html_blocks(app)
-    assert len(app.get("plotly_chart")) == 1
     demo = persistence.list_recordings()[0]
     run = persistence.latest_finished_run(demo.id)
     turns = persistence.get_turns(run.id)
+    spec, rows = timeline(app)
+    bars, markers = spec["layer"]
+    assert [(r["speaker"], r["start"], r["end"]) for r in rows] == [(t.speaker, t.start, t.end) for t in turns]
+    assert bars["encoding"]["y"]["sort"] == speaker_order(turns)  # rows in order of first appearance
+    assert bars["encoding"]["color"]["scale"]["range"] == [colour for _, colour in speaker_colours(turns).values()]
+    assert bars["encoding"]["x"]["scale"]["domain"] == [0, demo.duration_s]
+    assert markers["encoding"]["shape"]["scale"]["domain"] == ["start of turn", "end of turn"]
+    assert spec["usermeta"]["embedOptions"]["renderer"] == "svg"
     n_files = sum(len(render(turns, fmt, "demo_meeting", demo.duration_s)) for fmt in FORMATS)
     assert len(app.get("download_button")) == n_files
     transcript = transcript_lines(app)
@@ -68,6 +84,7 @@ def test_user_text_is_shown_literally_never_as_markdown(db_url):
     assert not app.exception, [e.message for e in app.exception]
     assert f"<h3>{html.escape(name)}</h3>" in html_blocks(app)
     assert any(f"<b style='color:#1c83e1'>{html.escape(speaker)}</b>" in line for line in transcript_lines(app))
+    assert speaker in timeline(app)[0]["layer"][0]["encoding"]["y"]["sort"]  # Vega draws it as text, unescaped
     markdown_texts = [m.value for kind in ("markdown", "caption", "warning", "subheader") for m in getattr(app, kind)]
     assert not [t for t in markdown_texts if "Q3" in t or "ice]" in t]  # neither name went through Markdown
 
@@ -158,7 +175,12 @@ def test_a_running_transcription_shows_its_partial_turns(db_url):
     app.query_params["run"] = str(run.id)
     app.run()
     assert not app.exception, [e.message for e in app.exception]
-    assert len(app.get("plotly_chart")) == 1  # the partial timeline
+    spec, rows = timeline(app)  # the partial timeline, the open turn marked as such
+    assert [(r["speaker"], r["words"], r["open"]) for r in rows] == [
+        ("ch0", "good morning", False),
+        ("ch1", "hello", True),
+    ]
+    assert "open at end of audio" in spec["layer"][1]["encoding"]["shape"]["scale"]["domain"]
     assert transcript_lines(app) == [
         "<div class='turn'><code>0:00.5–0:02.0</code> <b>ch0</b>: good morning</div>",
         "<div class='turn'><code>0:01.8–0:03.0</code> <b>ch1</b>: hello <i>(open)</i></div>",

@@ -7,10 +7,10 @@ bars, so the picture always compares the model that ships.
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
-import plotly.express as px
-from plotly.graph_objects import Figure
 
+from engine.charts import svg
 from engine.simulate.turn_placement import CONDITIONS
 
 CONDITION_ORDER = (*sorted(CONDITIONS), "overall")  # 0L, 0S, OV10 … OV40, as the harness stores them
@@ -107,16 +107,23 @@ def comparison_frame(runs, shipped_id: str | None) -> pd.DataFrame:
     )
 
 
-def comparison_figure(frame: pd.DataFrame) -> Figure:
-    """Grouped bars of ORC-WER % per condition, one colour per backend, one row per set."""
-    figure = px.bar(
-        frame,
-        x="condition",
-        y="ORC-WER %",
-        color="backend",
-        barmode="group",
-        facet_row="set",
-        category_orders={"condition": list(CONDITION_ORDER), "backend": sorted(set(frame["backend"]))},
-        hover_data={"errors / words": True, "meetings": True, "run": True, "set": False},
-    )
-    return figure.update_layout(legend_title_text="backend")
+def comparison_figures(frame: pd.DataFrame) -> list[alt.LayerChart]:
+    """Grouped bars of ORC-WER % per condition, one colour per backend, one chart per set, all on one y
+    scale; each bar is labelled with its rate and its tooltip gives errors / words, meetings and the run.
+    Separate charts rather than a facet or vconcat: Streamlit fits only single and layered views to the page
+    width (a stretched vconcat overflows it by its axis and legend). No charts for an empty frame."""
+    if frame.empty:
+        return []
+    backends = sorted(set(frame["backend"]))
+    charts = []
+    for name, part in frame.groupby("set"):  # sorted by set
+        base = alt.Chart(part).encode(
+            x=alt.X("condition:N", sort=list(CONDITION_ORDER), title="condition", axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("backend:N", sort=backends),
+            y=alt.Y("ORC-WER %:Q", title="ORC-WER %", scale=alt.Scale(domain=[0, frame["ORC-WER %"].max()])),
+            tooltip=["backend:N", "condition:N", "ORC-WER %:Q", "errors / words:N", "meetings:Q", "run:N"],
+        )
+        bars = base.mark_bar().encode(color=alt.Color("backend:N", scale=alt.Scale(domain=backends), title="backend"))
+        labels = base.mark_text(baseline="bottom", dy=-2).encode(text=alt.Text("ORC-WER %:Q", format=".1f"))
+        charts.append(svg(alt.layer(bars, labels, title=f"set: {name}", height=320)))
+    return charts
