@@ -151,20 +151,29 @@ class CompactDeck(pdk.Deck):
 
 
 @st.cache_resource(show_spinner=False)
-def _boundaries() -> dict:
-    """The bundled outlines, read once per server (they never change while it runs)."""
-    return mapdata.boundaries()
+def _boundaries() -> tuple[dict, pd.DataFrame]:
+    """The bundled outlines and their border segments, built once per server (they never change)."""
+    return mapdata.boundaries(), mapdata.boundary_outlines()
 
 
-def boundaries_layer() -> pdk.Layer:
-    """The grey country and state outlines every map draws under its regions."""
+def outline_layer(segments: pd.DataFrame, layer_id: str, width: float, colour: str | list[int] = "colour") -> pdk.Layer:
+    """Outlines from mapdata.outline_table: straight segments, `width` pixels wide, coloured by the
+    table's column `colour` or all in one RGBA colour."""
     return pdk.Layer(
-        "GeoJsonLayer",
-        _boundaries(),
-        id="boundaries",
-        stroked=True,
-        filled=True,
-        get_fill_color=[235, 235, 228, 255],
-        get_line_color=[150, 150, 150, 255],
-        line_width_min_pixels=0.6,
+        "LineLayer",
+        segments,
+        id=layer_id,
+        get_source_position="source",
+        get_target_position="target",
+        get_color=colour,
+        get_width=width,
     )
+
+
+def boundaries_layers() -> list[pdk.Layer]:
+    """The land and the grey country and state borders every map draws under its regions."""
+    land, borders = _boundaries()
+    return [
+        pdk.Layer("GeoJsonLayer", land, id="land", stroked=False, filled=True, get_fill_color=mapdata.LAND_RGBA),
+        outline_layer(borders, "borders", 0.6, mapdata.BORDER_RGBA),
+    ]

@@ -17,7 +17,7 @@ import streamlit as st
 from engine import config, persistence
 from engine.charts import svg
 from engine.fairness import mapdata
-from pages._fairness_shared import CompactDeck, boundaries_layer
+from pages._fairness_shared import CompactDeck, boundaries_layers, outline_layer
 
 TARGETED_LINE = [20, 20, 20, 255]
 OTHER_LINE = [120, 120, 120, 160]
@@ -97,18 +97,18 @@ def region_deck(before: dict, after: dict, view: str, low: float, high: float) -
     table = region_layer_table(before, after, view, low, high)
     return CompactDeck(
         layers=[
-            boundaries_layer(),
+            *boundaries_layers(),
             pdk.Layer(
                 "PolygonLayer",
-                table[["polygon", "colour", "line", "tooltip"]],
+                table[["polygon", "colour", "tooltip"]],
                 id="regions",
                 get_polygon="polygon",
                 get_fill_color="colour",
-                get_line_color="line",
-                line_width_min_pixels=1.5,
+                stroked=False,
                 pickable=True,
                 auto_highlight=True,
             ),
+            outline_layer(mapdata.outline_table(table["polygon"].tolist(), table["line"].tolist()), "outlines", 1.5),
         ],
         initial_view_state=pdk.ViewState(**mapdata.view_of([r["bounds"] for r in before["regions"]])),
         map_style=None,

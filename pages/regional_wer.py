@@ -15,9 +15,10 @@ from engine.fairness.alignment import align_words
 from engine.fairness.regions import RegionParams
 from pages._fairness_shared import (
     CompactDeck,
-    boundaries_layer,
+    boundaries_layers,
     comparison_totals,
     literal,
+    outline_layer,
     pick_systems,
     show_table,
     speaker_areas,
@@ -25,6 +26,7 @@ from pages._fairness_shared import (
     system_legend,
 )
 
+REGION_LINE = [60, 60, 60, 200]
 OP_STYLE = {
     "sub": "background:#f8d7a8",
     "del": "background:#f5b5b5;text-decoration:line-through",
@@ -126,18 +128,18 @@ low, high = (float(np.nanmin(regions["shown"])), float(np.nanmax(regions["shown"
 points = mapdata.speaker_points(located_totals, low, high, speaker_values, diverging=view == "diff")
 deck = CompactDeck(
     layers=[
-        boundaries_layer(),
+        *boundaries_layers(),
         pdk.Layer(
             "PolygonLayer",
             regions[["rank", "polygon", "colour", "tooltip"]],
             id="regions",
             get_polygon="polygon",
             get_fill_color="colour",
-            get_line_color=[60, 60, 60, 200],
-            line_width_min_pixels=1,
+            stroked=False,
             pickable=True,
             auto_highlight=True,
         ),
+        outline_layer(mapdata.outline_table(regions["polygon"].tolist()), "region-outlines", 1, REGION_LINE),
         pdk.Layer(
             "ScatterplotLayer",
             points[["lon", "lat", "colour", "tooltip"]],
