@@ -98,7 +98,8 @@ def bench_kmeans(n_speakers: int = 100_000) -> dict:
 
 
 def map_payload_mb(n_points: int = 10_000) -> float:
-    """Bytes of deck.gl JSON the browser receives for the map with n speaker points (interactivity proxy)."""
+    """Bytes of deck.gl JSON the browser receives for the map with n speaker points
+    (interactivity proxy): the points over the basemap image."""
     import pandas as pd
     import pydeck as pdk
 
@@ -117,12 +118,12 @@ def map_payload_mb(n_points: int = 10_000) -> float:
             "n_utterances": 20,
         }
     )
-    from pages._fairness_shared import CompactDeck
+    from pages._fairness_shared import CompactDeck, basemap_layer
 
     points = mapdata.speaker_points(totals, 0.0, 0.3)[["lon", "lat", "colour", "tooltip"]]
     deck = CompactDeck(
         layers=[
-            pdk.Layer("GeoJsonLayer", mapdata.boundaries()),
+            basemap_layer(),
             pdk.Layer("ScatterplotLayer", points, get_position=["lon", "lat"]),
         ],
         map_style=None,

@@ -12,7 +12,7 @@ from pydeck.bindings.json_tools import default_serialize
 
 from engine import config, persistence
 from engine.errors import UserError
-from engine.fairness import compare, mapdata, places
+from engine.fairness import basemap, compare, places
 from engine.fairness.demo import DEMO_SET_NAME, DEMO_SET_NAMES
 
 NO_COMPARISON = "(no comparison)"
@@ -150,12 +150,6 @@ class CompactDeck(pdk.Deck):
         return json.dumps(self, default=default_serialize, separators=(",", ":"))
 
 
-@st.cache_resource(show_spinner=False)
-def _boundaries() -> tuple[dict, pd.DataFrame]:
-    """The bundled outlines and their border segments, built once per server (they never change)."""
-    return mapdata.boundaries(), mapdata.boundary_outlines()
-
-
 def outline_layer(segments: pd.DataFrame, layer_id: str, width: float, colour: str | list[int] = "colour") -> pdk.Layer:
     """Outlines from mapdata.outline_table: straight segments, `width` pixels wide, coloured by the
     table's column `colour` or all in one RGBA colour."""
@@ -170,10 +164,12 @@ def outline_layer(segments: pd.DataFrame, layer_id: str, width: float, colour: s
     )
 
 
-def boundaries_layers() -> list[pdk.Layer]:
-    """The land and the grey country and state borders every map draws under its regions."""
-    land, borders = _boundaries()
-    return [
-        pdk.Layer("GeoJsonLayer", land, id="land", stroked=False, filled=True, get_fill_color=mapdata.LAND_RGBA),
-        outline_layer(borders, "borders", 0.6, mapdata.BORDER_RGBA),
-    ]
+def basemap_layer() -> pdk.Layer:
+    """The land and the grey country and state borders every map draws under its regions: one image."""
+    return pdk.Layer(
+        "BitmapLayer",
+        None,
+        id="basemap",
+        image=pdk.types.String(basemap.data_url()),  # a plain string would be read as an accessor expression
+        bounds=basemap.BOUNDS,
+    )

@@ -17,7 +17,7 @@ import streamlit as st
 from engine import config, persistence
 from engine.charts import svg
 from engine.fairness import mapdata
-from pages._fairness_shared import CompactDeck, boundaries_layers, outline_layer
+from pages._fairness_shared import CompactDeck, basemap_layer, outline_layer
 
 TARGETED_LINE = [20, 20, 20, 255]
 OTHER_LINE = [120, 120, 120, 160]
@@ -97,7 +97,7 @@ def region_deck(before: dict, after: dict, view: str, low: float, high: float) -
     table = region_layer_table(before, after, view, low, high)
     return CompactDeck(
         layers=[
-            *boundaries_layers(),
+            basemap_layer(),
             pdk.Layer(
                 "PolygonLayer",
                 table[["polygon", "colour", "tooltip"]],

@@ -15,7 +15,7 @@ from engine.fairness.alignment import align_words
 from engine.fairness.regions import RegionParams
 from pages._fairness_shared import (
     CompactDeck,
-    boundaries_layers,
+    basemap_layer,
     comparison_totals,
     literal,
     outline_layer,
@@ -128,7 +128,7 @@ low, high = (float(np.nanmin(regions["shown"])), float(np.nanmax(regions["shown"
 points = mapdata.speaker_points(located_totals, low, high, speaker_values, diverging=view == "diff")
 deck = CompactDeck(
     layers=[
-        *boundaries_layers(),
+        basemap_layer(),
         pdk.Layer(
             "PolygonLayer",
             regions[["rank", "polygon", "colour", "tooltip"]],

@@ -18,13 +18,11 @@ LOW_RGB = np.array([46, 160, 67])  # green: the best regions
 HIGH_RGB = np.array([215, 48, 39])  # red: the worst
 BETTER_RGB = np.array([33, 102, 172])  # blue: system B better than A (difference maps)
 EVEN_RGB = np.array([240, 240, 240])  # no difference
-LAND_RGBA = [235, 235, 228, 255]
-BORDER_RGBA = [150, 150, 150, 255]
 
 
 @lru_cache(maxsize=1)
 def boundaries() -> dict:
-    """Country and US-state outlines (scripts/build_boundaries.py), drawn under the data: no tiles offline."""
+    """Country and US-state outlines (scripts/build_boundaries.py): the ground of every map (basemap.py)."""
     return json.loads(BOUNDARIES.read_text())
 
 
@@ -44,13 +42,6 @@ def outline_table(rings: list[list[list[float]]], colours: list[list[int]] | Non
     if colours is not None:
         frame["colour"] = [colours[i] for i in frame["ring"]]
     return frame.drop(columns="ring")
-
-
-@lru_cache(maxsize=1)
-def boundary_outlines() -> pd.DataFrame:
-    """The country and state borders (and lake shores) as outline_table segments."""
-    rings = [ring for f in boundaries()["features"] for polygon in f["geometry"]["coordinates"] for ring in polygon]
-    return outline_table(rings)
 
 
 def colour_scale(values: np.ndarray, low: float, high: float, alpha: int) -> list[list[int]]:
