@@ -355,6 +355,15 @@ def arw_gaps(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def evaluation_set_label(experiment: persistence.ExperimentInfo) -> str:
+    """The experiment's evaluation set. The shipped EWC experiments ran on a set the demo database does not
+    hold (scripts/mitigation_whisper_set.py builds it), so they are linked to none: their parameters name it."""
+    if experiment.set_name:
+        return experiment.set_name
+    name = experiment.params.get("eval_set")
+    return f"{name} (not in this database)" if name else ""
+
+
 def experiments_table(experiments: list[persistence.ExperimentInfo]) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -362,7 +371,7 @@ def experiments_table(experiments: list[persistence.ExperimentInfo]) -> pd.DataF
                 "ID": e.id,
                 "Kind": e.kind.upper(),
                 "Name": e.name,
-                "Evaluation set": e.set_name or "",
+                "Evaluation set": evaluation_set_label(e),
                 "Created": e.created_at.strftime("%Y-%m-%d %H:%M"),
                 "Parameters": json.dumps(e.params, ensure_ascii=False),
             }

@@ -16,6 +16,7 @@ from pages._mitigation_shared import (
     arw_gaps,
     arw_seeds_table,
     changes_table,
+    evaluation_set_label,
     ewc_command,
     experiment,
     experiments_table,
@@ -72,7 +73,7 @@ def show_ewc(chosen: persistence.ExperimentInfo) -> None:
         else f"before and after share one colour scale, green {100 * low:.1f} % → red {100 * high:.1f} % WER"
     )
     st.caption(
-        f"{view}: {shown[view]}. Held-out speakers of every region of '{literal(chosen.set_name or '')}'; "
+        f"{view}: {shown[view]}. Held-out speakers of every region of '{literal(evaluation_set_label(chosen))}'; "
         f"{target}; {scale}."
     )
     st.pydeck_chart(region_deck(before, after, view, low, high), key="ewc-map", height=460)
