@@ -106,6 +106,26 @@ def comparison_totals(info_a, info_b) -> pd.DataFrame | None:
         return None
 
 
+def paired_comparison(analysis_id: int, info_b, totals_a, totals_b, groups) -> pd.DataFrame:
+    """compare.side_by_side of A and B on an analysis's groups of speakers (positions in A's totals). A stored
+    analysis fixes its groups and the bootstrap is seeded, so the result is computed once per analysis and
+    system B: the paired bootstrap cost every rerun 0.1-0.15 s."""
+    return _paired_comparison(
+        config.database_url(), analysis_id, (info_b.id, info_b.created_at), totals_a, totals_b, groups
+    )
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _paired_comparison(url: str, analysis_id: int, set_b: tuple, _totals_a, _totals_b, _groups) -> pd.DataFrame:
+    return compare.side_by_side(
+        _totals_a["errors"].to_numpy(),
+        _totals_a["words"].to_numpy(),
+        _totals_b["errors"].to_numpy(),
+        _totals_b["words"].to_numpy(),
+        _groups,
+    )
+
+
 def system_legend(info_a, info_b) -> None:
     """Which system is A and which is B, in plain text (set names are user text)."""
     st.text(f"A = {info_a.name}" + (f"    B = {info_b.name}" if info_b is not None else ""))

@@ -20,6 +20,7 @@ from engine.persistence.fairness import cohort_members
 from pages._fairness_shared import (
     comparison_totals,
     literal,
+    paired_comparison,
     pick_systems,
     show_grid,
     show_table,
@@ -141,7 +142,7 @@ def headline(s: dict, params: CohortParams, method: str) -> None:
     )
 
 
-def comparison(analysis, totals: pd.DataFrame, totals_b: pd.DataFrame | None) -> pd.DataFrame | None:
+def comparison(analysis, totals: pd.DataFrame, info_b, totals_b: pd.DataFrame | None) -> pd.DataFrame | None:
     """System B on this analysis's cohorts (one row each) and, last, on what the bottom cohort is compared with."""
     if totals_b is None:
         return None
@@ -149,13 +150,7 @@ def comparison(analysis, totals: pd.DataFrame, totals_b: pd.DataFrame | None) ->
     rows, labels = analysis.rows, analysis.summary["reference_labels"]
     reference = [m for r in rows if r["label"] in labels for m in members.get(r["id"], [])]
     groups = compare.positions(totals["speaker_id"], [members.get(r["id"], []) for r in rows] + [reference])
-    return compare.side_by_side(
-        totals["errors"].to_numpy(),
-        totals["words"].to_numpy(),
-        totals_b["errors"].to_numpy(),
-        totals_b["words"].to_numpy(),
-        groups,
-    )
+    return paired_comparison(analysis.id, info_b, totals, totals_b, groups)
 
 
 def overview(method: str, analysis, params: CohortParams, side: pd.DataFrame | None) -> bool:
@@ -295,7 +290,7 @@ totals = speaker_totals(info.id, info.created_at)
 totals_b = comparison_totals(info, info_b)
 found = {method: stored_or_computed(info.name, info.id, method, params) for method in METHODS}
 sides = {
-    method: comparison(a, totals, totals_b)
+    method: comparison(a, totals, info_b, totals_b)
     if not isinstance(a, str) and a.summary.get("bottom_wer") is not None
     else None
     for method, a in found.items()

@@ -19,6 +19,7 @@ from pages._fairness_shared import (
     comparison_totals,
     literal,
     outline_layer,
+    paired_comparison,
     pick_systems,
     show_table,
     speaker_areas,
@@ -88,13 +89,7 @@ names = places.group_names(
 )
 side = None
 if totals_b is not None:
-    side = compare.side_by_side(
-        totals["errors"].to_numpy(),
-        totals["words"].to_numpy(),
-        totals_b["errors"].to_numpy(),
-        totals_b["words"].to_numpy(),
-        groups,
-    )
+    side = paired_comparison(analysis.id, info_b, totals, totals_b, groups)
     located = np.concatenate(groups) if groups else np.array([], int)
     overall_b = totals_b["errors"].to_numpy()[located].sum() / max(totals_b["words"].to_numpy()[located].sum(), 1)
 st.caption(

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from altair.utils.schemapi import validate_jsonschema
+from altair.vegalite.v6.schema import core as vega_lite_schema
 from streamlit.testing.v1 import AppTest
 
 from engine import persistence
@@ -104,8 +106,12 @@ def test_every_page_file_is_routed():
 
 
 @pytest.mark.parametrize("page", PAGE_FILES)
-def test_every_page_renders(db_url, page):
-    run_app(page)
+def test_every_page_renders_and_its_charts_are_valid_vega_lite(db_url, page):
+    app = run_app(page)
+    # the app skips Altair's schema check at run time (engine/charts.py); every chart a page draws is checked here
+    schema = vega_lite_schema.load_schema()
+    for chart in app.get("vega_lite_chart"):
+        validate_jsonschema(json.loads(chart.proto.spec), schema)
 
 
 def test_choosing_sst_warns_what_it_cannot_do(db_url):
