@@ -3,9 +3,15 @@ the deck.gl map with its regions and the cohort comparison side by side."""
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from engine.fairness import basemap
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +30,13 @@ def open_page(browser, title: str) -> None:
     browser.find_element(By.XPATH, xpath).click()
 
 
+def land_share(browser) -> float:
+    """Share of the map's on-screen pixels in the basemap's land colour: the image under the regions drew."""
+    shot = browser.find_element(By.CSS_SELECTOR, '[data-testid="stDeckGlJsonChart"]').screenshot_as_png
+    pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"), int)
+    return float((np.abs(pixels - np.array(basemap.LAND_RGB)).max(axis=2) <= 3).mean())
+
+
 def test_regional_map_and_cohort_comparison_in_a_real_browser(app_server, browser):
     browser.get(app_server["url"])  # the landing page: the app seeds the demo set on its first run
     open_page(browser, "Regional WER")
@@ -39,6 +52,7 @@ def test_regional_map_and_cohort_comparison_in_a_real_browser(app_server, browse
         "the map canvas was never drawn",
         60,
     )
+    wait_for(browser, lambda b: land_share(b) > 0.02, "the basemap's land never showed under the regions", 60)
     assert "Worst utterances of a region" in page_text(browser)
     assert "Traceback" not in page_text(browser)
 
