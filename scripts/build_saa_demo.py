@@ -42,8 +42,10 @@ from engine.metrics.wer import edit_counts, wer
 
 EMBEDDING = "embedding"
 # A fresh run must come this close to a shipped row (WER of one against the other): CTranslate2's int8 kernels
-# differ between CPUs (AVX2, AVX-512 VNNI), so Whisper's text on another machine can differ by a word or two.
-RECHECK_WER = 0.05
+# differ between CPUs (AVX2, AVX-512 VNNI), so Whisper's greedy text on another machine differs: 10-11 % of the
+# words on two accented readings (english_495, english_458) on an AVX2-only machine. A different recogniser
+# or a damaged row is much further off (the tests cut half a hypothesis away).
+RECHECK_WER = 0.15
 
 
 def stratified_order(meta: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

@@ -148,6 +148,16 @@ def ray_head():
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short
     log = Path(temp_dir) / "head.log"
     env = {**os.environ, "RAY_memory_monitor_refresh_ms": "0"}  # see docs/team.md: shared machines
+    # engine.runners.ray_runner, once imported, sets RAY_AUTH_MODE=token for this process and its children; in
+    # that mode `ray start` reads a token but never makes one, so a fresh machine gets its local token first
+    # (the command Ray's own error message gives; it prints the token, so its output is kept out of the log)
+    if not (Path.home() / ".ray" / "auth_token").exists():
+        subprocess.run(
+            [str(Path(sys.executable).parent / "ray"), "get-auth-token", "--generate"],
+            env={**env, "RAY_AUTH_MODE": "token"},
+            capture_output=True,
+            check=True,
+        )
     head = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "ray"),
