@@ -90,6 +90,12 @@ CASES = [
         [pytest.mark.browser, pytest.mark.slow],  # 70-90 s: a fresh server's first visit seeds the demo data
     ),
     Case(
+        "map_cost.py",
+        ["--repeats", "1"],
+        ["variant                   | first visit p50 s |", "basemap image + points", "vector land and borders"],
+        [pytest.mark.browser, pytest.mark.slow],  # ~40 s: ten fresh browsers
+    ),
+    Case(
         "fairness_screens.py",
         ["--widths", "1280", "--out", "{tmp}/screens"],
         ["| page | width px | first visit s |", "| Regional WER | 1280 |", "| Cohorts | 1280 |"],

@@ -1,10 +1,10 @@
 """The land and borders under every map, drawn once into one Web Mercator image.
 
 No basemap tiles exist offline, so the bundled outlines (`engine/assets/boundaries.geojson`) are the map's
-ground. Drawn as vector layers (filled land plus 11,000 border segments) they cost a first visit about 2.5 s
-of software WebGL in headless Chromium on these 2 cores; as one image under the data (deck.gl's
-BitmapLayer) about 0.5 s. The image is in Web Mercator, the projection deck.gl's map view uses, so its
-pixels line up with the vector layers drawn over it.
+ground. Drawn as vector layers (filled land plus 11,000 border segments) they cost a first visit of an
+empty map 2.2 s more of software WebGL in headless Chromium on these 2 cores; as one image under the data
+(deck.gl's BitmapLayer) 0.9 s (bench/map_cost.py). The image is in Web Mercator, the projection deck.gl's
+map view uses, so its pixels line up with the vector layers drawn over it.
 """
 
 from __future__ import annotations
